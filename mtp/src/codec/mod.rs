@@ -1,0 +1,2 @@
+//! Pure bytes <-> types conversion.
+pub mod codes;

@@ -1,0 +1,3 @@
+//! MTP responder core.
+#![forbid(unsafe_code)]
+pub mod codec;
