@@ -1,0 +1,105 @@
+//! The MTP DateTime string `YYYYMMDDThhmmss[.s][Z|±hhmm]`, converted to and from Unix
+//! seconds (UTC).
+//!
+//! # Spec
+//! PTP 15740 §5.5.5 "DateTime"; MTP 1.1 §3.2.5.
+
+/// Formats Unix seconds as `YYYYMMDDThhmmss` (UTC, no zone suffix: what most hosts parse).
+pub fn format(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// Parses a DateTime string into Unix seconds; a zone offset is applied, no zone is UTC.
+/// Returns `None` for anything malformed.
+pub fn parse(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 15 || b[8] != b'T' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[15..];
+    if let Some(r) = rest.strip_prefix('.') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &r[n..];
+    }
+    let offset = match rest.as_bytes() {
+        [] | [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), ..] if rest.len() == 5 => {
+            let hh: i64 = rest.get(1..3)?.parse().ok()?;
+            let mm: i64 = rest.get(3..5)?.parse().ok()?;
+            let o = hh * 3600 + mm * 60;
+            if *sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+}
+
+// Howard Hinnant's civil calendar algorithms (public domain description).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_known_instants() {
+        assert_eq!(format(0), "19700101T000000");
+        assert_eq!(format(1_795_000_000), "20261118T110640");
+        assert_eq!(parse("19700101T000000"), Some(0));
+        assert_eq!(parse("20261118T110640Z"), Some(1_795_000_000));
+        assert_eq!(parse("20261118T110640.5"), Some(1_795_000_000));
+        assert_eq!(parse("20261118T130640+0200"), Some(1_795_000_000));
+        assert_eq!(parse("20000229T120000"), Some(951_825_600));
+    }
+
+    #[test]
+    fn rejects_malformed_strings() {
+        for s in ["", "2026", "20261119 075320", "20261319T000000", "2026111xT000000", "20261119T000000Q"] {
+            assert_eq!(parse(s), None, "{s}");
+        }
+    }
+}
