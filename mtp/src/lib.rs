@@ -1,3 +1,11 @@
-//! MTP responder core.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
 pub mod codec;
+pub mod provider;
+pub mod providers;
+pub mod responder;
+
+pub use codec::{ObjectFormat, OperationCode, ResponseCode};
+pub use provider::{DataProvider, ObjectHandle, StorageId};
+pub use responder::{ControlRequest, DeviceStatus, Responder, ResponderConfig};

@@ -79,6 +79,9 @@ mod tests {
     #[test]
     fn huge_counts_fail_before_allocating() {
         let b = [0xFF, 0xFF, 0xFF, 0xFF, 1, 2];
-        assert_eq!(parse_all(&b, parse_u32_array), Err(DecodeError::ArrayTooLong(u32::MAX)));
+        assert_eq!(
+            parse_all(&b, parse_u32_array),
+            Err(DecodeError::ArrayTooLong(u32::MAX))
+        );
     }
 }

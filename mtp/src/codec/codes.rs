@@ -280,7 +280,10 @@ mod tests {
         for p in ObjectPropCode::ALL {
             assert_eq!(ObjectPropCode::from_u16(p.to_u16()), *p);
         }
-        assert_eq!(OperationCode::from_u16(0x1234), OperationCode::Unknown(0x1234));
+        assert_eq!(
+            OperationCode::from_u16(0x1234),
+            OperationCode::Unknown(0x1234)
+        );
         assert_eq!(OperationCode::Unknown(0x1234).to_u16(), 0x1234);
         assert_eq!(EventCode::from_u16(0xFFFF).name(), None);
     }
@@ -295,7 +298,10 @@ mod tests {
         assert_eq!(EventCode::ObjectInfoChanged.to_u16(), 0x4007);
         assert_eq!(DataType::Str.to_u16(), 0xFFFF);
         assert_eq!(DataType::Auint16.element(), Some(DataType::Uint16));
-        assert_eq!(ObjectPropCode::PersistentUniqueObjectIdentifier.to_u16(), 0xDC41);
+        assert_eq!(
+            ObjectPropCode::PersistentUniqueObjectIdentifier.to_u16(),
+            0xDC41
+        );
         assert_eq!(format!("{}", ResponseCode::Ok), "Ok(0x2001)");
     }
 }

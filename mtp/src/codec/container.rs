@@ -87,7 +87,15 @@ pub fn parse_header(input: &[u8]) -> ParseResult<'_, ContainerHeader> {
     if (length as usize) < HEADER_LEN {
         return fail(DecodeError::BadLength(length));
     }
-    Ok((input, ContainerHeader { length, kind: ContainerKind::from_u16(kind), code, tx_id }))
+    Ok((
+        input,
+        ContainerHeader {
+            length,
+            kind: ContainerKind::from_u16(kind),
+            code,
+            tx_id,
+        },
+    ))
 }
 
 /// A command, response or event container with its parameters.
@@ -111,7 +119,12 @@ impl Container {
             // Capacity is five and we take at most five.
             let _ = p.push(*v);
         }
-        Self { kind, code, tx_id, params: p }
+        Self {
+            kind,
+            code,
+            tx_id,
+            params: p,
+        }
     }
 
     /// Returns parameter `i`, or 0 when the host did not send it (the spec's default).
@@ -158,7 +171,12 @@ pub fn parse_container(input: &[u8]) -> Result<Container, DecodeError> {
     for chunk in rest.chunks_exact(4) {
         let _ = params.push(u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
     }
-    Ok(Container { kind: h.kind, code: h.code, tx_id: h.tx_id, params })
+    Ok(Container {
+        kind: h.kind,
+        code: h.code,
+        tx_id: h.tx_id,
+        params,
+    })
 }
 
 /// Encodes the header of a data container for a payload of `payload_len` bytes, using
@@ -198,7 +216,10 @@ mod tests {
         assert_eq!(parse_container(&oversized), Err(DecodeError::Truncated));
         let mut six_params = vec![36u8, 0, 0, 0, 1, 0, 1, 0x10, 0, 0, 0, 0];
         six_params.extend([0u8; 24]);
-        assert_eq!(parse_container(&six_params), Err(DecodeError::BadLength(36)));
+        assert_eq!(
+            parse_container(&six_params),
+            Err(DecodeError::BadLength(36))
+        );
     }
 
     #[test]

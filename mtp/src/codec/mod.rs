@@ -12,8 +12,7 @@ pub mod string;
 pub mod value;
 
 pub use codes::{
-    DataType, DevicePropCode, EventCode, ObjectFormat, ObjectPropCode, OperationCode,
-    ResponseCode,
+    DataType, DevicePropCode, EventCode, ObjectFormat, ObjectPropCode, OperationCode, ResponseCode,
 };
 pub use container::{Container, ContainerHeader, ContainerKind, Params};
 

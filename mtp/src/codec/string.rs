@@ -53,7 +53,11 @@ pub fn put_string(buf: &mut impl BufMut, s: &str) {
 
 /// Returns the encoded size of `s`.
 pub fn string_len(s: &str) -> usize {
-    if s.is_empty() { 1 } else { 1 + 2 * (truncated_units(s).len() + 1) }
+    if s.is_empty() {
+        1
+    } else {
+        1 + 2 * (truncated_units(s).len() + 1)
+    }
 }
 
 fn truncated_units(s: &str) -> Vec<u16> {
@@ -109,11 +113,17 @@ mod tests {
 
     #[test]
     fn malformed_strings_are_errors_not_panics() {
-        assert_eq!(parse_all(&[2, 0x41, 0], parse_string), Err(DecodeError::Truncated));
+        assert_eq!(
+            parse_all(&[2, 0x41, 0], parse_string),
+            Err(DecodeError::Truncated)
+        );
         assert_eq!(
             parse_all(&[2, 0x41, 0, 0x42, 0], parse_string),
             Err(DecodeError::UnterminatedString)
         );
-        assert_eq!(parse_all(&[2, 0x00, 0xD8, 0, 0], parse_string), Err(DecodeError::BadString));
+        assert_eq!(
+            parse_all(&[2, 0x00, 0xD8, 0, 0], parse_string),
+            Err(DecodeError::BadString)
+        );
     }
 }

@@ -154,7 +154,10 @@ mod tests {
         round_trip(PropValue::U16(0x3001), &[0x01, 0x30]);
         round_trip(PropValue::U64(0x1_0000_0000), &[0, 0, 0, 0, 1, 0, 0, 0]);
         round_trip(PropValue::I16(-2), &[0xFE, 0xFF]);
-        round_trip(PropValue::U128(1), &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        round_trip(
+            PropValue::U128(1),
+            &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
         round_trip(
             PropValue::Array(DataType::Auint16, vec![PropValue::U16(0x3000)]),
             &[1, 0, 0, 0, 0x00, 0x30],

@@ -59,7 +59,12 @@ impl DeviceInfo {
         ] {
             put_u16_array(b, list.iter().copied());
         }
-        for s in [&self.manufacturer, &self.model, &self.device_version, &self.serial_number] {
+        for s in [
+            &self.manufacturer,
+            &self.model,
+            &self.device_version,
+            &self.serial_number,
+        ] {
             put_string(b, s);
         }
     }

@@ -73,7 +73,12 @@ impl ObjectInfo {
         b.put_u16_le(self.association_type);
         b.put_u32_le(self.association_desc);
         b.put_u32_le(self.sequence_number);
-        for s in [&self.filename, &self.date_created, &self.date_modified, &self.keywords] {
+        for s in [
+            &self.filename,
+            &self.date_created,
+            &self.date_modified,
+            &self.keywords,
+        ] {
             put_string(b, s);
         }
     }
@@ -131,7 +136,11 @@ impl ObjectInfo {
 }
 
 fn optional_string(i: &[u8]) -> ParseResult<'_, String> {
-    if i.is_empty() { Ok((i, String::new())) } else { parse_string(i) }
+    if i.is_empty() {
+        Ok((i, String::new()))
+    } else {
+        parse_string(i)
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +181,9 @@ mod tests {
         let oi = parse_all(upto_name, ObjectInfo::parse).unwrap();
         assert_eq!(oi.filename, "a");
         assert_eq!(oi.date_modified, "");
-        assert_eq!(parse_all(&b[..30], ObjectInfo::parse), Err(DecodeError::Truncated));
+        assert_eq!(
+            parse_all(&b[..30], ObjectInfo::parse),
+            Err(DecodeError::Truncated)
+        );
     }
 }

@@ -144,7 +144,17 @@ impl ObjectPropDesc {
         let (i, default) = parse_value(i, data_type)?;
         let (i, group) = le::u32(i)?;
         let (i, form) = Form::parse(i, data_type)?;
-        Ok((i, Self { code, data_type, writable: get_set != 0, default, group, form }))
+        Ok((
+            i,
+            Self {
+                code,
+                data_type,
+                writable: get_set != 0,
+                default,
+                group,
+                form,
+            },
+        ))
     }
 }
 
@@ -188,7 +198,17 @@ impl DevicePropDesc {
         let (i, factory_default) = parse_value(i, data_type)?;
         let (i, current) = parse_value(i, data_type)?;
         let (i, form) = Form::parse(i, data_type)?;
-        Ok((i, Self { code, data_type, writable: get_set != 0, factory_default, current, form }))
+        Ok((
+            i,
+            Self {
+                code,
+                data_type,
+                writable: get_set != 0,
+                factory_default,
+                current,
+                form,
+            },
+        ))
     }
 }
 
@@ -218,8 +238,18 @@ mod tests {
     #[test]
     fn every_form_round_trips() {
         let forms = [
-            (DataType::Uint8, Form::Range { min: PropValue::U8(0), max: PropValue::U8(100), step: PropValue::U8(1) }),
-            (DataType::Uint16, Form::Enumeration(vec![PropValue::U16(0), PropValue::U16(1)])),
+            (
+                DataType::Uint8,
+                Form::Range {
+                    min: PropValue::U8(0),
+                    max: PropValue::U8(100),
+                    step: PropValue::U8(1),
+                },
+            ),
+            (
+                DataType::Uint16,
+                Form::Enumeration(vec![PropValue::U16(0), PropValue::U16(1)]),
+            ),
             (DataType::Str, Form::DateTime),
             (DataType::Auint8, Form::FixedLengthArray(16)),
             (DataType::Str, Form::RegularExpression("[a-z]+".into())),
@@ -233,7 +263,14 @@ mod tests {
                 DataType::Str => PropValue::Str(String::new()),
                 other => PropValue::Array(other, vec![]),
             };
-            let d = ObjectPropDesc { code: 0xDC44, data_type: dt, writable: true, default, group: 0, form };
+            let d = ObjectPropDesc {
+                code: 0xDC44,
+                data_type: dt,
+                writable: true,
+                default,
+                group: 0,
+                form,
+            };
             let mut b = Vec::new();
             d.put(&mut b);
             assert_eq!(parse_all(&b, ObjectPropDesc::parse), Ok(d));
@@ -248,7 +285,11 @@ mod tests {
             writable: false,
             factory_default: PropValue::U8(100),
             current: PropValue::U8(80),
-            form: Form::Range { min: PropValue::U8(0), max: PropValue::U8(100), step: PropValue::U8(1) },
+            form: Form::Range {
+                min: PropValue::U8(0),
+                max: PropValue::U8(100),
+                step: PropValue::U8(1),
+            },
         };
         let mut b = Vec::new();
         d.put(&mut b);
@@ -259,6 +300,9 @@ mod tests {
     #[test]
     fn unknown_form_flag_is_an_error() {
         let b = [0x01, 0x50, 0x02, 0x00, 0x00, 1, 1, 0x07];
-        assert_eq!(parse_all(&b, DevicePropDesc::parse), Err(DecodeError::BadForm(7)));
+        assert_eq!(
+            parse_all(&b, DevicePropDesc::parse),
+            Err(DecodeError::BadForm(7))
+        );
     }
 }

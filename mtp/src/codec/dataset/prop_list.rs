@@ -53,7 +53,11 @@ impl ObjectPropList {
             let (rest, code) = le::u16(rest)?;
             let (rest, dt) = le::u16(rest)?;
             let (rest, value) = parse_value(rest, DataType::from_u16(dt))?;
-            entries.push(PropListEntry { handle, code, value });
+            entries.push(PropListEntry {
+                handle,
+                code,
+                value,
+            });
             i = rest;
         }
         Ok((i, Self(entries)))
@@ -68,8 +72,16 @@ mod tests {
     #[test]
     fn prop_list_round_trips_with_spec_layout() {
         let l = ObjectPropList(vec![
-            PropListEntry { handle: 1, code: 0xDC0B, value: PropValue::U32(0) },
-            PropListEntry { handle: 1, code: 0xDC07, value: PropValue::Str("x".into()) },
+            PropListEntry {
+                handle: 1,
+                code: 0xDC0B,
+                value: PropValue::U32(0),
+            },
+            PropListEntry {
+                handle: 1,
+                code: 0xDC07,
+                value: PropValue::Str("x".into()),
+            },
         ]);
         let mut b = Vec::new();
         l.put(&mut b);

@@ -1,0 +1,2 @@
+pub struct FilesProvider;
+pub struct StorageConfig;

@@ -1,0 +1,402 @@
+//! Data phases: [`DataOut`] collects a host-to-device data container into a buffer or a
+//! sink; [`DataIn`] cuts a device-to-host data container into USB writes.
+//!
+//! # Spec
+//! MTP 1.1 appendix D.7 (USB bulk phases). A data phase ends when the stated container
+//! length has arrived, or, when the length is 0xFFFFFFFF or not trusted (SendObject of
+//! 4 GiB or more, whose length libmtp truncates), at the short packet that ends the USB
+//! transfer. A header sent in its own 12-byte transfer (libmtp's SendPartialObject) is not
+//! the end. Every write except the last is a whole number of max packets; a transfer whose
+//! length is a multiple of the max packet size ends with a zero-length packet.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::codec::container::{
+    ContainerHeader, ContainerKind, HEADER_LEN, data_header, parse_header,
+};
+use crate::codec::{Container, ResponseCode};
+use crate::provider::{Chunk, ObjectSink, ObjectSource};
+
+/// Where the payload of a host-to-device data phase goes.
+pub(crate) enum OutTarget {
+    /// A dataset, buffered up to `max` bytes.
+    Buffer { buf: BytesMut, max: usize },
+    /// Object data, streamed to a provider sink.
+    Sink {
+        sink: Box<dyn ObjectSink>,
+        failed: Option<ResponseCode>,
+    },
+    /// Read and thrown away; the transaction ends with this code.
+    Discard(ResponseCode),
+}
+
+/// What happened to a chunk fed into a data phase.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Feed {
+    /// More data is expected.
+    More,
+    /// The data phase is complete.
+    Done,
+    /// The data phase ended badly; answer with this code.
+    Failed(ResponseCode),
+    /// A command container arrived instead of data: the host skipped the data phase.
+    NotData(Bytes),
+}
+
+/// A host-to-device data phase in progress.
+pub(crate) struct DataOut {
+    pub(crate) cmd: Container,
+    pub(crate) target: OutTarget,
+    header: Option<ContainerHeader>,
+    /// Payload bytes expected, when known and trusted.
+    limit: Option<u64>,
+    /// Whether the header's length may be used (false: use `size_hint`, or the short packet).
+    trust_header: bool,
+    size_hint: Option<u64>,
+    /// Payload bytes received.
+    pub(crate) received: u64,
+    excess: bool,
+}
+
+impl DataOut {
+    /// Starts a data phase for `cmd`. With `size_hint` (the ObjectInfo size of an upload)
+    /// the container length is not trusted.
+    pub(crate) fn new(cmd: Container, target: OutTarget, size_hint: Option<Option<u64>>) -> Self {
+        let (trust_header, size_hint) = match size_hint {
+            None => (true, None),
+            Some(hint) => (false, hint),
+        };
+        Self {
+            cmd,
+            target,
+            header: None,
+            limit: None,
+            trust_header,
+            size_hint,
+            received: 0,
+            excess: false,
+        }
+    }
+
+    /// Feeds one USB transfer piece; `end` is true when it ended with a short packet.
+    pub(crate) fn feed(&mut self, chunk: Bytes, end: bool) -> Feed {
+        let payload = if self.header.is_none() {
+            if chunk.is_empty() {
+                return Feed::More;
+            }
+            match self.start(chunk, end) {
+                Ok(p) => p,
+                Err(f) => return f,
+            }
+        } else {
+            chunk
+        };
+        self.accept(payload);
+        match self.limit {
+            Some(limit) if self.received >= limit => self.result(),
+            Some(limit) if end && !(self.received == 0 && limit > 0) => {
+                let _ = limit;
+                Feed::Failed(ResponseCode::IncompleteTransfer)
+            }
+            None if end && self.received > 0 => self.result(),
+            _ => Feed::More,
+        }
+    }
+
+    fn start(&mut self, chunk: Bytes, end: bool) -> Result<Bytes, Feed> {
+        if looks_like_command(&chunk, end) {
+            return Err(Feed::NotData(chunk));
+        }
+        let h = match parse_header(&chunk) {
+            Ok((_, h)) => h,
+            Err(_) => return Err(Feed::Failed(ResponseCode::IncompleteTransfer)),
+        };
+        if h.kind != ContainerKind::Data || h.code != self.cmd.code {
+            return Err(Feed::Failed(ResponseCode::InvalidParameter));
+        }
+        if h.tx_id != self.cmd.tx_id {
+            return Err(Feed::Failed(ResponseCode::InvalidTransactionId));
+        }
+        self.limit = if self.trust_header {
+            h.payload_len()
+        } else {
+            self.size_hint.filter(|s| h.payload_len() == Some(*s))
+        };
+        self.header = Some(h);
+        Ok(chunk.slice(HEADER_LEN..))
+    }
+
+    fn accept(&mut self, mut payload: Bytes) {
+        if let Some(limit) = self.limit {
+            let room = limit.saturating_sub(self.received);
+            if payload.len() as u64 > room {
+                self.excess = true;
+                payload.truncate(room as usize);
+            }
+        }
+        self.received += payload.len() as u64;
+        if payload.is_empty() {
+            return;
+        }
+        match &mut self.target {
+            OutTarget::Buffer { buf, max } => {
+                if buf.len() + payload.len() > *max {
+                    self.target = OutTarget::Discard(ResponseCode::InvalidDataset);
+                } else {
+                    buf.put_slice(&payload);
+                }
+            }
+            OutTarget::Sink { sink, failed } => {
+                if failed.is_none() {
+                    if let Err(code) = sink.write(payload) {
+                        *failed = Some(code);
+                    }
+                }
+            }
+            OutTarget::Discard(_) => {}
+        }
+    }
+
+    fn result(&self) -> Feed {
+        if self.excess {
+            Feed::Failed(ResponseCode::InvalidParameter)
+        } else {
+            Feed::Done
+        }
+    }
+}
+
+/// Returns true if `chunk` is a complete, plausible command container.
+pub(crate) fn looks_like_command(chunk: &[u8], end: bool) -> bool {
+    if !end || chunk.len() < HEADER_LEN || chunk.len() > HEADER_LEN + 20 {
+        return false;
+    }
+    match parse_header(chunk) {
+        Ok((_, h)) => h.kind == ContainerKind::Command && h.length as usize == chunk.len(),
+        Err(_) => false,
+    }
+}
+
+/// One step of a device-to-host stream.
+pub(crate) enum Step {
+    /// Write these bytes; `last` marks the final write of the data container.
+    Write { bytes: Bytes, last: bool },
+    /// The source has nothing yet.
+    NotReady,
+    /// The source failed after `sent` bytes had been written.
+    Failed(ResponseCode),
+}
+
+/// A device-to-host data phase streamed from an [`ObjectSource`].
+pub(crate) struct DataIn {
+    code: u16,
+    tx_id: u32,
+    header: Option<[u8; HEADER_LEN]>,
+    source: Box<dyn ObjectSource>,
+    remaining: u64,
+    pending: BytesMut,
+    /// Bytes of the whole container (header included).
+    pub(crate) total: u64,
+    pub(crate) written: u64,
+    pub(crate) params: Vec<u32>,
+}
+
+impl DataIn {
+    pub(crate) fn new(cmd: &Container, source: Box<dyn ObjectSource>, params: Vec<u32>) -> Self {
+        let len = source.len();
+        Self {
+            code: cmd.code,
+            tx_id: cmd.tx_id,
+            header: Some(data_header(cmd.code, cmd.tx_id, len)),
+            source,
+            remaining: len,
+            pending: BytesMut::new(),
+            total: len + HEADER_LEN as u64,
+            written: 0,
+            params,
+        }
+    }
+
+    /// Returns the operation code and transaction id.
+    pub(crate) fn ids(&self) -> (u16, u32) {
+        (self.code, self.tx_id)
+    }
+
+    /// Produces the next write of at most `chunk` bytes (a multiple of the max packet size).
+    pub(crate) fn next(&mut self, chunk: usize) -> Step {
+        let head = if self.header.is_some() { HEADER_LEN } else { 0 };
+        let want = (chunk - head).min((self.remaining + self.pending.len() as u64) as usize);
+        while self.pending.len() < want {
+            let ask = want - self.pending.len();
+            match self.source.read(ask) {
+                Ok(Chunk::Data(b)) if !b.is_empty() => {
+                    let b = if b.len() > ask { b.slice(..ask) } else { b };
+                    self.remaining -= b.len() as u64;
+                    if head == 0 && self.pending.is_empty() && b.len() == want {
+                        return self.emit(b);
+                    }
+                    self.pending.put_slice(&b);
+                }
+                Ok(Chunk::Data(_)) => return Step::Failed(ResponseCode::IncompleteTransfer),
+                Ok(Chunk::NotReady) => return Step::NotReady,
+                Err(code) => return Step::Failed(code),
+            }
+        }
+        let body = self.pending.split_to(want);
+        let bytes = match self.header.take() {
+            Some(h) => {
+                let mut b = BytesMut::with_capacity(HEADER_LEN + body.len());
+                b.put_slice(&h);
+                b.put_slice(&body);
+                b.freeze()
+            }
+            None => body.freeze(),
+        };
+        self.emit(bytes)
+    }
+
+    fn emit(&mut self, bytes: Bytes) -> Step {
+        self.written += bytes.len() as u64;
+        Step::Write {
+            bytes,
+            last: self.written >= self.total,
+        }
+    }
+}
+
+/// Splits a whole in-memory transfer into writes of at most `chunk` bytes and appends a
+/// zero-length packet when its length is a multiple of `mps`.
+pub(crate) fn push_transfer(
+    out: &mut std::collections::VecDeque<Bytes>,
+    bytes: Bytes,
+    chunk: usize,
+    mps: usize,
+) {
+    let len = bytes.len();
+    let mut at = 0;
+    while at < len {
+        let n = chunk.min(len - at);
+        out.push_back(bytes.slice(at..at + n));
+        at += n;
+    }
+    if len % mps == 0 {
+        out.push_back(Bytes::new());
+    }
+}
+
+/// Encodes a data container with an in-memory payload.
+pub(crate) fn data_container(cmd: &Container, payload: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(HEADER_LEN + payload.len());
+    b.put_slice(&data_header(cmd.code, cmd.tx_id, payload.len() as u64));
+    b.put_slice(payload);
+    b.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::container::data_header;
+
+    fn cmd() -> Container {
+        Container::new(ContainerKind::Command, 0x100D, 5, &[])
+    }
+
+    fn buffer() -> OutTarget {
+        OutTarget::Buffer {
+            buf: BytesMut::new(),
+            max: 1024,
+        }
+    }
+
+    fn data(len: u32) -> Vec<u8> {
+        let mut v = data_header(0x100D, 5, u64::from(len)).to_vec();
+        v.extend(std::iter::repeat_n(7u8, len as usize));
+        v
+    }
+
+    #[test]
+    fn data_phase_ends_at_stated_length() {
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert_eq!(d.feed(Bytes::from(data(10)), true), Feed::Done);
+        assert_eq!(d.received, 10);
+    }
+
+    #[test]
+    fn split_header_is_not_the_end() {
+        let all = data(10);
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert_eq!(d.feed(Bytes::copy_from_slice(&all[..12]), true), Feed::More);
+        assert_eq!(d.feed(Bytes::copy_from_slice(&all[12..]), true), Feed::Done);
+    }
+
+    #[test]
+    fn short_packet_before_stated_length_is_incomplete() {
+        let all = data(10);
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert_eq!(
+            d.feed(Bytes::copy_from_slice(&all[..15]), true),
+            Feed::Failed(ResponseCode::IncompleteTransfer)
+        );
+    }
+
+    #[test]
+    fn unknown_length_ends_at_short_packet() {
+        let mut all = data(600);
+        all[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert_eq!(
+            d.feed(Bytes::copy_from_slice(&all[..512]), false),
+            Feed::More
+        );
+        assert_eq!(
+            d.feed(Bytes::copy_from_slice(&all[512..]), true),
+            Feed::Done
+        );
+        assert_eq!(d.received, 600);
+    }
+
+    #[test]
+    fn untrusted_length_uses_object_size_or_short_packet() {
+        // libmtp truncates the length of >= 4 GiB uploads; the hint disagrees, so the
+        // short packet decides.
+        let mut all = data(20);
+        all[..4].copy_from_slice(&16u32.to_le_bytes());
+        let mut d = DataOut::new(cmd(), buffer(), Some(Some(20)));
+        assert_eq!(d.feed(Bytes::from(all), true), Feed::Done);
+        assert_eq!(d.received, 20);
+    }
+
+    #[test]
+    fn command_instead_of_data_is_reported() {
+        let c = Container::new(ContainerKind::Command, 0x1001, 6, &[]).encode();
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert!(matches!(d.feed(c, true), Feed::NotData(_)));
+    }
+
+    #[test]
+    fn oversized_dataset_is_discarded_as_invalid() {
+        let mut d = DataOut::new(
+            cmd(),
+            OutTarget::Buffer {
+                buf: BytesMut::new(),
+                max: 4,
+            },
+            None,
+        );
+        assert_eq!(d.feed(Bytes::from(data(10)), true), Feed::Done);
+        assert!(matches!(
+            d.target,
+            OutTarget::Discard(ResponseCode::InvalidDataset)
+        ));
+    }
+
+    #[test]
+    fn push_transfer_adds_zlp_only_on_packet_multiples() {
+        let mut q = std::collections::VecDeque::new();
+        push_transfer(&mut q, Bytes::from(vec![0u8; 1024]), 512, 512);
+        assert_eq!(q.iter().map(Bytes::len).collect::<Vec<_>>(), [512, 512, 0]);
+        q.clear();
+        push_transfer(&mut q, Bytes::from(vec![0u8; 1000]), 512, 512);
+        assert_eq!(q.iter().map(Bytes::len).collect::<Vec<_>>(), [512, 488]);
+    }
+}
