@@ -9,3 +9,6 @@ pub mod responder;
 pub use codec::{ObjectFormat, OperationCode, ResponseCode};
 pub use provider::{DataProvider, ObjectHandle, StorageId};
 pub use responder::{ControlRequest, DeviceStatus, Responder, ResponderConfig};
+pub mod driver;
+pub mod initiator;
+pub mod transport;

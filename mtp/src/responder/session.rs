@@ -15,11 +15,6 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Returns the open session id.
-    pub(crate) fn id(&self) -> Option<u32> {
-        self.id
-    }
-
     /// Returns true while a session is open.
     pub(crate) fn is_open(&self) -> bool {
         self.id.is_some()
