@@ -1,5 +1,14 @@
-//! Board support: TOML board profiles, the configfs gadget (usb-gadget) and the FunctionFS
-//! transport for the `mtp` responder.
+//! Board support: TOML board profiles, the configfs gadget built with usb-gadget, and the
+//! FunctionFS transport that carries the `mtp` responder over real USB.
 //!
-//! Not built yet: see the issue "Real USB: board profiles, the FunctionFS transport, the
-//! `mtpbur` daemon, and the dummy_hcd VM suite in CI".
+//! `profile` and `spec` are pure; `gadget` and `ffs` are the only code that touches
+//! configfs, FunctionFS and the endpoints.
+#![deny(unsafe_code)]
+
+pub mod ffs;
+pub mod gadget;
+pub mod profile;
+pub mod spec;
+
+pub use profile::{Profile, ProfileError};
+pub use spec::GadgetSpec;

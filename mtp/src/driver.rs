@@ -91,10 +91,14 @@ async fn on_control<I: BulkIn>(
 ) {
     debug!(?ev, "control event");
     match ev {
-        ControlEvent::Enabled { max_packet_size } => {
-            r.set_max_packet_size(max_packet_size);
-            *enabled = true;
-        }
+        ControlEvent::Enabled => match bulk_in.max_packet_size() {
+            Ok(mps) => {
+                info!(max_packet_size = mps, "endpoints enabled");
+                r.set_max_packet_size(mps);
+                *enabled = true;
+            }
+            Err(e) => warn!(error = %e, "enabled, but the endpoint is unusable"),
+        },
         ControlEvent::Disabled => {
             *enabled = false;
             r.handle_disconnect();

@@ -32,10 +32,7 @@ pub enum TransportError {
 #[non_exhaustive]
 pub enum ControlEvent {
     /// The host configured the device; bulk endpoints may be used now.
-    Enabled {
-        /// The negotiated max packet size of the bulk IN endpoint.
-        max_packet_size: usize,
-    },
+    Enabled,
     /// The endpoints are gone until the next `Enabled` (Disable, Unbind, Bind, reset).
     Disabled,
     /// A class request for the responder.
@@ -44,6 +41,11 @@ pub enum ControlEvent {
 
 /// The bulk IN endpoint (device to host).
 pub trait BulkIn: Send {
+    /// Returns the negotiated max packet size; called after `Enabled`.
+    ///
+    /// # Errors
+    /// The endpoint is gone.
+    fn max_packet_size(&mut self) -> Result<usize, TransportError>;
     /// Waits until one more write can be queued.
     fn ready(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
     /// Queues one write; an empty buffer is a zero-length packet. Call after `ready`.
@@ -238,7 +240,7 @@ impl<T: Send> Pipe<T> {
 
 /// Loopback bulk IN: device writes, queued for the host.
 #[derive(Debug)]
-pub struct LoopbackIn(Pipe<Bytes>);
+pub struct LoopbackIn(Pipe<Bytes>, usize);
 /// Loopback bulk OUT: host pieces (with their end-of-transfer flag) for the device.
 #[derive(Debug)]
 pub struct LoopbackOut(Pipe<(Bytes, bool)>);
@@ -250,6 +252,10 @@ pub struct LoopbackInterrupt(Pipe<Bytes>);
 pub struct LoopbackControl(Pipe<ControlEvent>);
 
 impl BulkIn for LoopbackIn {
+    fn max_packet_size(&mut self) -> Result<usize, TransportError> {
+        Ok(self.1)
+    }
+
     async fn ready(&mut self) -> Result<(), TransportError> {
         if self.0.ready().await {
             Ok(())
@@ -320,9 +326,9 @@ pub fn loopback(max_packet_size: usize, depth: usize) -> (LoopbackEndpoints, Hos
         status: StatusCell::default(),
         max_packet_size,
     };
-    host.control.push(ControlEvent::Enabled { max_packet_size });
+    host.control.push(ControlEvent::Enabled);
     let device = Endpoints {
-        bulk_in: LoopbackIn(host.bulk_in.clone()),
+        bulk_in: LoopbackIn(host.bulk_in.clone(), max_packet_size),
         bulk_out: LoopbackOut(host.bulk_out.clone()),
         interrupt: LoopbackInterrupt(host.interrupt.clone()),
         control: LoopbackControl(host.control.clone()),

@@ -1,0 +1,52 @@
+//! `mtpbur`: the MTP device daemon. See `mtpbur --help`.
+#![deny(unsafe_code)]
+
+mod config;
+mod error;
+mod run;
+
+use std::process::ExitCode;
+
+use config::Command;
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cmd = match config::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("mtpbur: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cmd {
+        Command::Help => {
+            println!("{}", config::HELP);
+            Ok(())
+        }
+        Command::Version => {
+            println!("mtpbur {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Check(p) => run::check(&p),
+        Command::Run(p) => match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(run::run(&p)),
+            Err(e) => Err(e.into()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mtpbur: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

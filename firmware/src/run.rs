@@ -1,0 +1,196 @@
+//! Task wiring: profile -> providers -> responder; gadget -> transport; signals.
+
+use std::path::{Path, PathBuf};
+
+use board::{GadgetSpec, Profile};
+use mtp::providers::{DeviceIdentity, DeviceProvider, FilesProvider, StorageConfig};
+use mtp::{Responder, ResponderConfig, StorageId};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use crate::error::Error;
+
+/// Storage id of the public storage at `index`: physical store index+1, logical 1.
+pub(crate) fn storage_id(index: usize) -> StorageId {
+    StorageId((((index as u32) + 1) << 16) | 1)
+}
+
+/// Builds the files provider for the profile's public storages, creating missing
+/// directories.
+///
+/// # Errors
+/// A storage directory cannot be created or is not a directory.
+pub(crate) fn files_provider(p: &Profile) -> Result<FilesProvider, Error> {
+    let mut configs = Vec::new();
+    for (i, s) in p.storages.iter().enumerate() {
+        std::fs::create_dir_all(&s.path).map_err(|source| Error::Storage {
+            name: s.name.clone(),
+            path: s.path.clone(),
+            source,
+        })?;
+        configs.push(StorageConfig {
+            id: storage_id(i),
+            description: s.name.clone(),
+            root: s.path.clone(),
+            writable: s.writable,
+        });
+    }
+    FilesProvider::new(configs).map_err(Error::Io)
+}
+
+/// Builds the device provider: identity from the USB strings, the friendly name kept in
+/// the state directory, the battery level from the kernel's power-supply class if any.
+pub(crate) fn device_provider(p: &Profile) -> DeviceProvider {
+    let identity = DeviceIdentity {
+        manufacturer: p.usb.manufacturer.clone(),
+        model: p.usb.product.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        serial: p.usb.serial.clone(),
+    };
+    let mut d = DeviceProvider::new(identity);
+    if let Some(dir) = &p.state_dir {
+        let file = dir.join("friendly_name");
+        if let Ok(name) = std::fs::read_to_string(&file) {
+            let name = name.trim();
+            if !name.is_empty() {
+                d = d.with_friendly_name(name);
+            }
+        }
+        let dir = dir.clone();
+        d = d.on_friendly_name_change(move |name| {
+            let write =
+                std::fs::create_dir_all(&dir).and_then(|()| write_atomic(&file, name.as_bytes()));
+            if let Err(e) = write {
+                warn!(path = %file.display(), error = %e, "friendly name not saved");
+            }
+        });
+    }
+    if let Some(path) = battery_capacity_file(Path::new("/sys/class/power_supply")) {
+        info!(path = %path.display(), "battery level from the power-supply class");
+        d = d.with_battery(move || std::fs::read_to_string(&path).ok()?.trim().parse().ok());
+    }
+    d
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(tmp, path)
+}
+
+/// Finds the `capacity` file of the first supply of type Battery.
+fn battery_capacity_file(class: &Path) -> Option<PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(class)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries.into_iter().find_map(|dir| {
+        let kind = std::fs::read_to_string(dir.join("type")).ok()?;
+        let cap = dir.join("capacity");
+        (kind.trim() == "Battery" && cap.exists()).then_some(cap)
+    })
+}
+
+/// Prints what a profile describes (`--check`).
+///
+/// # Errors
+/// The profile does not load.
+pub(crate) fn check(path: &Path) -> Result<(), Error> {
+    let p = Profile::load(path)?;
+    let s = GadgetSpec::from_profile(&p);
+    println!("profile {}: ok", path.display());
+    println!(
+        "gadget {:?}: {:04x}:{:04x} {:?} {:?} serial {:?}",
+        s.name, s.id.0, s.id.1, s.strings.0, s.strings.1, s.strings.2
+    );
+    println!("udc: {}", s.udc.as_deref().unwrap_or("(first found)"));
+    println!(
+        "bulk requests: {} x {} KiB",
+        s.queue_depth,
+        s.buffer_size / 1024
+    );
+    for (i, st) in p.storages.iter().enumerate() {
+        let mode = if st.writable { "rw" } else { "ro" };
+        println!(
+            "storage 0x{:08x} {:?} {} {}",
+            storage_id(i).0,
+            st.name,
+            st.path.display(),
+            mode
+        );
+    }
+    Ok(())
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+///
+/// # Errors
+/// Startup failures; once serving, failures are logged and the gadget is removed.
+pub(crate) async fn run(path: &Path) -> Result<(), Error> {
+    let profile = Profile::load(path)?;
+    let spec = GadgetSpec::from_profile(&profile);
+    let files = files_provider(&profile)?;
+    let device = device_provider(&profile);
+    let config = ResponderConfig {
+        chunk_size: spec.buffer_size,
+        ..ResponderConfig::default()
+    };
+    let responder = Responder::new(device, vec![Box::new(files)], config);
+
+    let (function, registration) = match &profile.usb.existing_functionfs {
+        Some(dir) => board::gadget::existing(&spec, dir),
+        None => board::gadget::create(&spec),
+    }
+    .map_err(Error::Gadget)?;
+    let (endpoints, ep0) = board::ffs::split(function, spec.buffer_size);
+    let mut ep0_task = tokio::spawn(board::ffs::run_ep0(ep0));
+    let mut serve_task = tokio::spawn(mtp::driver::serve(responder, endpoints));
+    info!(profile = %path.display(), "serving MTP");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
+        r = &mut ep0_task => error!(result = ?r, "ep0 task ended"),
+        r = &mut serve_task => error!(ended = r.is_ok(), "responder ended"),
+    }
+    ep0_task.abort();
+    serve_task.abort();
+    if let Err(e) = registration.remove() {
+        error!(error = %e, "gadget removal failed");
+    } else {
+        info!("gadget unbound and removed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_ids_have_a_nonzero_logical_half() {
+        assert_eq!(storage_id(0).0, 0x0001_0001);
+        assert_eq!(storage_id(1).0, 0x0002_0001);
+    }
+
+    #[test]
+    fn battery_is_found_only_for_battery_supplies() {
+        let dir = tempfile::tempdir().unwrap();
+        let ac = dir.path().join("AC");
+        std::fs::create_dir(&ac).unwrap();
+        std::fs::write(ac.join("type"), "Mains\n").unwrap();
+        assert_eq!(battery_capacity_file(dir.path()), None);
+        let bat = dir.path().join("BAT0");
+        std::fs::create_dir(&bat).unwrap();
+        std::fs::write(bat.join("type"), "Battery\n").unwrap();
+        std::fs::write(bat.join("capacity"), "42\n").unwrap();
+        assert_eq!(
+            battery_capacity_file(dir.path()),
+            Some(bat.join("capacity"))
+        );
+    }
+}
