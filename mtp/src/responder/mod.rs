@@ -163,7 +163,7 @@ impl Responder {
     /// Sets the negotiated max packet size of the bulk IN endpoint (decides ZLPs).
     pub fn set_max_packet_size(&mut self, mps: usize) {
         self.mps = mps.max(8);
-        self.chunk = (self.chunk / self.mps).max(1) * self.mps;
+        self.chunk = (self.chunk.max(1024) / self.mps).max(1) * self.mps;
     }
 
     /// Returns the DeviceInfo this responder advertises.
