@@ -1,5 +1,6 @@
 //! A 100 MiB object moves both ways while the process's live heap stays bounded: the data
 //! is streamed in chunks, never held whole (by the host, the responder or the provider).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -65,25 +66,43 @@ async fn hundred_mib_each_way_in_bounded_memory() {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
 
-    let r = d.send_object_info(INTERNAL, 0, &file_info("big.bin", SIZE)).await;
+    let r = d
+        .send_object_info(INTERNAL, 0, &file_info("big.bin", SIZE))
+        .await;
     assert_eq!(r.code, ResponseCode::Ok);
     let h = r.params[2];
-    let r = d.host.transact_out_stream(Op::SendObject, &[], SIZE, &mut Pattern::new(SIZE, 42)).await.unwrap();
+    let r = d
+        .host
+        .transact_out_stream(Op::SendObject, &[], SIZE, &mut Pattern::new(SIZE, 42))
+        .await
+        .unwrap();
     assert_eq!(r.code, ResponseCode::Ok);
     let up_peak = PEAK.load(Ordering::Relaxed) - before;
 
     let on_disk = digest_of(std::fs::File::open(d.internal.join("big.bin")).unwrap());
-    assert_eq!(on_disk, digest_of(Pattern::new(SIZE, 42)), "uploaded bytes are exact");
+    assert_eq!(
+        on_disk,
+        digest_of(Pattern::new(SIZE, 42)),
+        "uploaded bytes are exact"
+    );
 
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
     let base = LIVE.load(Ordering::Relaxed);
     let mut sink = Digest(0xcbf2_9ce4_8422_2325, 0);
-    let (r, n) = d.host.transact_in_stream(Op::GetObject, &[h], &mut sink).await.unwrap();
+    let (r, n) = d
+        .host
+        .transact_in_stream(Op::GetObject, &[h], &mut sink)
+        .await
+        .unwrap();
     assert_eq!((r.code, n), (ResponseCode::Ok, Some(SIZE)));
     assert_eq!((sink.0, sink.1), on_disk, "downloaded bytes are exact");
     let down_peak = PEAK.load(Ordering::Relaxed) - base;
 
-    eprintln!("peak extra heap: upload {} KiB, download {} KiB", up_peak / 1024, down_peak / 1024);
+    eprintln!(
+        "peak extra heap: upload {} KiB, download {} KiB",
+        up_peak / 1024,
+        down_peak / 1024
+    );
     assert!(up_peak < BOUND, "upload peak {up_peak} bytes");
     assert!(down_peak < BOUND, "download peak {down_peak} bytes");
 }

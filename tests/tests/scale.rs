@@ -1,5 +1,6 @@
 //! A storage with 10 000 objects: listed by handles, by the property list libmtp's fast
 //! path asks for, and counted.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -19,10 +20,16 @@ async fn listing_ten_thousand_objects() {
     assert_eq!(handles.len(), 10_000);
     let unique: std::collections::HashSet<_> = handles.iter().collect();
     assert_eq!(unique.len(), 10_000);
-    let (r, _) = d.host.transact(Op::GetNumObjects, &[u32::MAX, 0, 0]).await.unwrap();
+    let (r, _) = d
+        .host
+        .transact(Op::GetNumObjects, &[u32::MAX, 0, 0])
+        .await
+        .unwrap();
     assert_eq!(r.params, [10_000]);
     // libmtp's cached open: one GetObjectPropList for everything.
-    let list = d.ok(Op::GetObjectPropList, &[u32::MAX, 0, u32::MAX, 0, u32::MAX]).await;
+    let list = d
+        .ok(Op::GetObjectPropList, &[u32::MAX, 0, u32::MAX, 0, u32::MAX])
+        .await;
     let list = parse_all(&list, ObjectPropList::parse).unwrap();
     let names = list.0.iter().filter(|e| e.code == 0xDC07).count();
     let sizes = list.0.iter().filter(|e| e.code == 0xDC04).count();

@@ -34,7 +34,7 @@ pub enum PropValue {
     /// UINT128
     U128(u128),
     /// An array of scalars, all of the element type of the array datatype.
-    Array(DataType, Vec<PropValue>),
+    Array(DataType, Vec<Self>),
     /// STR
     Str(String),
 }

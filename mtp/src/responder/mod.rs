@@ -129,6 +129,10 @@ pub struct Responder {
     abort_requested: bool,
     draining: bool,
     retry: bool,
+    /// Highest transaction id seen in a command (0 after OpenSession).
+    last_tx: u32,
+    /// A cancel that arrived before its command (still queued on bulk OUT).
+    early_cancel: Option<u32>,
 }
 
 impl Responder {
@@ -155,6 +159,8 @@ impl Responder {
             abort_requested: false,
             draining: false,
             retry: false,
+            last_tx: 0,
+            early_cancel: None,
         };
         r.set_max_packet_size(512);
         r
@@ -252,6 +258,20 @@ impl Responder {
                 return self.respond(code, tx, rc, &[]);
             }
         };
+        if self.early_cancel == Some(cmd.tx_id) {
+            warn!(
+                tx_id = cmd.tx_id,
+                "command cancelled before it arrived; dropped with its data"
+            );
+            self.early_cancel = None;
+            self.draining = true;
+            return;
+        }
+        self.last_tx = if cmd.code == OperationCode::OpenSession.to_u16() {
+            0
+        } else {
+            cmd.tx_id.max(self.last_tx)
+        };
         self.status = ResponseCode::Ok;
         let op = OperationCode::from_u16(cmd.code);
         let _span = tracing::debug_span!("tx", id = cmd.tx_id, op = %op).entered();
@@ -341,7 +361,15 @@ impl Responder {
         match req {
             ControlRequest::Cancel { tx_id } => {
                 if matches!(self.phase, Phase::Idle) && self.out.is_empty() {
-                    debug!(tx_id, "cancel with no transaction in progress");
+                    if tx_id > self.last_tx {
+                        debug!(
+                            tx_id,
+                            "cancel ahead of its command; the command will be dropped"
+                        );
+                        self.early_cancel = Some(tx_id);
+                    } else {
+                        debug!(tx_id, "cancel with no transaction in progress");
+                    }
                     return;
                 }
                 warn!(tx_id, "transaction cancelled by the host");
@@ -359,6 +387,7 @@ impl Responder {
 
     /// Handles the loss of the endpoints (cable pulled, host reset, UDC unbound).
     pub fn handle_disconnect(&mut self) {
+        self.early_cancel = None;
         self.abort_transaction();
         self.abort_requested = false;
         self.draining = false;

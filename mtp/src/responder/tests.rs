@@ -452,6 +452,26 @@ fn cancel_during_send_object_aborts_the_sink_and_skips_stale_data() {
 }
 
 #[test]
+fn cancel_that_overtakes_its_command_drops_the_command_and_its_data() {
+    let mut h = Harness::in_session();
+    let tx = h.tx;
+    h.r.handle_control(ControlRequest::Cancel { tx_id: tx });
+    assert!(!h.r.poll_abort(), "nothing was running");
+    h.cmd(Op::SendObject, &[]);
+    h.data(Op::SendObject, tx, &[1, 2, 3]);
+    assert!(
+        h.writes().is_empty(),
+        "no response for the cancelled transaction"
+    );
+    h.cmd(Op::GetStorageIds, &[]);
+    assert_eq!(code(&h.data_in().1), ResponseCode::Ok);
+    // A late duplicate cancel for a finished transaction is not remembered.
+    h.r.handle_control(ControlRequest::Cancel { tx_id: tx });
+    h.cmd(Op::GetStorageIds, &[]);
+    assert_eq!(code(&h.data_in().1), ResponseCode::Ok);
+}
+
+#[test]
 fn malformed_containers_get_responses_and_the_session_survives() {
     let mut h = Harness::in_session();
     h.r.handle_bulk_out(Bytes::from_static(&[1, 2, 3]), true);

@@ -107,9 +107,8 @@ impl DataOut {
         if looks_like_command(&chunk, end) {
             return Err(Feed::NotData(chunk));
         }
-        let h = match parse_header(&chunk) {
-            Ok((_, h)) => h,
-            Err(_) => return Err(Feed::Failed(ResponseCode::IncompleteTransfer)),
+        let Ok((_, h)) = parse_header(&chunk) else {
+            return Err(Feed::Failed(ResponseCode::IncompleteTransfer));
         };
         if h.kind != ContainerKind::Data || h.code != self.cmd.code {
             return Err(Feed::Failed(ResponseCode::InvalidParameter));

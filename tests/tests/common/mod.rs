@@ -1,6 +1,6 @@
 //! A device (responder + files provider on temporary directories) served over the
 //! loopback, and a host (the initiator) talking to it.
-#![allow(dead_code, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
 
@@ -45,8 +45,18 @@ pub async fn start_with(fill: impl FnOnce(&std::path::Path, &std::path::Path)) -
     std::fs::create_dir(&archive).expect("mkdir");
     fill(&internal, &archive);
     let files = FilesProvider::new(vec![
-        StorageConfig { id: StorageId(INTERNAL), description: "Internal".into(), root: internal.clone(), writable: true },
-        StorageConfig { id: StorageId(ARCHIVE), description: "Archive".into(), root: archive.clone(), writable: false },
+        StorageConfig {
+            id: StorageId(INTERNAL),
+            description: "Internal".into(),
+            root: internal.clone(),
+            writable: true,
+        },
+        StorageConfig {
+            id: StorageId(ARCHIVE),
+            description: "Archive".into(),
+            root: archive.clone(),
+            writable: false,
+        },
     ])
     .expect("files provider");
     let device = DeviceProvider::new(identity()).with_battery(|| Some(87));
@@ -54,9 +64,18 @@ pub async fn start_with(fill: impl FnOnce(&std::path::Path, &std::path::Path)) -
     let (endpoints, port) = mtp::transport::loopback(512, 8);
     let task = tokio::spawn(mtp::driver::serve(responder, endpoints));
     let mut host = Initiator::new(port);
-    let (r, _) = host.transact(Op::OpenSession, &[1]).await.expect("open session");
+    let (r, _) = host
+        .transact(Op::OpenSession, &[1])
+        .await
+        .expect("open session");
     assert_eq!(r.code, ResponseCode::Ok);
-    Device { host, dir, internal, archive, task }
+    Device {
+        host,
+        dir,
+        internal,
+        archive,
+        task,
+    }
 }
 
 impl Device {
@@ -67,7 +86,12 @@ impl Device {
     }
 
     pub async fn code(&mut self, op: Op, params: &[u32]) -> ResponseCode {
-        self.host.transact(op, params).await.expect("transaction").0.code
+        self.host
+            .transact(op, params)
+            .await
+            .expect("transaction")
+            .0
+            .code
     }
 
     pub async fn handles(&mut self, storage: u32, parent: u32) -> Vec<u32> {
@@ -95,24 +119,40 @@ impl Device {
         None
     }
 
-    pub async fn send_object_info(&mut self, storage: u32, parent: u32, info: &ObjectInfo) -> Response {
+    pub async fn send_object_info(
+        &mut self,
+        storage: u32,
+        parent: u32,
+        info: &ObjectInfo,
+    ) -> Response {
         let mut b = Vec::new();
         info.put(&mut b);
-        self.host.transact_out(Op::SendObjectInfo, &[storage, parent], &b).await.expect("send object info")
+        self.host
+            .transact_out(Op::SendObjectInfo, &[storage, parent], &b)
+            .await
+            .expect("send object info")
     }
 
     /// Uploads a file the way mtp-sendfile does; returns its handle.
     pub async fn upload(&mut self, storage: u32, parent: u32, name: &str, data: &[u8]) -> u32 {
-        let r = self.send_object_info(storage, parent, &file_info(name, data.len() as u64)).await;
+        let r = self
+            .send_object_info(storage, parent, &file_info(name, data.len() as u64))
+            .await;
         assert_eq!(r.code, ResponseCode::Ok, "SendObjectInfo {name}");
-        let r = self.host.transact_out(Op::SendObject, &[], data).await.expect("send object");
+        let r = self
+            .host
+            .transact_out(Op::SendObject, &[], data)
+            .await
+            .expect("send object");
         assert_eq!(r.code, ResponseCode::Ok, "SendObject {name}");
         r.params.first().copied().unwrap_or(0);
         self.find_new(storage, parent, name).await
     }
 
     async fn find_new(&mut self, storage: u32, parent: u32, name: &str) -> u32 {
-        self.find(storage, parent, name).await.expect("uploaded object listed")
+        self.find(storage, parent, name)
+            .await
+            .expect("uploaded object listed")
     }
 
     pub async fn mkdir(&mut self, storage: u32, parent: u32, name: &str) -> u32 {
@@ -129,7 +169,11 @@ impl Device {
 
     pub async fn download(&mut self, h: u32) -> Vec<u8> {
         let mut out = Vec::new();
-        let (r, _) = self.host.transact_in_stream(Op::GetObject, &[h], &mut out).await.expect("get object");
+        let (r, _) = self
+            .host
+            .transact_in_stream(Op::GetObject, &[h], &mut out)
+            .await
+            .expect("get object");
         assert_eq!(r.code, ResponseCode::Ok);
         out
     }
@@ -153,7 +197,10 @@ pub struct Pattern {
 
 impl Pattern {
     pub fn new(len: u64, seed: u64) -> Self {
-        Self { left: len, state: seed | 1 }
+        Self {
+            left: len,
+            state: seed | 1,
+        }
     }
 }
 

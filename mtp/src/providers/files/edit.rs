@@ -1,0 +1,84 @@
+//! Android's edit extensions: BeginEditObject, SendPartialObject, TruncateObject,
+//! EndEditObject. Edits write the file in place; EndEditObject flushes them.
+
+use crate::codec::{EventCode, ResponseCode};
+use crate::provider::{ObjectHandle, ObjectSink, ProviderResult};
+
+use super::FilesProvider;
+use super::fsops::{self, map_io};
+use super::listing::Found;
+use super::sink::PartialSink;
+
+impl FilesProvider {
+    /// Returns the file of `handle` if it is in an edit session.
+    fn edited(&mut self, handle: ObjectHandle) -> ProviderResult<(u32, Found)> {
+        let local = self.local(handle)?;
+        if !self.edits.contains(&local) {
+            tracing::warn!(local, "edit operation outside an edit session");
+            return Err(ResponseCode::AccessDenied);
+        }
+        let found = self.find(local)?;
+        Ok((local, found))
+    }
+
+    /// Fails with StoreFull if growing the file from `size` to `end` does not fit.
+    fn ensure_room(&self, storage: usize, size: u64, end: u64) -> ProviderResult<()> {
+        if end > size && end - size > self.free_space(storage)? {
+            return Err(ResponseCode::StoreFull);
+        }
+        Ok(())
+    }
+
+    /// Implements BeginEditObject.
+    pub(super) fn begin(&mut self, handle: ObjectHandle) -> ProviderResult<()> {
+        let local = self.local(handle)?;
+        let f = self.find(local)?;
+        self.ensure_writable(f.storage)?;
+        if f.meta.is_dir() {
+            return Err(ResponseCode::InvalidObjectFormatCode);
+        }
+        self.edits.insert(local);
+        Ok(())
+    }
+
+    /// Implements SendPartialObject: `len` bytes written in place from `offset`.
+    pub(super) fn open_partial(
+        &mut self,
+        handle: ObjectHandle,
+        offset: u64,
+        len: u32,
+    ) -> ProviderResult<Box<dyn ObjectSink>> {
+        let (_, f) = self.edited(handle)?;
+        self.ensure_writable(f.storage)?;
+        if offset > f.meta.len() {
+            return Err(ResponseCode::InvalidParameter);
+        }
+        let end = offset.saturating_add(u64::from(len));
+        self.ensure_room(f.storage, f.meta.len(), end)?;
+        let file = fsops::open_write(&f.path).map_err(|e| map_io(&e, &f.path))?;
+        let storage = self.storages[f.storage].id;
+        let sink = PartialSink::new(file, f.path, offset, storage, self.inbox.clone());
+        Ok(Box::new(sink))
+    }
+
+    /// Implements TruncateObject.
+    pub(super) fn truncate_to(&mut self, handle: ObjectHandle, size: u64) -> ProviderResult<()> {
+        let (_, f) = self.edited(handle)?;
+        self.ensure_writable(f.storage)?;
+        self.ensure_room(f.storage, f.meta.len(), size)?;
+        fsops::open_write(&f.path)
+            .and_then(|file| file.set_len(size))
+            .map_err(|e| map_io(&e, &f.path))
+    }
+
+    /// Implements EndEditObject: flushes the file and reports the change.
+    pub(super) fn end(&mut self, handle: ObjectHandle) -> ProviderResult<()> {
+        let (local, f) = self.edited(handle)?;
+        self.edits.remove(&local);
+        fsops::open_write(&f.path)
+            .and_then(|file| file.sync_all())
+            .map_err(|e| map_io(&e, &f.path))?;
+        self.events.push(EventCode::ObjectInfoChanged, handle.0);
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! Reading: StorageInfo, handle listings, object records and data sources, plus the path
+//! resolution every other operation builds on.
+
+use std::fs::Metadata;
+use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
+
+use crate::codec::dataset::{AccessCapability, FilesystemType, StorageInfo, StorageType};
+use crate::codec::{ObjectFormat, ResponseCode};
+use crate::provider::{
+    ObjectHandle, ObjectRecord, ObjectSource, ParentFilter, Placement, ProviderResult, StorageId,
+};
+
+use super::fsops::{self, map_io};
+use super::source::FileSource;
+use super::tree::Dir;
+use super::{FilesProvider, formats};
+
+/// A resolved object: storage index, absolute path and current metadata.
+pub(super) struct Found {
+    /// Storage index.
+    pub(super) storage: usize,
+    /// Absolute path.
+    pub(super) path: PathBuf,
+    /// Metadata (not following symlinks).
+    pub(super) meta: Metadata,
+}
+
+impl FilesProvider {
+    /// Returns StorageInfo with the root's real capacity and free space.
+    pub(super) fn storage_info_of(&mut self, id: StorageId) -> ProviderResult<StorageInfo> {
+        let s = &self.storages[self.storage_index(id)?];
+        let space = fsops::space(&s.root).map_err(|e| {
+            tracing::error!(path = %s.root.display(), error = %e, "statvfs failed");
+            ResponseCode::StoreNotAvailable
+        })?;
+        let access = if s.writable {
+            AccessCapability::ReadWrite
+        } else {
+            AccessCapability::ReadOnly
+        };
+        Ok(StorageInfo {
+            storage_type: StorageType::FixedRam as u16,
+            filesystem_type: FilesystemType::GenericHierarchical as u16,
+            access_capability: access as u16,
+            max_capacity: space.total,
+            free_space_bytes: space.free,
+            free_space_objects: u32::MAX,
+            description: s.description.clone(),
+            volume_identifier: s.description.clone(),
+        })
+    }
+
+    /// Returns the bytes available in storage `index`.
+    pub(super) fn free_space(&self, index: usize) -> ProviderResult<u64> {
+        let root = &self.storages[index].root;
+        fsops::space(root)
+            .map(|s| s.free)
+            .map_err(|e| map_io(&e, root))
+    }
+
+    /// Resolves a folder to its storage index and absolute path (every component a real
+    /// folder, no symlinks).
+    pub(super) fn dir_abs(&self, dir: Dir) -> ProviderResult<(usize, PathBuf)> {
+        let (s, rel) = self
+            .tree
+            .dir_path(dir)
+            .ok_or(ResponseCode::InvalidObjectHandle)?;
+        let root = &self.storages[s].root;
+        let path = fsops::resolve_dir(root, &rel).map_err(|e| map_io(&e, root))?;
+        Ok((s, path))
+    }
+
+    /// Resolves and stats object `local`; a vanished object is forgotten.
+    pub(super) fn find(&mut self, local: u32) -> ProviderResult<Found> {
+        let node = self
+            .tree
+            .node(local)
+            .cloned()
+            .ok_or(ResponseCode::InvalidObjectHandle)?;
+        let found = self.dir_abs(node.parent).and_then(|(storage, dir)| {
+            let path = dir.join(&node.name);
+            match fsops::object_meta(&path) {
+                Ok(meta) => Ok(Found {
+                    storage,
+                    path,
+                    meta,
+                }),
+                Err(e) if e.kind() == ErrorKind::NotFound => Err(ResponseCode::InvalidObjectHandle),
+                Err(e) => Err(map_io(&e, &path)),
+            }
+        });
+        match &found {
+            Err(ResponseCode::InvalidObjectHandle) => self.tree.forget(local),
+            Ok(f) => self.refresh_kind(local, f.meta.is_dir()),
+            Err(_) => {}
+        }
+        found
+    }
+
+    fn refresh_kind(&mut self, local: u32, is_dir: bool) {
+        if let Some(node) = self.tree.node(local).cloned() {
+            if node.is_dir != is_dir {
+                self.tree.insert(node.parent, &node.name, is_dir);
+            }
+        }
+    }
+
+    /// Resolves a destination folder in this provider.
+    ///
+    /// # Errors
+    /// InvalidStorageId, InvalidParentObject (unknown, not a folder, other storage).
+    pub(super) fn folder_at(&mut self, at: Placement) -> ProviderResult<(usize, Dir)> {
+        let index = self.storage_index(at.storage)?;
+        let Some(parent) = at.parent else {
+            return Ok((index, Dir::Root(index)));
+        };
+        let local = self
+            .local(parent)
+            .map_err(|_| ResponseCode::InvalidParentObject)?;
+        match self.find(local) {
+            Ok(f) if f.meta.is_dir() && f.storage == index => Ok((index, Dir::Folder(local))),
+            _ => Err(ResponseCode::InvalidParentObject),
+        }
+    }
+
+    /// Lists `dir` on disk and brings the table in line with it.
+    pub(super) fn list_dir(&mut self, dir: Dir) -> ProviderResult<Vec<u32>> {
+        let (_, path) = match self.dir_abs(dir) {
+            Ok(found) => found,
+            Err(code) => {
+                if let (Dir::Folder(h), ResponseCode::InvalidObjectHandle) = (dir, code) {
+                    self.tree.forget(h);
+                }
+                return Err(code);
+            }
+        };
+        let entries = fsops::list(&path).map_err(|e| map_io(&e, &path))?;
+        Ok(self.tree.sync(dir, entries))
+    }
+
+    /// Implements GetObjectHandles for one storage.
+    pub(super) fn list_handles(
+        &mut self,
+        storage: StorageId,
+        format: Option<ObjectFormat>,
+        parent: ParentFilter,
+    ) -> ProviderResult<Vec<ObjectHandle>> {
+        let index = self.storage_index(storage)?;
+        let locals = match parent {
+            ParentFilter::All => self.list_all(index)?,
+            ParentFilter::Root => self.list_dir(Dir::Root(index))?,
+            ParentFilter::Children(h) => {
+                let at = Placement {
+                    storage,
+                    parent: Some(h),
+                };
+                let (_, dir) = self.folder_at(at)?;
+                self.list_dir(dir)?
+            }
+        };
+        Ok(locals
+            .into_iter()
+            .filter(|l| format.is_none_or(|f| self.format_of(*l) == Some(f)))
+            .map(|l| self.handle(l))
+            .collect())
+    }
+
+    /// Lists every object of storage `index`, breadth first; unreadable sub-folders are
+    /// skipped with a warning.
+    fn list_all(&mut self, index: usize) -> ProviderResult<Vec<u32>> {
+        let mut all = self.list_dir(Dir::Root(index))?;
+        let mut next = 0;
+        while next < all.len() {
+            let local = all[next];
+            next += 1;
+            if !self.tree.node(local).is_some_and(|n| n.is_dir) {
+                continue;
+            }
+            match self.list_dir(Dir::Folder(local)) {
+                Ok(kids) => all.extend(kids),
+                Err(code) => tracing::warn!(%code, local, "folder skipped in listing"),
+            }
+        }
+        all.retain(|l| self.tree.node(*l).is_some());
+        Ok(all)
+    }
+
+    /// Returns the format of a known object from the table (no disk access).
+    pub(super) fn format_of(&self, local: u32) -> Option<ObjectFormat> {
+        let node = self.tree.node(local)?;
+        Some(if node.is_dir {
+            ObjectFormat::Association
+        } else {
+            formats::of_file(&node.name)
+        })
+    }
+
+    /// Implements GetObjectInfo's source: the object as it is on disk now.
+    pub(super) fn record(&mut self, handle: ObjectHandle) -> ProviderResult<ObjectRecord> {
+        let local = self.local(handle)?;
+        let f = self.find(local)?;
+        let node = self
+            .tree
+            .node(local)
+            .ok_or(ResponseCode::InvalidObjectHandle)?;
+        let cfg = &self.storages[f.storage];
+        let modified = f.meta.mtime();
+        let created = f
+            .meta
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(modified, |d| i64::try_from(d.as_secs()).unwrap_or(modified));
+        Ok(ObjectRecord {
+            handle,
+            storage: cfg.id,
+            parent: match node.parent {
+                Dir::Folder(p) => Some(self.handle(p)),
+                Dir::Root(_) => None,
+            },
+            format: self.format_of(local).unwrap_or(ObjectFormat::Undefined),
+            size: if f.meta.is_dir() { 0 } else { f.meta.len() },
+            name: node.name.to_string_lossy().into_owned(),
+            created,
+            modified,
+            read_only: !cfg.writable,
+            puid: fsops::puid(cfg.id.0, &f.meta),
+        })
+    }
+
+    /// Implements GetObject / GetPartialObject(64).
+    pub(super) fn open_source(
+        &mut self,
+        handle: ObjectHandle,
+        offset: u64,
+        max_len: u64,
+    ) -> ProviderResult<Box<dyn ObjectSource>> {
+        let local = self.local(handle)?;
+        let f = self.find(local)?;
+        if f.meta.is_dir() {
+            return Err(ResponseCode::InvalidObjectFormatCode);
+        }
+        let file = fsops::open_read(&f.path).map_err(|e| map_io(&e, &f.path))?;
+        let size = file.metadata().map_err(|e| map_io(&e, &f.path))?.len();
+        if offset > size {
+            return Err(ResponseCode::InvalidParameter);
+        }
+        let len = max_len.min(size - offset);
+        Ok(Box::new(FileSource::new(file, f.path, offset, len)))
+    }
+}

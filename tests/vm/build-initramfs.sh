@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# tests/vm/build-initramfs.sh - pack the VM suite's initramfs.
+#
+# Usage: build-initramfs.sh <firmware-binary> <out.cpio.gz> [SRC[=GUEST_PATH] ...]
+#
+# The rootfs (staged in tests/vm/out/rootfs) holds:
+#   /bin            static busybox and its applet links, the firmware as /bin/mtpbur
+#   /usr/bin        libmtp's mtp-tools, jmtpfs, fusermount3 (+ fusermount link)
+#   /lib*, /usr/lib every shared library `ldd` lists for them, the dynamic loader,
+#                   iconv's gconv-modules + UNICODE.so + UTF-16.so, libmagic's magic.mgc
+#   /lib/modules/vm the kernel modules collected by setup.sh, plus their load order
+#   /init           tests/vm/init; /scenarios: tests/vm/scenarios/*
+#   /etc/mtpbur/profile.toml   board/profiles/dummy_hcd.toml, if the repository has it
+#   /etc/vm-suite.env          guest settings passed through from the environment:
+#                              MTPBUR_CMD (daemon command line), VM_STORAGE_DESC,
+#                              VM_BIG_MB, VM_VERBOSE, RUST_LOG
+# Extra files are copied to GUEST_PATH (default /usr/local/bin/<name>), with their
+# libraries when they are dynamic executables. Compressed with gzip -1.
+set -euo pipefail
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$VM_DIR/../.." && pwd)
+[ $# -ge 2 ] || { sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 2; }
+FW=$1; OUT=$2; shift 2
+[ -f "$FW" ] || { echo "firmware binary $FW not found" >&2; exit 1; }
+# shellcheck source=/dev/null
+. "$VM_DIR/cache/kernel.env"   # KERNEL_MODULES, from setup.sh
+
+ROOT=$VM_DIR/out/rootfs
+rm -rf "$ROOT"
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/local/bin,lib64,lib/modules/vm,etc/mtpbur,proc,sys,dev,tmp,run,mnt/mtp,srv/mtp,var/lib,scenarios}
+
+# put SRC DEST: copy a file (following symlinks) to DEST inside the rootfs.
+put() { mkdir -p "$ROOT$(dirname "$2")"; cp -L "$1" "$ROOT$2"; }
+# put_libs BINARY: copy every library ldd lists (and the loader) to the same path.
+put_libs() {
+    local lib
+    for lib in $(ldd "$1" 2>/dev/null | grep -o '/[^ ]*' || true); do
+        [ -e "$ROOT$lib" ] || put "$lib" "$lib"
+    done
+}
+
+# busybox (static) with links for all applets that are not real files already
+put /bin/busybox /bin/busybox
+for a in $(/bin/busybox --list); do
+    [ -e "$ROOT/bin/$a" ] || ln -s busybox "$ROOT/bin/$a"
+done
+
+# libmtp tools: mtp-getfile & co. are symlinks to mtp-connect (it dispatches on argv[0])
+for t in mtp-detect mtp-files mtp-folders mtp-filetree mtp-connect; do
+    put /usr/bin/$t /usr/bin/$t; put_libs /usr/bin/$t
+done
+for t in mtp-newfolder mtp-sendfile mtp-getfile mtp-delfile; do
+    ln -s mtp-connect "$ROOT/usr/bin/$t"
+done
+# FUSE client and its helper
+put /usr/bin/jmtpfs /usr/bin/jmtpfs; put_libs /usr/bin/jmtpfs
+put /usr/bin/fusermount3 /usr/bin/fusermount3; put_libs /usr/bin/fusermount3
+ln -s fusermount3 "$ROOT/usr/bin/fusermount"
+ln -s /proc/self/mounts "$ROOT/etc/mtab"
+# iconv converters libmtp needs (UCS-2/UTF-16), and libmagic's database for jmtpfs
+GCONV=/usr/lib/x86_64-linux-gnu/gconv
+for f in gconv-modules UNICODE.so UTF-16.so; do put "$GCONV/$f" "$GCONV/$f"; done
+put /usr/lib/file/magic.mgc /usr/lib/file/magic.mgc
+mkdir -p "$ROOT/usr/share/misc"; ln -s ../../lib/file/magic.mgc "$ROOT/usr/share/misc/magic.mgc"
+echo "root:x:0:0:root:/:/bin/sh" > "$ROOT/etc/passwd"
+echo "root:x:0:" > "$ROOT/etc/group"
+
+# kernel modules in load order
+cp "$KERNEL_MODULES"/*.ko "$KERNEL_MODULES/order" "$ROOT/lib/modules/vm/"
+
+# the firmware (static; if it is not, its libraries come along)
+put "$FW" /bin/mtpbur; chmod 755 "$ROOT/bin/mtpbur"
+if ! ldd "$FW" 2>&1 | grep -qE 'not a dynamic|statically linked'; then
+    echo "warning: $FW is dynamically linked; copying its libraries" >&2
+    put_libs "$FW"
+fi
+[ -f "$REPO/board/profiles/dummy_hcd.toml" ] &&
+    put "$REPO/board/profiles/dummy_hcd.toml" /etc/mtpbur/profile.toml
+
+# guest settings from the environment (single-quoted for sh)
+q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
+{
+    echo "# written by build-initramfs.sh"
+    [ -n "${MTPBUR_CMD:-}" ] && echo "MTPBUR_CMD=$(q "$MTPBUR_CMD")"
+    [ -n "${VM_STORAGE_DESC:-}" ] && echo "STORAGE_DESC=$(q "$VM_STORAGE_DESC")"
+    [ -n "${VM_BIG_MB:-}" ] && echo "BIG_MB=$(q "$VM_BIG_MB")"
+    [ -n "${VM_VERBOSE:-}" ] && echo "VM_VERBOSE=1"
+    [ -n "${RUST_LOG:-}" ] && echo "export RUST_LOG=$(q "$RUST_LOG")"
+    true
+} > "$ROOT/etc/vm-suite.env"
+
+# extra files: SRC[=GUEST_PATH]
+for x in "$@"; do
+    src=${x%%=*}; dst=/usr/local/bin/$(basename "$src")
+    [ "$x" != "$src" ] && dst=${x#*=}
+    put "$src" "$dst"
+    ldd "$src" >/dev/null 2>&1 && put_libs "$src"
+done
+
+# init and scenarios
+install -m 755 "$VM_DIR/init" "$ROOT/init"
+cp "$VM_DIR"/scenarios/*.sh "$ROOT/scenarios/"
+
+mkdir -p "$(dirname "$OUT")"
+(cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$OUT"
+echo "[initramfs] $OUT: $(du -h "$OUT" | cut -f1) ($(du -sh "$ROOT" | cut -f1) unpacked)" >&2

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tests/vm/run.sh - the VM suite's entry point: mtpbur against libmtp on dummy_hcd.
+#
+# Usage: tests/vm/run.sh [SCENARIO ...]      (no argument: all scenarios)
+#
+#   1. setup.sh: host packages and the cached Debian 6.1 kernel + modules;
+#   2. builds a static mtpbur (or takes MTPBUR_BIN);
+#   3. build-initramfs.sh: tests/vm/out/initramfs.cpio.gz;
+#   4. boots QEMU (TCG) with test=<scenarios>, the serial console teed to
+#      tests/vm/out/console.log, under an overall timeout;
+#   5. prints the PASS/FAIL lines and, as the very last line, "N passed, M failed".
+# Exit status 0 only if the guest's end marker says "0 failed".
+#
+# Environment:
+#   MTPBUR_BIN=path     use this prebuilt (static) firmware binary instead of building
+#   MTPBUR_CMD="..."    daemon command line inside the guest
+#                       (default: /bin/mtpbur --profile /etc/mtpbur/profile.toml)
+#   VM_MEM=MiB          guest RAM (default 3072: the 1 GiB scenario keeps two 1 GiB files in tmpfs)
+#   VM_BIG_MB=N         size of the "bigfile" scenario in MiB (default 1024)
+#   VM_TIMEOUT=seconds  overall limit for the boot (default 3600)
+#   VM_APPEND="..."     extra kernel command line
+#   VM_VERBOSE=1        print every scenario's log, not only the failing ones
+#   VM_EXTRA_FILES="SRC[=GUEST_PATH] ..."  more files for the initramfs
+#   RUST_LOG            passed to the daemon (default info)
+set -euo pipefail
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$VM_DIR/../.." && pwd)
+OUT=$VM_DIR/out
+mkdir -p "$OUT"
+T_START=$SECONDS
+log() { echo "[run] $*" >&2; }
+
+TESTS=all
+[ $# -gt 0 ] && TESTS=$(IFS=,; echo "$*")
+
+# 1. host packages and kernel
+"$VM_DIR/setup.sh"
+# shellcheck source=/dev/null
+. "$VM_DIR/cache/kernel.env"
+
+# 2. firmware
+if [ -n "${MTPBUR_BIN:-}" ]; then
+    FW=$MTPBUR_BIN
+    log "firmware: prebuilt $FW"
+else
+    log "building static mtpbur"
+    (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --target x86_64-unknown-linux-gnu -p firmware --bin mtpbur)
+    FW=$REPO/target/x86_64-unknown-linux-gnu/release/mtpbur
+fi
+[ -x "$FW" ] || { log "firmware binary $FW missing"; exit 1; }
+
+# 3. initramfs
+INITRD=$OUT/initramfs.cpio.gz
+# shellcheck disable=SC2086
+"$VM_DIR/build-initramfs.sh" "$FW" "$INITRD" ${VM_EXTRA_FILES:-}
+
+# 4. boot; the guest powers itself off after printing its end marker
+CONSOLE=$OUT/console.log
+log "booting $KERNEL_VERSION, test=$TESTS (console: $CONSOLE)"
+T_BOOT=$SECONDS
+set +e
+timeout --foreground -k 10 "${VM_TIMEOUT:-3600}" \
+    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "${VM_MEM:-3072}" \
+    -kernel "$KERNEL_IMAGE" -initrd "$INITRD" \
+    -append "console=ttyS0 panic=-1 quiet test=$TESTS ${VM_APPEND:-}" \
+    -net none -no-reboot -nographic < /dev/null 2>&1 | tr -d '\r' | tee "$CONSOLE"
+QEMU_RC=${PIPESTATUS[0]}
+set -e
+T_END=$SECONDS
+
+# 5. results
+echo
+echo "===== VM suite summary (boot $((T_END - T_BOOT)) s, total $((T_END - T_START)) s)"
+grep -E '^(PASS|FAIL) ' "$CONSOLE" || true
+marker=$(grep -E '^VM-SUITE-RESULT: [0-9]+ passed, [0-9]+ failed' "$CONSOLE" | tail -n1 || true)
+if [ -z "$marker" ]; then
+    # No end marker: the VM crashed, hung or hit VM_TIMEOUT (qemu exit status $QEMU_RC).
+    npass=$(grep -c '^PASS ' "$CONSOLE" || true)
+    nfail=$(( $(grep -c '^FAIL ' "$CONSOLE" || true) + 1 ))
+    echo "FAIL vm: no VM-SUITE-RESULT line (qemu/timeout exit status $QEMU_RC)"
+else
+    npass=$(echo "$marker" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    nfail=$(echo "$marker" | sed -E 's/.*, ([0-9]+) failed.*/\1/')
+fi
+echo "$npass passed, $nfail failed"
+[ -n "$marker" ] && [ "$nfail" -eq 0 ]

@@ -1,0 +1,181 @@
+# tests/vm/scenarios/lib.sh - helpers for the guest-side scenarios (busybox sh).
+#
+# Each scenario is a small script run by run-all.sh as `sh /scenarios/NN-name.sh`; it
+# sources this file, prepares device-side files, starts the daemon, drives the libmtp
+# tools / jmtpfs as the USB host and ends with `pass` or `fail "reason"`, which print
+# the verdict line (`PASS name` / `FAIL name: reason`) and exit. Tool output goes to the
+# scenario log ($LOG); run-all.sh prints its tail when a scenario fails.
+#
+# Settings may be overridden by /etc/vm-suite.env (written by build-initramfs.sh).
+
+# --- settings ---------------------------------------------------------------
+MTPBUR_PROFILE=/etc/mtpbur/profile.toml              # the daemon's board profile
+MTPBUR_CMD="/bin/mtpbur --profile $MTPBUR_PROFILE"  # how the daemon is started
+STORE=/srv/mtp/internal        # device-side directory of the writable storage
+STORAGE_DESC=Internal          # its storage description (as mtp-detect/jmtpfs show it)
+MNT=/mnt/mtp                   # jmtpfs mount point
+BIG_MB=1024                    # size of the "big file each way" scenario
+DAEMON_LOG=/tmp/logs/daemon.log
+export RUST_LOG=${RUST_LOG:-info}
+[ -f /etc/vm-suite.env ] && . /etc/vm-suite.env
+
+NAME=$(basename "$0" .sh); NAME=${NAME#[0-9][0-9]-}
+LOG=/tmp/logs/$NAME.log
+VERDICT=/tmp/logs/$NAME.verdict
+mkdir -p /tmp/logs /tmp/work
+DAEMON_PID=
+
+# --- verdicts and logging ----------------------------------------------------
+# say MSG: a line in the scenario log (with the guest uptime).
+say() { echo "[$(cut -d' ' -f1 /proc/uptime)s] $*" >> "$LOG"; }
+pass() {
+    stop_daemon
+    echo "PASS $NAME" | tee "$VERDICT"
+    exit 0
+}
+fail() {
+    say "FAIL: $*"
+    stop_daemon
+    echo "FAIL $NAME: $*" | tee "$VERDICT"
+    exit 1
+}
+# check DESCRIPTION COMMAND...: run COMMAND (output to the log), fail with DESCRIPTION if it fails.
+check() {
+    _d=$1; shift
+    say "check: $_d ($*)"
+    "$@" >> "$LOG" 2>&1 || fail "$_d"
+}
+# run TOOL ARGS...: run a host tool with a timeout; its output goes to the log and to
+# /tmp/work/out (for grepping). Returns the tool's exit status (the libmtp examples
+# mostly exit 0 even on errors: check their output and the files).
+run() {
+    say "run: $*"
+    timeout "${RUN_TIMEOUT:-120}" "$@" > /tmp/work/out 2>&1; _rc=$?
+    tr '\r' '\n' < /tmp/work/out >> "$LOG"
+    say "exit status $_rc"
+    return $_rc
+}
+# out_has REGEX: the last run's output matches the extended regex.
+out_has() { tr '\r' '\n' < /tmp/work/out | grep -Eq "$1"; }
+
+# --- the daemon (USB device side) ----------------------------------------------
+usb_dev=/sys/bus/usb/devices/1-1   # the gadget as seen by dummy_hcd's host side
+
+# wait_enumerated [SECONDS]: wait until the host side has enumerated the gadget.
+wait_enumerated() {
+    _n=$(( ${1:-20} * 10 ))
+    while [ $_n -gt 0 ]; do
+        [ -e $usb_dev/idVendor ] && [ -e $usb_dev/1-1:1.0/bInterfaceClass ] && return 0
+        [ -n "$DAEMON_PID" ] && ! kill -0 "$DAEMON_PID" 2>/dev/null && { say "daemon died"; return 1; }
+        sleep 0.1; _n=$((_n - 1))
+    done
+    say "gadget not enumerated within ${1:-20} s"; return 1
+}
+# wait_gone [SECONDS]: wait until the host side no longer sees the gadget.
+wait_gone() {
+    _n=$(( ${1:-20} * 10 ))
+    while [ $_n -gt 0 ]; do
+        [ -e $usb_dev/idVendor ] || return 0
+        sleep 0.1; _n=$((_n - 1))
+    done
+    return 1
+}
+# start_daemon: start the daemon in the background and wait for host enumeration.
+start_daemon() {
+    echo "=== $NAME: $MTPBUR_CMD" >> "$DAEMON_LOG"
+    ( eval "exec $MTPBUR_CMD" ) >> "$DAEMON_LOG" 2>&1 &
+    DAEMON_PID=$!
+    echo "$DAEMON_PID" > /run/vm-daemon.pid
+    say "daemon started (pid $DAEMON_PID)"
+    wait_enumerated || fail "gadget not enumerated after daemon start"
+    say "enumerated: $(cat $usb_dev/idVendor):$(cat $usb_dev/idProduct) '$(cat $usb_dev/product 2>/dev/null)' speed $(cat $usb_dev/speed)"
+}
+# stop_daemon: SIGTERM, then wait up to 10 s (SIGKILL after that); returns 1 if it had to kill.
+stop_daemon() {
+    [ -n "$DAEMON_PID" ] || return 0
+    _pid=$DAEMON_PID; DAEMON_PID=
+    mounted $MNT && { fusermount -u $MNT 2>/dev/null || umount -l $MNT; }
+    kill -TERM "$_pid" 2>/dev/null || return 0
+    _n=100
+    while kill -0 "$_pid" 2>/dev/null && [ $_n -gt 0 ]; do sleep 0.1; _n=$((_n - 1)); done
+    rm -f /run/vm-daemon.pid
+    if kill -0 "$_pid" 2>/dev/null; then
+        say "daemon ignored SIGTERM for 10 s: SIGKILL"
+        kill -KILL "$_pid"; return 1
+    fi
+    say "daemon stopped"
+}
+# mounted DIR: DIR is a mount point.
+mounted() { grep -q " $1 " /proc/mounts; }
+# gadget_udc_file: the configfs UDC attribute of the (single) registered gadget.
+gadget_udc_file() { ls -d /sys/kernel/config/usb_gadget/*/UDC 2>/dev/null | head -n1; }
+
+# --- host-side MTP helpers ------------------------------------------------------
+# mtp_id NAME: object id of the file or folder NAME (first match), from mtp-files/mtp-folders output.
+mtp_id() {
+    run mtp-files >/dev/null 2>&1
+    _id=$(tr '\r' '\n' < /tmp/work/out | awk -v n="$1" '
+        /^File ID:/ { id = $3 }
+        /^ *Filename:/ { sub(/^ *Filename: /, ""); if ($0 == n) { print id; exit } }')
+    if [ -z "$_id" ]; then
+        run mtp-folders >/dev/null 2>&1
+        # mtp-folders prints "ID<TAB>name", indented by depth
+        _id=$(tr '\r' '\n' < /tmp/work/out | awk -v n="$1" -F'\t' '
+            $1 ~ /^[0-9]+$/ { nm = $2; sub(/^ +/, "", nm); if (nm == n) { print $1; exit } }')
+    fi
+    echo "$_id"
+}
+# getfile ID DEST: mtp-getfile and check that DEST exists.
+getfile() {
+    rm -f "$2"
+    run mtp-getfile "$1" "$2"
+    ! out_has "Error" && [ -f "$2" ]
+}
+# sendfile LOCAL [FOLDER]: mtp-sendfile (the remote name is LOCAL's basename; FOLDER a folder name).
+sendfile() {
+    run mtp-sendfile "$1" "${2:+$2/}$(basename "$1")"
+    out_has "New file ID: [0-9]+" && ! out_has "Error|could not be found"
+}
+
+# --- test data -------------------------------------------------------------------
+# randfile FILE BYTES: random content (small files; /dev/urandom is slow under TCG).
+randfile() { head -c "$2" /dev/urandom > "$1"; }
+# patternfile FILE BYTES: big file made of one random block of an odd length
+# (1 MiB + 4093 bytes) repeated, so that a lost, duplicated or reordered chunk of any
+# power-of-two size changes the content, and it is quick to make under TCG.
+patternfile() {
+    _blk=/tmp/work/pattern.blk
+    [ -f $_blk ] || head -c 1052669 /dev/urandom > $_blk
+    _n=$(( $2 / 1052669 + 1 )); _i=0
+    while [ $_i -lt $_n ]; do cat $_blk; _i=$((_i + 1)); done | head -c "$2" > "$1"
+}
+# same FILE1 FILE2: byte-for-byte comparison (logged).
+same() { say "cmp $1 $2"; cmp "$1" "$2" >> "$LOG" 2>&1; }
+md5() { md5sum < "$1" | cut -d' ' -f1; }
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# elapsed T0: seconds since T0 (a /proc/uptime value), with 2 decimals.
+now() { cut -d' ' -f1 /proc/uptime; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# --- background transfers ----------------------------------------------------------
+# note MSG: an informational line on the console (and in the log).
+note() { echo "    note $NAME: $*"; say "note: $*"; }
+# progress_of OUTFILE: bytes done according to the last "Progress: N of M" line of a libmtp tool.
+progress_of() { tr '\r' '\n' < "$1" | sed -n 's/^Progress: \([0-9]*\) of.*/\1/p' | tail -n1; }
+# wait_progress OUTFILE PID BYTES [SECONDS]: wait until the tool writing OUTFILE has moved
+# BYTES; fails (1) when it exits first or SECONDS (default 60) pass.
+wait_progress() {
+    _n=$(( ${4:-60} * 20 ))
+    while [ $_n -gt 0 ]; do
+        _p=$(progress_of "$1"); [ "${_p:-0}" -ge "$3" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05; _n=$((_n - 1))
+    done
+    return 1
+}
+# wait_exit PID [SECONDS]: wait for a background job to end (default 30 s); 1 if it did not.
+wait_exit() {
+    _n=$(( ${2:-30} * 10 ))
+    while kill -0 "$1" 2>/dev/null && [ $_n -gt 0 ]; do sleep 0.1; _n=$((_n - 1)); done
+    ! kill -0 "$1" 2>/dev/null
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# tests/vm/setup.sh - install and cache everything the dummy_hcd VM suite needs.
+#
+# Idempotent; safe to run before every suite run:
+#   1. installs the Debian packages below when `dpkg -s` says they are missing
+#      (one `apt-get update`, then `apt-get install --no-install-recommends`);
+#   2. downloads the Debian 6.1 kernel package (`linux-image-6.1.0-NN-amd64`, the
+#      version `linux-image-amd64` currently depends on) with `apt-get download`
+#      into tests/vm/cache/ and unpacks it with `dpkg -x`, skipped when cached;
+#   3. collects vmlinuz and the gadget/FUSE modules (decompressing .ko.xz/.ko.zst)
+#      into tests/vm/cache/kernel-<version>/ and writes tests/vm/cache/kernel.env
+#      (KERNEL_VERSION, KERNEL_IMAGE, KERNEL_MODULES) for the other scripts.
+#
+# Environment:
+#   VM_KERNEL_PKG=linux-image-6.1.0-NN-amd64   use this kernel package instead of the candidate
+#
+# Needs root (or sudo) only when something has to be installed. Network: only the
+# Debian package mirrors configured in apt.
+set -euo pipefail
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=$VM_DIR/cache
+mkdir -p "$CACHE"
+
+# Host packages: emulator, guest userland, host-side MTP tools and their runtime files.
+PACKAGES=(qemu-system-x86 busybox-static cpio gzip mtp-tools jmtpfs fuse3 libmagic-mgc xz-utils zstd)
+# Kernel modules the guest loads, in load order (file names without .ko).
+MODULES=(configfs usb-common usbcore udc-core dummy_hcd libcomposite usb_f_fs fuse)
+
+log() { echo "[setup] $*" >&2; }
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+APT_UPDATED=0
+apt_update_once() {
+    [ "$APT_UPDATED" -eq 1 ] && return 0
+    log "apt-get update"
+    $SUDO apt-get update -qq
+    APT_UPDATED=1
+}
+
+# --- 1. packages -------------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    t0=$SECONDS
+    apt_update_once
+    log "installing: ${missing[*]}"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    log "packages installed in $((SECONDS - t0)) s"
+else
+    log "packages: all present"
+fi
+
+# --- 2. kernel package -------------------------------------------------------
+# The 6.1 kernel that the `linux-image-amd64` metapackage points at (falls back to
+# the highest-numbered linux-image-6.1.0-NN-amd64 that apt knows).
+kernel_candidate() {
+    local pkg
+    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n1)
+    if [ -z "$pkg" ]; then
+        pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
+            awk '{print $1}' | sort -V | tail -n1)
+    fi
+    echo "$pkg"
+}
+
+KPKG=${VM_KERNEL_PKG:-}
+if [ -z "$KPKG" ] && [ -f "$CACHE/kernel.env" ]; then
+    # Reuse the cached kernel if it is still complete: no apt access at all.
+    # shellcheck source=/dev/null
+    . "$CACHE/kernel.env"
+    if [ -f "${KERNEL_IMAGE:-/nonexistent}" ] && [ -f "$KERNEL_MODULES/order" ]; then
+        log "kernel: cached $KERNEL_VERSION ($KERNEL_IMAGE)"
+        exit 0
+    fi
+fi
+[ -n "$KPKG" ] || KPKG=$(kernel_candidate)
+[ -n "$KPKG" ] || { apt_update_once; KPKG=$(kernel_candidate); }
+[ -n "$KPKG" ] || { log "no linux-image-6.1.0-*-amd64 package known to apt"; exit 1; }
+KVER=${KPKG#linux-image-}
+KDIR=$CACHE/kernel-$KVER
+
+if [ ! -f "$KDIR/.extracted" ]; then
+    deb=$(ls "$CACHE"/"${KPKG}"_*.deb 2>/dev/null | head -n1 || true)
+    if [ -z "$deb" ]; then
+        t0=$SECONDS
+        log "downloading $KPKG"
+        # A stale package list may point at a file the mirror no longer has: update, retry.
+        (cd "$CACHE" && apt-get download -qq "$KPKG" 2>&1 | grep -v unsandboxed >&2 || true; ls "${KPKG}"_*.deb >/dev/null 2>&1) ||
+            { apt_update_once; KPKG=${VM_KERNEL_PKG:-$(kernel_candidate)}; KVER=${KPKG#linux-image-};
+              KDIR=$CACHE/kernel-$KVER; (cd "$CACHE" && apt-get download -qq "$KPKG" 2>&1 | grep -v unsandboxed >&2 || true; ls "${KPKG}"_*.deb >/dev/null 2>&1); }
+        deb=$(ls "$CACHE"/"${KPKG}"_*.deb | head -n1)
+        log "downloaded $(basename "$deb") ($(du -h "$deb" | cut -f1)) in $((SECONDS - t0)) s"
+    fi
+    log "extracting $(basename "$deb")"
+    rm -rf "$KDIR"
+    mkdir -p "$KDIR/root"
+    dpkg -x "$deb" "$KDIR/root"
+    touch "$KDIR/.extracted"
+fi
+
+# --- 3. kernel image, config check and modules -------------------------------
+image=$(ls "$KDIR"/root/boot/vmlinuz-* | head -n1)
+config=$(ls "$KDIR"/root/boot/config-* | head -n1)
+for opt in CONFIG_USB_DUMMY_HCD=m CONFIG_USB_FUNCTIONFS=m CONFIG_USB_CONFIGFS_F_FS=y; do
+    grep -qx "$opt" "$config" || { log "kernel $KVER lacks $opt"; exit 1; }
+done
+
+moddir=$KDIR/modules
+if [ ! -f "$moddir/order" ]; then
+    rm -rf "$moddir"
+    mkdir -p "$moddir"
+    : > "$moddir/order.tmp"
+    for m in "${MODULES[@]}"; do
+        src=$(find "$KDIR/root/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n1)
+        if [ -z "$src" ]; then
+            # Not shipped as a module: the guest init skips it (fine if built in).
+            log "warning: module $m not found in $KPKG (built in?)"
+            continue
+        fi
+        case $src in
+        *.ko.xz) xz -dc "$src" > "$moddir/$m.ko" ;;
+        *.ko.zst) zstd -qdc "$src" > "$moddir/$m.ko" ;;
+        *) cp "$src" "$moddir/$m.ko" ;;
+        esac
+        echo "$m" >> "$moddir/order.tmp"
+    done
+    mv "$moddir/order.tmp" "$moddir/order"
+fi
+
+cat > "$CACHE/kernel.env" <<EOF
+KERNEL_VERSION=$KVER
+KERNEL_IMAGE=$image
+KERNEL_MODULES=$moddir
+EOF
+log "kernel: $KVER ready ($(wc -l < "$moddir/order") modules)"
