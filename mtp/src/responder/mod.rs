@@ -198,12 +198,24 @@ impl Responder {
                     self.finish_receive(d, Some(ResponseCode::IncompleteTransfer));
                     self.handle_command_bytes(cmd);
                 }
+                Feed::Abandoned(cmd) => {
+                    warn!(
+                        tx_id = d.cmd.tx_id,
+                        "host abandoned the data phase; starting over"
+                    );
+                    if let OutTarget::Sink { sink, .. } = d.target {
+                        sink.abort();
+                    }
+                    self.handle_command_bytes(cmd);
+                }
             },
             Phase::Sending(s) => {
                 if looks_like_command(&data, end) {
                     warn!("host sent a command during a data-in phase; abandoning it");
                     drop(s);
                     self.out.clear();
+                    // Writes already queued on the endpoint belong to the old host.
+                    self.abort_requested = true;
                     self.handle_command_bytes(data);
                 } else {
                     self.phase = Phase::Sending(s);

@@ -472,6 +472,49 @@ fn cancel_that_overtakes_its_command_drops_the_command_and_its_data() {
 }
 
 #[test]
+fn a_killed_host_mid_upload_is_replaced_by_the_next_one() {
+    let mut h = Harness::in_session();
+    let info = ObjectInfo {
+        format: 0x3000,
+        compressed_size: 100_000,
+        filename: "k".into(),
+        ..Default::default()
+    };
+    let mut b = Vec::new();
+    info.put(&mut b);
+    let tx = h.cmd(Op::SendObjectInfo, &[STORE.0, 0]);
+    h.data(Op::SendObjectInfo, tx, &b);
+    assert_eq!(code(&h.response()), ResponseCode::Ok);
+    let tx = h.cmd(Op::SendObject, &[]);
+    let mut first = BytesMut::from(&data_header(Op::SendObject.to_u16(), tx, 100_000)[..]);
+    first.extend_from_slice(&[1u8; 4084]);
+    h.r.handle_bulk_out(first.freeze(), false);
+    // The tool is killed; the next one opens a session with transaction id 0.
+    h.cmd_raw(Op::OpenSession, 0, &[1]);
+    let w = h.writes();
+    assert_eq!(
+        w.len(),
+        1,
+        "only the new host's answer, nothing for the abandoned upload"
+    );
+    let r = parse_container(&w[0]).unwrap();
+    assert_eq!((code(&r), r.tx_id), (ResponseCode::SessionAlreadyOpen, 0));
+    assert_eq!(h.shared.lock().unwrap().aborted, 1);
+}
+
+#[test]
+fn a_killed_host_mid_download_is_replaced_by_the_next_one() {
+    let (mut h, obj) = Harness::with_object(100_000);
+    h.cmd(Op::GetObject, &[obj]);
+    assert!(h.r.poll_bulk_in().is_some());
+    h.cmd_raw(Op::OpenSession, 0, &[1]);
+    assert!(h.r.poll_abort(), "stale queued data must be flushed");
+    let w = h.writes();
+    assert_eq!(w.len(), 1);
+    assert_eq!(parse_container(&w[0]).unwrap().tx_id, 0);
+}
+
+#[test]
 fn malformed_containers_get_responses_and_the_session_survives() {
     let mut h = Harness::in_session();
     h.r.handle_bulk_out(Bytes::from_static(&[1, 2, 3]), true);

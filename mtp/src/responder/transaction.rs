@@ -41,6 +41,9 @@ pub(crate) enum Feed {
     Failed(ResponseCode),
     /// A command container arrived instead of data: the host skipped the data phase.
     NotData(Bytes),
+    /// A command container arrived in the middle of the data phase: the host that started
+    /// it is gone (a killed tool sends no Cancel) and a new one is talking.
+    Abandoned(Bytes),
 }
 
 /// A host-to-device data phase in progress.
@@ -89,6 +92,12 @@ impl DataOut {
                 Err(f) => return f,
             }
         } else {
+            let short_of_limit = self
+                .limit
+                .is_none_or(|l| self.received + (chunk.len() as u64) < l);
+            if short_of_limit && looks_like_command(&chunk, end) {
+                return Feed::Abandoned(chunk);
+            }
             chunk
         };
         self.accept(payload);
@@ -370,6 +379,18 @@ mod tests {
         let c = Container::new(ContainerKind::Command, 0x1001, 6, &[]).encode();
         let mut d = DataOut::new(cmd(), buffer(), None);
         assert!(matches!(d.feed(c, true), Feed::NotData(_)));
+    }
+
+    #[test]
+    fn command_in_the_middle_of_data_abandons_the_phase() {
+        let all = data(100_000);
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert_eq!(
+            d.feed(Bytes::copy_from_slice(&all[..4096]), false),
+            Feed::More
+        );
+        let c = Container::new(ContainerKind::Command, 0x1002, 0, &[1]).encode();
+        assert!(matches!(d.feed(c, true), Feed::Abandoned(_)));
     }
 
     #[test]
