@@ -77,7 +77,7 @@ where
         }
         while let Some(ev) = responder.poll_event() {
             if enabled && !ep.interrupt.try_send(ev) {
-                warn!("interrupt endpoint busy; event dropped");
+                debug!("interrupt endpoint busy (host not polling); event dropped");
             }
         }
     }

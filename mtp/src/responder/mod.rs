@@ -231,7 +231,13 @@ impl Responder {
         }
         if self.draining {
             if !looks_like_command(&data, end) {
-                debug!(len = data.len(), "discarding data of a cancelled transfer");
+                match transaction::command_at_tail(&data).filter(|_| end) {
+                    Some(cmd) => {
+                        self.draining = false;
+                        self.handle_command_bytes(cmd);
+                    }
+                    None => debug!(len = data.len(), "discarding data of a cancelled transfer"),
+                }
                 return;
             }
             self.draining = false;

@@ -503,6 +503,33 @@ fn a_killed_host_mid_upload_is_replaced_by_the_next_one() {
 }
 
 #[test]
+fn after_a_cancel_a_command_behind_stale_data_is_still_answered() {
+    let mut h = Harness::in_session();
+    let tx = h.cmd(Op::SendObject, &[]);
+    let mut first = BytesMut::from(&data_header(Op::SendObject.to_u16(), tx, 100_000)[..]);
+    first.extend_from_slice(&[1u8; 500]);
+    h.r.handle_bulk_out(first.freeze(), false);
+    h.r.handle_control(ControlRequest::Cancel { tx_id: tx });
+    h.r.poll_abort();
+    h.r.handle_abort_done();
+    let mut piece = vec![1u8; 700];
+    let next = h.tx;
+    h.tx += 1;
+    piece.extend_from_slice(
+        &Container::new(
+            ContainerKind::Command,
+            Op::GetStorageIds.to_u16(),
+            next,
+            &[],
+        )
+        .encode(),
+    );
+    h.r.handle_bulk_out(Bytes::from(piece), true);
+    let (_, r) = h.data_in();
+    assert_eq!((code(&r), r.tx_id), (ResponseCode::Ok, next));
+}
+
+#[test]
 fn a_killed_host_mid_download_is_replaced_by_the_next_one() {
     let (mut h, obj) = Harness::with_object(100_000);
     h.cmd(Op::GetObject, &[obj]);

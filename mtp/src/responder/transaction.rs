@@ -98,6 +98,13 @@ impl DataOut {
             if short_of_limit && looks_like_command(&chunk, end) {
                 return Feed::Abandoned(chunk);
             }
+            // A host that died mid-transfer leaves our read request half full; the next
+            // host's command then completes it, behind the stale data.
+            if end && self.limit.is_some() && short_of_limit {
+                if let Some(cmd) = command_at_tail(&chunk) {
+                    return Feed::Abandoned(cmd);
+                }
+            }
             chunk
         };
         self.accept(payload);
@@ -183,6 +190,18 @@ pub(crate) fn looks_like_command(chunk: &[u8], end: bool) -> bool {
         Ok((_, h)) => h.kind == ContainerKind::Command && h.length as usize == chunk.len(),
         Err(_) => false,
     }
+}
+
+/// Returns the command container that ends `chunk`, if the chunk ends with one (a read
+/// request completed by a new host's command behind stale data of a dead transfer).
+pub(crate) fn command_at_tail(chunk: &Bytes) -> Option<Bytes> {
+    (HEADER_LEN..=HEADER_LEN + 20)
+        .step_by(4)
+        .filter(|k| *k < chunk.len())
+        .find_map(|k| {
+            let tail = chunk.slice(chunk.len() - k..);
+            looks_like_command(&tail, true).then_some(tail)
+        })
 }
 
 /// One step of a device-to-host stream.
@@ -391,6 +410,20 @@ mod tests {
         );
         let c = Container::new(ContainerKind::Command, 0x1002, 0, &[1]).encode();
         assert!(matches!(d.feed(c, true), Feed::Abandoned(_)));
+    }
+
+    #[test]
+    fn command_behind_stale_data_in_one_read_abandons_the_phase() {
+        let all = data(100_000);
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert_eq!(
+            d.feed(Bytes::copy_from_slice(&all[..4096]), false),
+            Feed::More
+        );
+        let mut piece = vec![7u8; 3000];
+        let c = Container::new(ContainerKind::Command, 0x1002, 0, &[1]).encode();
+        piece.extend_from_slice(&c);
+        assert_eq!(d.feed(Bytes::from(piece), true), Feed::Abandoned(c));
     }
 
     #[test]
