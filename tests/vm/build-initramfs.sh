@@ -3,11 +3,12 @@
 #
 # Usage: build-initramfs.sh <firmware-binary> <out.cpio.gz> [SRC[=GUEST_PATH] ...]
 #
-# The rootfs (staged in tests/vm/out/rootfs) holds:
+# The rootfs (staged in a temporary tests/vm/out/rootfs.XXXXXX) holds:
 #   /bin            static busybox and its applet links, the firmware as /bin/mtpbur
 #   /usr/bin        libmtp's mtp-tools, jmtpfs, fusermount3 (+ fusermount link)
 #   /lib*, /usr/lib every shared library `ldd` lists for them, the dynamic loader,
-#                   iconv's gconv-modules + UNICODE.so + UTF-16.so, libmagic's magic.mgc
+#                   iconv's gconv-modules + UNICODE.so + UTF-16.so, libmagic's magic.mgc,
+#                   the C.UTF-8 locale
 #   /lib/modules/vm the kernel modules collected by setup.sh, plus their load order
 #   /init           tests/vm/init; /scenarios: tests/vm/scenarios/*
 #   /etc/mtpbur/profile.toml   board/profiles/dummy_hcd.toml, if the repository has it
@@ -26,8 +27,10 @@ FW=$1; OUT=$2; shift 2
 # shellcheck source=/dev/null
 . "$VM_DIR/cache/kernel.env"   # KERNEL_MODULES, from setup.sh
 
-ROOT=$VM_DIR/out/rootfs
-rm -rf "$ROOT"
+# staging directory, unique so that parallel builds do not collide; removed on exit
+mkdir -p "$VM_DIR/out"
+ROOT=$(mktemp -d "$VM_DIR/out/rootfs.XXXXXX")
+trap 'rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/local/bin,lib64,lib/modules/vm,etc/mtpbur,proc,sys,dev,tmp,run,mnt/mtp,srv/mtp,var/lib,scenarios}
 
 # put SRC DEST: copy a file (following symlinks) to DEST inside the rootfs.
@@ -62,6 +65,8 @@ ln -s /proc/self/mounts "$ROOT/etc/mtab"
 GCONV=/usr/lib/x86_64-linux-gnu/gconv
 for f in gconv-modules UNICODE.so UTF-16.so; do put "$GCONV/$f" "$GCONV/$f"; done
 put /usr/lib/file/magic.mgc /usr/lib/file/magic.mgc
+# a UTF-8 locale, so the tools handle non-ASCII file names without warnings (LANG=C.UTF-8)
+[ -d /usr/lib/locale/C.utf8 ] && mkdir -p "$ROOT/usr/lib/locale" && cp -r /usr/lib/locale/C.utf8 "$ROOT/usr/lib/locale/"
 mkdir -p "$ROOT/usr/share/misc"; ln -s ../../lib/file/magic.mgc "$ROOT/usr/share/misc/magic.mgc"
 echo "root:x:0:0:root:/:/bin/sh" > "$ROOT/etc/passwd"
 echo "root:x:0:" > "$ROOT/etc/group"

@@ -6,8 +6,8 @@
 #   1. setup.sh: host packages and the cached Debian 6.1 kernel + modules;
 #   2. builds a static mtpbur (or takes MTPBUR_BIN);
 #   3. build-initramfs.sh: tests/vm/out/initramfs.cpio.gz;
-#   4. boots QEMU (TCG) with test=<scenarios>, the serial console teed to
-#      tests/vm/out/console.log, under an overall timeout;
+#   4. boots QEMU (TCG, no network device) with test=<scenarios>, the serial console
+#      teed to tests/vm/out/console.log, under an overall timeout;
 #   5. prints the PASS/FAIL lines and, as the very last line, "N passed, M failed".
 # Exit status 0 only if the guest's end marker says "0 failed".
 #
@@ -21,12 +21,13 @@
 #   VM_APPEND="..."     extra kernel command line
 #   VM_VERBOSE=1        print every scenario's log, not only the failing ones
 #   VM_EXTRA_FILES="SRC[=GUEST_PATH] ..."  more files for the initramfs
+#   VM_OUT=dir          where initramfs.cpio.gz and console.log go (default tests/vm/out)
 #   RUST_LOG            passed to the daemon (default info)
 set -euo pipefail
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$VM_DIR/../.." && pwd)
-OUT=$VM_DIR/out
+OUT=${VM_OUT:-$VM_DIR/out}   # initramfs and console.log (one run at a time per directory)
 mkdir -p "$OUT"
 T_START=$SECONDS
 log() { echo "[run] $*" >&2; }

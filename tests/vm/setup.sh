@@ -7,9 +7,10 @@
 #   2. downloads the Debian 6.1 kernel package (`linux-image-6.1.0-NN-amd64`, the
 #      version `linux-image-amd64` currently depends on) with `apt-get download`
 #      into tests/vm/cache/ and unpacks it with `dpkg -x`, skipped when cached;
-#   3. collects vmlinuz and the gadget/FUSE modules (decompressing .ko.xz/.ko.zst)
-#      into tests/vm/cache/kernel-<version>/ and writes tests/vm/cache/kernel.env
-#      (KERNEL_VERSION, KERNEL_IMAGE, KERNEL_MODULES) for the other scripts.
+#   3. checks the kernel config (dummy_hcd, FunctionFS), keeps vmlinuz, config and the
+#      gadget/FUSE modules (decompressing .ko.xz/.ko.zst) in tests/vm/cache/kernel-<version>/
+#      (about 10 MB; the unpacked tree is deleted, the .deb is kept) and writes
+#      tests/vm/cache/kernel.env (KERNEL_VERSION, KERNEL_IMAGE, KERNEL_MODULES).
 #
 # Environment:
 #   VM_KERNEL_PKG=linux-image-6.1.0-NN-amd64   use this kernel package instead of the candidate
@@ -82,57 +83,60 @@ fi
 KVER=${KPKG#linux-image-}
 KDIR=$CACHE/kernel-$KVER
 
-if [ ! -f "$KDIR/.extracted" ]; then
+# apt_download PKG: apt-get download into the cache (quiet; true if the .deb is there).
+apt_download() {
+    (cd "$CACHE" && { apt-get download -qq "$1" 2>&1 | grep -v unsandboxed >&2 || true; } &&
+        ls "$1"_*.deb >/dev/null 2>&1)
+}
+
+if [ ! -f "$KDIR/modules/order" ] || [ ! -f "$KDIR/vmlinuz" ]; then
     deb=$(ls "$CACHE"/"${KPKG}"_*.deb 2>/dev/null | head -n1 || true)
     if [ -z "$deb" ]; then
         t0=$SECONDS
         log "downloading $KPKG"
-        # A stale package list may point at a file the mirror no longer has: update, retry.
-        (cd "$CACHE" && apt-get download -qq "$KPKG" 2>&1 | grep -v unsandboxed >&2 || true; ls "${KPKG}"_*.deb >/dev/null 2>&1) ||
-            { apt_update_once; KPKG=${VM_KERNEL_PKG:-$(kernel_candidate)}; KVER=${KPKG#linux-image-};
-              KDIR=$CACHE/kernel-$KVER; (cd "$CACHE" && apt-get download -qq "$KPKG" 2>&1 | grep -v unsandboxed >&2 || true; ls "${KPKG}"_*.deb >/dev/null 2>&1); }
+        if ! apt_download "$KPKG"; then
+            # A stale package list may name a file the mirror no longer has: update, retry.
+            apt_update_once
+            KPKG=${VM_KERNEL_PKG:-$(kernel_candidate)}; KVER=${KPKG#linux-image-}; KDIR=$CACHE/kernel-$KVER
+            apt_download "$KPKG"
+        fi
         deb=$(ls "$CACHE"/"${KPKG}"_*.deb | head -n1)
         log "downloaded $(basename "$deb") ($(du -h "$deb" | cut -f1)) in $((SECONDS - t0)) s"
     fi
+
+    # --- 3. kernel image, config check, modules --------------------------------
     log "extracting $(basename "$deb")"
-    rm -rf "$KDIR"
-    mkdir -p "$KDIR/root"
-    dpkg -x "$deb" "$KDIR/root"
-    touch "$KDIR/.extracted"
-fi
-
-# --- 3. kernel image, config check and modules -------------------------------
-image=$(ls "$KDIR"/root/boot/vmlinuz-* | head -n1)
-config=$(ls "$KDIR"/root/boot/config-* | head -n1)
-for opt in CONFIG_USB_DUMMY_HCD=m CONFIG_USB_FUNCTIONFS=m CONFIG_USB_CONFIGFS_F_FS=y; do
-    grep -qx "$opt" "$config" || { log "kernel $KVER lacks $opt"; exit 1; }
-done
-
-moddir=$KDIR/modules
-if [ ! -f "$moddir/order" ]; then
-    rm -rf "$moddir"
-    mkdir -p "$moddir"
-    : > "$moddir/order.tmp"
+    x=$CACHE/extract.tmp
+    rm -rf "$x" "$KDIR"
+    mkdir -p "$x" "$KDIR/modules"
+    dpkg -x "$deb" "$x"
+    cp "$x"/boot/vmlinuz-* "$KDIR/vmlinuz"
+    cp "$x"/boot/config-* "$KDIR/config"
+    for opt in CONFIG_USB_DUMMY_HCD=m CONFIG_USB_FUNCTIONFS=m CONFIG_USB_CONFIGFS_F_FS=y; do
+        grep -qx "$opt" "$KDIR/config" || { log "kernel $KVER lacks $opt"; exit 1; }
+    done
+    : > "$KDIR/modules/order.tmp"
     for m in "${MODULES[@]}"; do
-        src=$(find "$KDIR/root/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n1)
+        src=$(find "$x/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n1)
         if [ -z "$src" ]; then
             # Not shipped as a module: the guest init skips it (fine if built in).
             log "warning: module $m not found in $KPKG (built in?)"
             continue
         fi
         case $src in
-        *.ko.xz) xz -dc "$src" > "$moddir/$m.ko" ;;
-        *.ko.zst) zstd -qdc "$src" > "$moddir/$m.ko" ;;
-        *) cp "$src" "$moddir/$m.ko" ;;
+        *.ko.xz) xz -dc "$src" > "$KDIR/modules/$m.ko" ;;
+        *.ko.zst) zstd -qdc "$src" > "$KDIR/modules/$m.ko" ;;
+        *) cp "$src" "$KDIR/modules/$m.ko" ;;
         esac
-        echo "$m" >> "$moddir/order.tmp"
+        echo "$m" >> "$KDIR/modules/order.tmp"
     done
-    mv "$moddir/order.tmp" "$moddir/order"
+    mv "$KDIR/modules/order.tmp" "$KDIR/modules/order"
+    rm -rf "$x"   # keep only what the VM needs (and the .deb)
 fi
 
 cat > "$CACHE/kernel.env" <<EOF
 KERNEL_VERSION=$KVER
-KERNEL_IMAGE=$image
-KERNEL_MODULES=$moddir
+KERNEL_IMAGE=$KDIR/vmlinuz
+KERNEL_MODULES=$KDIR/modules
 EOF
-log "kernel: $KVER ready ($(wc -l < "$moddir/order") modules)"
+log "kernel: $KVER ready (modules: $(tr '\n' ' ' < "$KDIR/modules/order"))"

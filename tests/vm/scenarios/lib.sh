@@ -16,7 +16,7 @@ STORAGE_DESC=Internal          # its storage description (as mtp-detect/jmtpfs s
 MNT=/mnt/mtp                   # jmtpfs mount point
 BIG_MB=1024                    # size of the "big file each way" scenario
 DAEMON_LOG=/tmp/logs/daemon.log
-export RUST_LOG=${RUST_LOG:-info}
+export RUST_LOG=${RUST_LOG:-info} NO_COLOR=1
 [ -f /etc/vm-suite.env ] && . /etc/vm-suite.env
 
 NAME=$(basename "$0" .sh); NAME=${NAME#[0-9][0-9]-}
@@ -51,7 +51,9 @@ check() {
 run() {
     say "run: $*"
     timeout "${RUN_TIMEOUT:-120}" "$@" > /tmp/work/out 2>&1; _rc=$?
-    tr '\r' '\n' < /tmp/work/out >> "$LOG"
+    # keep only the last of the tools' "Progress: N of M" lines in the log
+    tr '\r' '\n' < /tmp/work/out | awk '/^Progress:/ { p = $0; next }
+        { if (p != "") print p; p = ""; print } END { if (p != "") print p }' >> "$LOG"
     say "exit status $_rc"
     return $_rc
 }
@@ -131,26 +133,44 @@ getfile() {
     run mtp-getfile "$1" "$2"
     ! out_has "Error" && [ -f "$2" ]
 }
-# sendfile LOCAL [FOLDER]: mtp-sendfile (the remote name is LOCAL's basename; FOLDER a folder name).
+# sendfile LOCAL [FOLDER]: mtp-sendfile into the root or into FOLDER (a folder path like
+# "inbox" or "a/b"). libmtp names the object after LOCAL's basename; the remote argument
+# only picks the parent: "/FOLDER" is looked up as a folder path, a name without a
+# leading "/" means the root.
 sendfile() {
-    run mtp-sendfile "$1" "${2:+$2/}$(basename "$1")"
+    if [ -n "${2:-}" ]; then _to=/$2; else _to=$(basename "$1"); fi
+    run mtp-sendfile "$1" "$_to"
     out_has "New file ID: [0-9]+" && ! out_has "Error|could not be found"
 }
 
 # --- test data -------------------------------------------------------------------
 # randfile FILE BYTES: random content (small files; /dev/urandom is slow under TCG).
-randfile() { head -c "$2" /dev/urandom > "$1"; }
+randfile() {
+    if [ "$2" -gt 0 ]; then dd if=/dev/urandom of="$1" bs="$2" count=1 2>/dev/null; else : > "$1"; fi
+}
 # patternfile FILE BYTES: big file made of one random block of an odd length
 # (1 MiB + 4093 bytes) repeated, so that a lost, duplicated or reordered chunk of any
 # power-of-two size changes the content, and it is quick to make under TCG.
 patternfile() {
     _blk=/tmp/work/pattern.blk
-    [ -f $_blk ] || head -c 1052669 /dev/urandom > $_blk
+    [ -f $_blk ] || randfile $_blk 1052669
     _n=$(( $2 / 1052669 + 1 )); _i=0
-    while [ $_i -lt $_n ]; do cat $_blk; _i=$((_i + 1)); done | head -c "$2" > "$1"
+    # (not `| head -c`: busybox head copies byte by byte, 10x slower under TCG)
+    while [ $_i -lt $_n ]; do cat $_blk; _i=$((_i + 1)); done > "$1"
+    truncate -s "$2" "$1"
 }
-# same FILE1 FILE2: byte-for-byte comparison (logged).
-same() { say "cmp $1 $2"; cmp "$1" "$2" >> "$LOG" 2>&1; }
+# same FILE1 FILE2: byte-for-byte comparison (logged). Big files are compared by size
+# and md5sum (busybox cmp reads byte by byte: 20 MB/s under TCG, md5sum 80 MB/s); cmp
+# then only runs to log the first difference.
+same() {
+    say "compare $1 $2"
+    [ -f "$1" ] && [ -f "$2" ] || { say "missing: $(ls -l "$1" "$2" 2>&1)"; return 1; }
+    if [ "$(size_of "$1")" -gt 4194304 ] && [ "$(size_of "$1")" = "$(size_of "$2")" ] &&
+        [ "$(md5 "$1")" = "$(md5 "$2")" ]; then
+        return 0
+    fi
+    cmp "$1" "$2" >> "$LOG" 2>&1
+}
 md5() { md5sum < "$1" | cut -d' ' -f1; }
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 # elapsed T0: seconds since T0 (a /proc/uptime value), with 2 decimals.
@@ -160,8 +180,14 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 # --- background transfers ----------------------------------------------------------
 # note MSG: an informational line on the console (and in the log).
 note() { echo "    note $NAME: $*"; say "note: $*"; }
-# progress_of OUTFILE: bytes done according to the last "Progress: N of M" line of a libmtp tool.
-progress_of() { tr '\r' '\n' < "$1" | sed -n 's/^Progress: \([0-9]*\) of.*/\1/p' | tail -n1; }
+# progress_of OUTFILE / progress_total OUTFILE: N and M of the last complete
+# "Progress: N of M (P%)" line of a libmtp tool (its stdout is block-buffered in a file,
+# so the last line may be cut short).
+_progress() { tr '\r' '\n' < "$1" | sed -n 's/^Progress: \([0-9]*\) of \([0-9]*\) (.*/\1 \2/p' | tail -n1; }
+progress_of() { _progress "$1" | cut -d' ' -f1; }
+progress_total() { _progress "$1" | cut -d' ' -f2; }
+# interrupted OUTFILE: the transfer had not completed (N < M)
+interrupted() { [ "$(progress_of "$1")" -lt "$(progress_total "$1")" ] 2>/dev/null; }
 # wait_progress OUTFILE PID BYTES [SECONDS]: wait until the tool writing OUTFILE has moved
 # BYTES; fails (1) when it exits first or SECONDS (default 60) pass.
 wait_progress() {
@@ -178,4 +204,35 @@ wait_exit() {
     _n=$(( ${2:-30} * 10 ))
     while kill -0 "$1" 2>/dev/null && [ $_n -gt 0 ]; do sleep 0.1; _n=$((_n - 1)); done
     ! kill -0 "$1" 2>/dev/null
+}
+# during_transfer BYTES ACTION OUTFILE TOOL ARGS...: run a libmtp transfer tool in the
+# foreground (limited to TOOL_TIMEOUT, default 180 s) and, once its progress output shows
+# BYTES moved, run the shell command ACTION (TOOL_PID holds the tool's pid), e.g.
+# 'kill -INT $TOOL_PID' or 'echo "" > $udc_file'. The tool runs in the foreground because
+# a non-interactive shell starts background jobs with SIGINT ignored. Afterwards
+# /tmp/work/fired holds the progress at which ACTION ran (missing: it never ran) and
+# TOOL_SECS the tool's run time. Returns the tool's exit status.
+during_transfer() {
+    _bytes=$1; _action=$2; _out=$3; shift 3
+    rm -f /tmp/work/tool.pid /tmp/work/fired
+    (
+        _n=0
+        while [ ! -s /tmp/work/tool.pid ] && [ $_n -lt 200 ]; do sleep 0.05; _n=$((_n + 1)); done
+        TOOL_PID=$(cat /tmp/work/tool.pid 2>/dev/null)
+        [ -n "$TOOL_PID" ] || exit 1
+        wait_progress "$_out" "$TOOL_PID" "$_bytes" 120 || exit 1
+        progress_of "$_out" > /tmp/work/fired
+        eval "$_action"
+    ) &
+    _watcher=$!
+    say "run with '$_action' after $_bytes bytes: $*"
+    _t=$(now)
+    sh -c 'echo $$ > /tmp/work/tool.pid; exec timeout "$0" "$@"' "${TOOL_TIMEOUT:-180}" "$@" > "$_out" 2>&1
+    _rc=$?
+    TOOL_SECS=$(elapsed $_t)
+    wait $_watcher
+    tr '\r' '\n' < "$_out" | awk '/^Progress:/ { p = $0; next }
+        { if (p != "") print p; p = ""; print } END { if (p != "") print p }' >> "$LOG"
+    say "exit status $_rc after $TOOL_SECS s; action fired at $(cat /tmp/work/fired 2>/dev/null || echo never)"
+    return $_rc
 }

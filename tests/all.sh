@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: the workspace's cargo tests, then the VM suite (the real gadget stack
+# under QEMU, driven by libmtp's tools). This is the README's test command; .ci/run calls
+# it. The VM suite installs its own Debian packages (root or sudo needed the first time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== cargo test --workspace"
+cargo test --workspace --locked
+echo "== VM suite (tests/vm/run.sh)"
+tests/vm/run.sh

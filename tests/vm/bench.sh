@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# tests/vm/bench.sh - mtpbur against umtprd in one VM boot, on the same files.
+#
+# Boots the VM suite's image with two extra files: umtprd (from Debian's umtp-responder,
+# unpacked into the cache) and bench/guest.sh as the only scenario. Prints each figure,
+# the ratio ours/umtprd, and the targets of the issue:
+#   GetObject  <= 0.5 x umtprd's time      SendObject <= 0.2 x umtprd's time
+#   listing    <= 0.5 x umtprd's time      peak RSS   <  8 MiB
+# Usage: tests/vm/bench.sh            (BENCH_MB=256 BENCH_FILES=1000 by default)
+set -euo pipefail
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=$VM_DIR/cache
+"$VM_DIR/setup.sh"
+
+UMTP=$CACHE/umtp-responder/usr/bin/umtprd
+if [ ! -x "$UMTP" ]; then
+    (cd "$CACHE" && rm -f umtp-responder_*.deb && apt-get download umtp-responder >&2)
+    rm -rf "$CACHE/umtp-responder" && dpkg -x "$CACHE"/umtp-responder_*.deb "$CACHE/umtp-responder"
+fi
+
+export VM_OUT=${VM_OUT:-$VM_DIR/out/bench}
+export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh ${VM_EXTRA_FILES:-}"
+export VM_APPEND="${VM_APPEND:-} "
+export VM_TIMEOUT=${VM_TIMEOUT:-3000}
+mkdir -p "$VM_OUT"
+printf 'BENCH_MB=%s\nBENCH_FILES=%s\n' "${BENCH_MB:-256}" "${BENCH_FILES:-1000}" > "$VM_OUT/bench.env"
+export VM_EXTRA_FILES="$VM_EXTRA_FILES $VM_OUT/bench.env=/etc/bench.env"
+set +e
+"$VM_DIR/run.sh" bench
+rc=$?
+set -e
+
+CONSOLE=$VM_OUT/console.log
+echo
+echo "===== benchmark: mtpbur vs umtprd (same boot, BENCH_MB=${BENCH_MB:-256}, BENCH_FILES=${BENCH_FILES:-1000})"
+awk '
+    /^BENCH / { v[$2 " " $3] = $4 }
+    END {
+        split("get_s send_s list_s rss_kib", m, " ")
+        split("0.5 0.2 0.5 -", target, " ")
+        printf "%-8s %12s %12s %10s %s\n", "metric", "mtpbur", "umtprd", "ratio", "target"
+        for (i = 1; i <= 4; i++) {
+            a = v["mtpbur " m[i]]; b = v["umtprd " m[i]]
+            r = (b > 0) ? sprintf("%.3f", a / b) : "n/a"
+            t = (m[i] == "rss_kib") ? "< 8192 KiB" : "ratio <= " target[i]
+            printf "%-8s %12s %12s %10s %s\n", m[i], a, b, r, t
+        }
+    }' "$CONSOLE"
+exit $rc

@@ -1,0 +1,113 @@
+#!/bin/sh
+# Benchmark (guest side; injected as /scenarios/95-bench.sh by tests/vm/bench.sh only).
+#
+# In one boot, runs the same host-tool workload against mtpbur and against umtprd
+# (Debian's umtp-responder, the usual open-source responder), on the same files:
+#   get   mtp-getfile of a BENCH_MB file
+#   send  mtp-sendfile of a BENCH_MB file
+#   list  mtp-files over BENCH_FILES small files
+# and reads each daemon's peak RSS (VmHWM). Prints one line per figure:
+#   BENCH <daemon> <metric> <value>
+# and PASS when every run moved the right bytes (the figures are judged on the host side).
+# timeout: 3000
+. /scenarios/lib.sh
+[ -f /etc/bench.env ] && . /etc/bench.env
+MB=${BENCH_MB:-256}
+FILES=${BENCH_FILES:-1000}
+UMTP_G=/sys/kernel/config/usb_gadget/umtp
+
+bench() { echo "BENCH $1 $2 $3"; say "BENCH $1 $2 $3"; }
+rss_peak_kib() { awk '/^VmHWM:/ { print $2 }' /proc/"$1"/status; }
+
+start_umtprd() {
+    mkdir -p /etc/umtprd
+    cat > /etc/umtprd/umtprd.conf <<CONF
+loop_on_disconnect 1
+storage "$STORE" "$STORAGE_DESC" "rw"
+manufacturer "umtprd"
+product "umtprd benchmark"
+serial "UMTP0001"
+firmware_version "1.3.10"
+interface "MTP"
+usb_vendor_id  0x1D6B
+usb_product_id 0x0100
+usb_class 0x6
+usb_subclass 0x1
+usb_protocol 0x1
+usb_dev_version 0x3008
+usb_functionfs_mode 0x1
+usb_dev_path   "/dev/ffs-umtp/ep0"
+usb_epin_path  "/dev/ffs-umtp/ep1"
+usb_epout_path "/dev/ffs-umtp/ep2"
+usb_epint_path "/dev/ffs-umtp/ep3"
+usb_max_packet_size 0x200
+CONF
+    mkdir -p $UMTP_G && cd $UMTP_G || fail "configfs gadget for umtprd"
+    echo 0x1D6B > idVendor; echo 0x0100 > idProduct
+    mkdir -p strings/0x409 configs/c.1/strings/0x409 functions/ffs.umtp
+    echo UMTP0001 > strings/0x409/serialnumber
+    echo umtprd > strings/0x409/manufacturer
+    echo "umtprd benchmark" > strings/0x409/product
+    echo "Conf 1" > configs/c.1/strings/0x409/configuration
+    ln -s functions/ffs.umtp configs/c.1/
+    cd /
+    mkdir -p /dev/ffs-umtp && mount -t functionfs umtp /dev/ffs-umtp
+    /usr/bin/umtprd >> "$DAEMON_LOG" 2>&1 &
+    DAEMON_PID=$!
+    _n=50
+    while [ ! -e /dev/ffs-umtp/ep1 ] && [ $_n -gt 0 ]; do sleep 0.1; _n=$((_n - 1)); done
+    ls /sys/class/udc | head -n1 > $UMTP_G/UDC
+    wait_enumerated || fail "umtprd gadget not enumerated"
+}
+
+stop_umtprd() {
+    echo "" > $UMTP_G/UDC 2>/dev/null
+    kill -TERM "$DAEMON_PID" 2>/dev/null; sleep 0.5; kill -KILL "$DAEMON_PID" 2>/dev/null
+    DAEMON_PID=
+    umount /dev/ffs-umtp 2>/dev/null
+    rm -f $UMTP_G/configs/c.1/ffs.umtp
+    rmdir $UMTP_G/configs/c.1/strings/0x409 $UMTP_G/configs/c.1 $UMTP_G/functions/ffs.umtp \
+        $UMTP_G/strings/0x409 $UMTP_G 2>/dev/null
+    wait_gone
+}
+
+# workload DAEMON: the three timed runs against the daemon now serving.
+workload() {
+    id=$(mtp_id get.bin)
+    [ -n "$id" ] || fail "$1: get.bin not listed"
+    t0=$(now)
+    getfile "$id" /tmp/work/got.bin || fail "$1: mtp-getfile failed"
+    bench "$1" get_s "$(elapsed "$t0")"
+    same /tmp/work/get.bin /tmp/work/got.bin || fail "$1: downloaded file differs"
+    rm -f /tmp/work/got.bin
+    t0=$(now)
+    sendfile /tmp/work/send.bin || fail "$1: mtp-sendfile failed"
+    bench "$1" send_s "$(elapsed "$t0")"
+    same /tmp/work/send.bin "$STORE/send.bin" || fail "$1: uploaded file differs"
+    rm -f "$STORE/send.bin"
+    t0=$(now)
+    run mtp-files || fail "$1: mtp-files failed"
+    bench "$1" list_s "$(elapsed "$t0")"
+    n=$(tr '\r' '\n' < /tmp/work/out | grep -c '^File ID:')
+    [ "$n" -ge "$FILES" ] || fail "$1: mtp-files listed $n files, expected at least $FILES"
+    bench "$1" rss_kib "$(rss_peak_kib "$DAEMON_PID")"
+}
+
+cd /tmp/work
+patternfile /tmp/work/get.bin $((MB * 1048576))
+patternfile /tmp/work/send.bin $((MB * 1048576 + 4093))
+mkdir -p "$STORE/many"
+i=0
+while [ $i -lt "$FILES" ]; do echo "$i" > "$STORE/many/f$i.txt"; i=$((i + 1)); done
+cp /tmp/work/get.bin "$STORE/get.bin"
+# The listing is flat so that mtp-files finds every file with either daemon.
+mv "$STORE"/many/* "$STORE"/ && rmdir "$STORE/many"
+
+start_daemon
+workload mtpbur
+stop_daemon
+
+start_umtprd
+workload umtprd
+stop_umtprd
+pass
