@@ -293,6 +293,7 @@ impl Responder {
         self.status = ResponseCode::Ok;
         let op = OperationCode::from_u16(cmd.code);
         let _span = tracing::debug_span!("tx", id = cmd.tx_id, op = %op).entered();
+        debug!(params = ?cmd.params, "command");
         if !self.ctx.router.advertises(op) {
             debug!("operation not supported");
             return self.respond(

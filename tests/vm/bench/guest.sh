@@ -81,7 +81,10 @@ workload() {
     same /tmp/work/get.bin /tmp/work/got.bin || fail "$1: downloaded file differs"
     rm -f /tmp/work/got.bin
     t0=$(now)
-    sendfile /tmp/work/send.bin || fail "$1: mtp-sendfile failed"
+    # umtprd fails the GetObjectInfo that follows an upload (uMTP-Responder #69: libmtp
+    # then reports "Could not retrieve updated metadata"); the transfer is timed and the
+    # bytes on the device decide.
+    sendfile /tmp/work/send.bin || note "$1: mtp-sendfile reported an error: $(tr '\r' '\n' < /tmp/work/out | grep -m1 Error)"
     bench "$1" send_s "$(elapsed "$t0")"
     same /tmp/work/send.bin "$STORE/send.bin" || fail "$1: uploaded file differs"
     rm -f "$STORE/send.bin"

@@ -1,10 +1,10 @@
 //! [`ObjectSource`] over a file: positioned reads in the chunk size the responder asks for.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 
 use crate::codec::ResponseCode;
 use crate::provider::{Chunk, ObjectSource, ProviderResult};
@@ -12,6 +12,10 @@ use crate::provider::{Chunk, ObjectSource, ProviderResult};
 use super::fsops::map_io;
 
 /// Reads `len` bytes of a file from an offset, one bounded chunk at a time.
+///
+/// Each chunk is read straight into a fresh allocation that becomes the `Bytes` handed to
+/// the endpoint (no zero-filling, no copy): `read_to_end` on a `File` reads into
+/// uninitialised capacity.
 #[derive(Debug)]
 pub(super) struct FileSource {
     file: File,
@@ -19,7 +23,7 @@ pub(super) struct FileSource {
     pos: u64,
     len: u64,
     remaining: u64,
-    buf: BytesMut,
+    seeked: bool,
 }
 
 impl FileSource {
@@ -31,7 +35,7 @@ impl FileSource {
             pos: offset,
             len,
             remaining: len,
-            buf: BytesMut::new(),
+            seeked: false,
         }
     }
 }
@@ -48,21 +52,24 @@ impl ObjectSource for FileSource {
         if want == 0 {
             return Err(ResponseCode::IncompleteTransfer);
         }
-        self.buf.clear();
-        self.buf.resize(want, 0);
-        let got = loop {
-            match self.file.read_at(&mut self.buf[..want], self.pos) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(map_io(&e, &self.path)),
-            }
-        };
+        if !self.seeked {
+            self.file
+                .seek(SeekFrom::Start(self.pos))
+                .map_err(|e| map_io(&e, &self.path))?;
+            self.seeked = true;
+        }
+        let mut buf = Vec::with_capacity(want);
+        // read_to_end retries EINTR itself.
+        let got = (&self.file)
+            .take(want as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| map_io(&e, &self.path))?;
         if got == 0 {
             tracing::warn!(path = %self.path.display(), "file shrank while being read");
             return Err(ResponseCode::IncompleteTransfer);
         }
         self.pos += got as u64;
         self.remaining -= got as u64;
-        Ok(Chunk::Data(self.buf.split_to(got).freeze()))
+        Ok(Chunk::Data(Bytes::from(buf)))
     }
 }
