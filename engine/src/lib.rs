@@ -4,4 +4,5 @@
 //! Built so far: [`registration`] (parsing and discovery of `backup_registration*.xml`).
 #![forbid(unsafe_code)]
 
+pub mod mode;
 pub mod registration;
