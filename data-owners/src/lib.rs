@@ -1,4 +1,7 @@
 //! The engine <-> data-owner wire protocol, the client library a data owner links, and the
 //! reference data owners.
 //!
-//! Not built yet: see the issue "Data owners".
+//! Built so far: [`wire`] (the protocol).
+#![forbid(unsafe_code)]
+
+pub mod wire;
