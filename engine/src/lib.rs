@@ -6,3 +6,4 @@
 
 pub mod mode;
 pub mod registration;
+pub mod stream;
