@@ -4,6 +4,9 @@
 //! Built so far: [`registration`] (parsing and discovery of `backup_registration*.xml`).
 #![forbid(unsafe_code)]
 
+pub mod manifest;
 pub mod mode;
 pub mod registration;
+pub mod spool;
 pub mod stream;
+pub mod unit;

@@ -10,4 +10,5 @@ pub use bits::{
     BackupIncType, BurMode, BurPartType, INC_TYPE_MASK, ModeError, PART_TYPE_MASK, Transition,
     transition,
 };
+pub(crate) use bus::write_atomically;
 pub use bus::{BusError, ModeBus, state_text};
