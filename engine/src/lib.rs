@@ -1,11 +1,15 @@
 //! The backup engine (Symbian's Secure Backup Engine rebuilt for Linux): registrations,
 //! the BUR mode bus, data-owner IPC, transfer units and sessions over a spool.
 //!
-//! Built so far: [`registration`] (parsing and discovery of `backup_registration*.xml`).
+//! Built so far: [`registration`] (parsing and discovery of `backup_registration*.xml`),
+//! [`mode`] (BUR modes and the mode bus), [`stream`] (framed, checksummed, optionally
+//! compressed unit streams), [`unit`], [`manifest`] and [`spool`] (backup sets on disk and
+//! their verification) and [`passive`] (selection, snapshots, increments, atomic restore).
 #![forbid(unsafe_code)]
 
 pub mod manifest;
 pub mod mode;
+pub mod passive;
 pub mod registration;
 pub mod spool;
 pub mod stream;

@@ -1,0 +1,16 @@
+//! Passive data: file selection in a cage, snapshots and increments, the passive stream,
+//! capture and atomic restore.
+
+pub mod archive;
+mod capture;
+mod restore;
+mod select;
+mod snapshot;
+
+#[cfg(test)]
+mod tests;
+
+pub use capture::{CaptureError, Captured, capture_base, capture_increment};
+pub use restore::{PassiveRestore, RestoreError};
+pub use select::{is_selected, select_files};
+pub use snapshot::{Changes, FileMeta, Snapshot, SnapshotError, diff};
