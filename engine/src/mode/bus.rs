@@ -1,7 +1,10 @@
 //! I/O shell: the BUR mode bus (a `tokio::sync::watch` channel plus a state file).
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::registration::Sid;
 
 use tokio::sync::watch;
 
@@ -24,6 +27,30 @@ pub enum BusError {
     },
 }
 
+/// What the bus publishes: the mode plus the operation's drives and partial SID list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BurState {
+    /// The mode.
+    pub mode: BurMode,
+    /// The drives of the current operation (lower-case letters).
+    pub drives: Vec<char>,
+    /// The SIDs of a partial operation (empty for full operations and Normal).
+    pub partial: BTreeSet<Sid>,
+}
+
+impl BurState {
+    /// Returns true if the current operation concerns `sid` (Symbian
+    /// `DoesPartialBURAffectMe`, with the documented semantics: everyone in a full
+    /// operation, the listed owners in a partial one, no one in Normal).
+    pub fn affects(&self, sid: Sid) -> bool {
+        match self.mode.part() {
+            p if p.is_normal() => false,
+            p if p.is_partial() => self.partial.contains(&sid),
+            _ => true,
+        }
+    }
+}
+
 /// The BUR mode bus: the one place the mode changes.
 ///
 /// Watchers (in-process tasks and the IPC server, which forwards to data owners) get the
@@ -32,7 +59,7 @@ pub enum BusError {
 /// never shows a mode the engine has not reached and is never half written.
 #[derive(Debug)]
 pub struct ModeBus {
-    tx: watch::Sender<BurMode>,
+    tx: watch::Sender<BurState>,
     state_file: Option<PathBuf>,
 }
 
@@ -42,8 +69,13 @@ impl ModeBus {
     /// # Errors
     /// [`BusError::StateFile`] if the state file cannot be written.
     pub fn new(state_file: Option<PathBuf>) -> Result<Self, BusError> {
+        let state = BurState {
+            mode: BurMode::NORMAL,
+            drives: Vec::new(),
+            partial: BTreeSet::new(),
+        };
         let bus = Self {
-            tx: watch::Sender::new(BurMode::NORMAL),
+            tx: watch::Sender::new(state),
             state_file,
         };
         bus.write_state(BurMode::NORMAL)?;
@@ -51,13 +83,18 @@ impl ModeBus {
     }
 
     /// Returns a receiver that sees the current mode and every change.
-    pub fn subscribe(&self) -> watch::Receiver<BurMode> {
+    pub fn subscribe(&self) -> watch::Receiver<BurState> {
         self.tx.subscribe()
     }
 
     /// Returns the current mode.
     pub fn current(&self) -> BurMode {
-        *self.tx.borrow()
+        self.tx.borrow().mode
+    }
+
+    /// Returns the current state (mode, drives, partial list).
+    pub fn state(&self) -> BurState {
+        self.tx.borrow().clone()
     }
 
     /// Changes the mode if the rules allow it, then writes the state file and publishes.
@@ -66,13 +103,41 @@ impl ModeBus {
     /// [`BusError::Mode`] if the change is not allowed, [`BusError::StateFile`] if the
     /// state file cannot be replaced; in both cases nothing is published.
     pub fn set(&self, target: BurMode) -> Result<Transition, BusError> {
+        let state = self.state();
+        self.set_operation(target, state.drives, state.partial)
+    }
+
+    /// Like [`ModeBus::set`], also setting the drives and partial SID list published with
+    /// the mode (both are cleared when the mode returns to Normal).
+    ///
+    /// # Errors
+    /// As [`ModeBus::set`].
+    pub fn set_operation(
+        &self,
+        target: BurMode,
+        drives: Vec<char>,
+        partial: BTreeSet<Sid>,
+    ) -> Result<Transition, BusError> {
         let from = self.current();
         let change = transition(from, target)?;
         if change == Transition::Unchanged {
             return Ok(change);
         }
         self.write_state(target)?;
-        self.tx.send_replace(target);
+        let state = if target.is_normal() {
+            BurState {
+                mode: target,
+                drives: Vec::new(),
+                partial: BTreeSet::new(),
+            }
+        } else {
+            BurState {
+                mode: target,
+                drives,
+                partial,
+            }
+        };
+        self.tx.send_replace(state);
         tracing::info!(%from, to = %target, "bur mode changed");
         Ok(change)
     }

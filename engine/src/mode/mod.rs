@@ -11,4 +11,4 @@ pub use bits::{
     transition,
 };
 pub(crate) use bus::write_atomically;
-pub use bus::{BusError, ModeBus, state_text};
+pub use bus::{BurState, BusError, ModeBus, state_text};

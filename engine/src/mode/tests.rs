@@ -100,7 +100,7 @@ fn bus_publishes_changes_and_replaces_the_state_file() {
     let path = dir.path().join("bur-mode");
     let bus = ModeBus::new(Some(path.clone())).expect("bus");
     let mut rx = bus.subscribe();
-    assert_eq!(*rx.borrow_and_update(), BurMode::NORMAL);
+    assert_eq!(rx.borrow_and_update().mode, BurMode::NORMAL);
     assert!(
         std::fs::read_to_string(&path)
             .expect("state")
@@ -112,7 +112,7 @@ fn bus_publishes_changes_and_replaces_the_state_file() {
         Transition::EnterBackup
     );
     assert!(rx.has_changed().expect("open"));
-    assert_eq!(*rx.borrow_and_update(), backup_base());
+    assert_eq!(rx.borrow_and_update().mode, backup_base());
     assert_eq!(
         std::fs::read_to_string(&path).expect("state"),
         state_text(backup_base())
@@ -149,4 +149,22 @@ fn unwritable_state_file_refuses_the_change() {
         Err(BusError::StateFile { .. })
     ));
     assert_eq!(bus.current(), BurMode::NORMAL);
+}
+
+#[test]
+fn partial_list_decides_who_is_affected() {
+    use crate::registration::Sid;
+    let bus = ModeBus::new(None).expect("bus");
+    assert!(!bus.state().affects(Sid(1)), "no one in normal");
+    let partial = mode(BurPartType::BackupPartial, BackupIncType::Base);
+    bus.set_operation(partial, vec!['c'], [Sid(1)].into())
+        .expect("partial");
+    assert!(bus.state().affects(Sid(1)));
+    assert!(!bus.state().affects(Sid(2)));
+    assert_eq!(bus.state().drives, vec!['c']);
+    bus.set(BurMode::NORMAL).expect("normal");
+    assert!(bus.state().partial.is_empty() && bus.state().drives.is_empty());
+    bus.set_operation(backup_base(), vec!['c'], Default::default())
+        .expect("full");
+    assert!(bus.state().affects(Sid(2)), "everyone in a full backup");
 }
