@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod mode;
 pub mod passive;
 pub mod registration;
+pub mod session;
 pub mod spool;
 pub mod stream;
 pub mod unit;

@@ -1,0 +1,6 @@
+//! Backup and restore sessions over a spool.
+
+pub mod plan;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+use super::plan::*;
+use crate::manifest::{BackupType, Manifest, OwnerOutcome, OwnerRecord, UnitRecord};
+use crate::mode::{BackupIncType, BurMode, BurPartType};
+use crate::registration::{
+    ActiveBackup, ActiveType, BackupRegistration, DEFAULT_CALLBACK_DELAY, PassiveBackup,
+    RestoreOptions, Sid,
+};
+use crate::unit::{UnitId, UnitKind};
+
+const S: Sid = Sid(0x0AB7_E58C);
+const PROXY: Sid = Sid(0x1020_2BE9);
+
+fn reg(
+    active: Option<(ActiveType, bool)>,
+    passive: Option<bool>,
+    proxies: Vec<Sid>,
+) -> BackupRegistration {
+    BackupRegistration {
+        sid: S,
+        passive: passive.map(|base_only| PassiveBackup {
+            base_backup_only: base_only,
+            ..PassiveBackup::default()
+        }),
+        active: active.map(|(active_type, inc)| ActiveBackup {
+            process_name: "x".into(),
+            active_type,
+            requires_delay_to_prepare_data: false,
+            supports_selective: false,
+            supports_incremental: inc,
+            callback_delay: DEFAULT_CALLBACK_DELAY,
+        }),
+        public: None,
+        system_backup: false,
+        proxies,
+        dbms: vec![],
+        restore: RestoreOptions::default(),
+    }
+}
+
+#[test]
+fn hybrid_owner_backs_up_active_before_passive() {
+    use UnitKind::*;
+    let hybrid = reg(
+        Some((ActiveType::ActiveAndPassive, true)),
+        Some(false),
+        vec![PROXY],
+    );
+    assert_eq!(
+        backup_units(&hybrid, BackupType::Base, true, true),
+        vec![
+            ActiveBase,
+            ActiveSnapshot,
+            Proxy(PROXY),
+            PassiveBase,
+            PassiveSnapshot
+        ]
+    );
+    assert_eq!(
+        backup_units(&hybrid, BackupType::Incremental, true, true),
+        vec![
+            ActiveIncrement,
+            ActiveSnapshot,
+            Proxy(PROXY),
+            PassiveIncrement,
+            PassiveSnapshot
+        ]
+    );
+}
+
+#[test]
+fn increments_need_a_snapshot_and_support() {
+    use UnitKind::*;
+    let owner = reg(Some((ActiveType::ActiveOnly, true)), Some(false), vec![]);
+    assert_eq!(
+        backup_units(&owner, BackupType::Incremental, false, false),
+        vec![ActiveBase, ActiveSnapshot, PassiveBase, PassiveSnapshot],
+        "no previous snapshot means base"
+    );
+    let base_only = reg(Some((ActiveType::ActiveOnly, false)), Some(true), vec![]);
+    assert_eq!(
+        backup_units(&base_only, BackupType::Incremental, true, true),
+        vec![ActiveBase, PassiveBase]
+    );
+    let proxy_only = reg(Some((ActiveType::ProxyOnly, true)), None, vec![]);
+    assert!(backup_units(&proxy_only, BackupType::Base, false, false).is_empty());
+}
+
+fn manifest(session: &str, previous: Option<&str>, units: &[(char, UnitKind)]) -> Manifest {
+    Manifest {
+        session: session.into(),
+        created: "t".into(),
+        mode: BurMode::new(BurPartType::BackupFull, BackupIncType::Base).expect("mode"),
+        backup_type: if previous.is_some() {
+            BackupType::Incremental
+        } else {
+            BackupType::Base
+        },
+        previous: previous.map(Into::into),
+        owners: vec![OwnerRecord {
+            sid: S,
+            outcome: OwnerOutcome::Ok,
+            requires_reboot: false,
+        }],
+        units: units
+            .iter()
+            .map(|(drive, kind)| UnitRecord {
+                id: UnitId {
+                    sid: S,
+                    drive: *drive,
+                    kind: *kind,
+                },
+                size: 0,
+                raw_size: 0,
+                sha256: [0; 32],
+                compressed: false,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn restore_is_passive_before_active_and_base_before_increments() {
+    use UnitKind::*;
+    let sets = vec![
+        manifest(
+            "b",
+            None,
+            &[
+                ('c', ActiveBase),
+                ('c', ActiveSnapshot),
+                ('c', PassiveBase),
+                ('c', PassiveSnapshot),
+                ('c', Proxy(PROXY)),
+            ],
+        ),
+        manifest(
+            "i1",
+            Some("b"),
+            &[('c', ActiveIncrement), ('c', PassiveIncrement)],
+        ),
+        manifest(
+            "i2",
+            Some("i1"),
+            &[
+                ('c', ActiveIncrement),
+                ('c', PassiveIncrement),
+                ('e', PassiveBase),
+            ],
+        ),
+    ];
+    check_chain(&sets).expect("chain");
+    let steps: Vec<(usize, UnitKind, char)> = restore_steps(&sets, S)
+        .expect("steps")
+        .into_iter()
+        .map(|(i, id)| (i, id.kind, id.drive))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (0, PassiveBase, 'c'),
+            (1, PassiveIncrement, 'c'),
+            (2, PassiveIncrement, 'c'),
+            (0, ActiveBase, 'c'),
+            (1, ActiveIncrement, 'c'),
+            (2, ActiveIncrement, 'c'),
+            (0, Proxy(PROXY), 'c'),
+            (2, PassiveBase, 'e'),
+        ]
+    );
+}
+
+#[test]
+fn a_later_base_restarts_the_sequence() {
+    use UnitKind::*;
+    let sets = vec![
+        manifest("b", None, &[('c', PassiveBase)]),
+        manifest("i1", Some("b"), &[('c', PassiveIncrement)]),
+        manifest("i2", Some("i1"), &[('c', PassiveBase)]),
+        manifest("i3", Some("i2"), &[('c', PassiveIncrement)]),
+    ];
+    let steps: Vec<usize> = restore_steps(&sets, S)
+        .expect("steps")
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(steps, vec![2, 3]);
+}
+
+#[test]
+fn increment_without_base_is_an_error() {
+    let sets = vec![
+        manifest("b", None, &[]),
+        manifest("i1", Some("b"), &[('c', UnitKind::ActiveIncrement)]),
+    ];
+    assert!(matches!(
+        restore_steps(&sets, S),
+        Err(SequenceError::IncrementWithoutBase(_))
+    ));
+}
+
+#[test]
+fn broken_chains_are_rejected() {
+    assert_eq!(check_chain(&[]), Err(ChainError::Empty));
+    assert!(matches!(
+        check_chain(&[manifest("i1", Some("b"), &[])]),
+        Err(ChainError::FirstNotBase(_))
+    ));
+    let sets = vec![manifest("b", None, &[]), manifest("i2", Some("i1"), &[])];
+    assert!(matches!(check_chain(&sets), Err(ChainError::Broken { .. })));
+    let sets = vec![manifest("b", None, &[]), manifest("b2", None, &[])];
+    assert!(matches!(check_chain(&sets), Err(ChainError::Broken { .. })));
+}
