@@ -341,6 +341,17 @@ impl UnitWriter {
     }
 }
 
+impl Write for UnitWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        Self::write(self, data).map_err(std::io::Error::other)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Why reading a unit failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -22,6 +22,7 @@ struct TestOwner {
     data: Vec<u8>,
     pos: usize,
     snapshot_sent: bool,
+    restore_target: String,
 }
 
 impl TestOwner {
@@ -50,7 +51,7 @@ impl TestOwner {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.cage.join("active.restored"))
+            .open(self.cage.join(&self.restore_target))
             .map_err(|e| OwnerError::new(-2, e.to_string()))?;
         f.write_all(data)
             .map_err(|e| OwnerError::new(-2, e.to_string()))
@@ -105,7 +106,8 @@ impl ActiveBackupDataClient for TestOwner {
     fn initialise_restore_base_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
         self.log(&format!("init_restore_base {}", drive.letter()));
         self.check()?;
-        let _ = std::fs::remove_file(self.cage.join("active.restored"));
+        self.restore_target = "active.restored".into();
+        let _ = std::fs::remove_file(self.cage.join(&self.restore_target));
         Ok(())
     }
     fn restore_base_data_section(&mut self, data: &[u8], last: bool) -> Result<(), OwnerError> {
@@ -126,6 +128,28 @@ impl ActiveBackupDataClient for TestOwner {
     }
     fn restore_complete(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
         self.log(&format!("restore_complete {}", drive.letter()));
+        Ok(())
+    }
+    fn initialise_get_proxy_backup_data(
+        &mut self,
+        sid: u32,
+        drive: DriveLetter,
+    ) -> Result<(), OwnerError> {
+        self.log(&format!("init_proxy_backup {sid:08x} {}", drive.letter()));
+        self.check()?;
+        self.data = format!("proxy data for {sid:08x}").into_bytes();
+        self.pos = 0;
+        Ok(())
+    }
+    fn initialise_restore_proxy_base_data(
+        &mut self,
+        sid: u32,
+        drive: DriveLetter,
+    ) -> Result<(), OwnerError> {
+        self.log(&format!("init_proxy_restore {sid:08x} {}", drive.letter()));
+        self.check()?;
+        self.restore_target = format!("proxy-{sid:08x}.restored");
+        let _ = std::fs::remove_file(self.cage.join(&self.restore_target));
         Ok(())
     }
     fn terminate_multi_stage_operation(&mut self) {
@@ -193,6 +217,7 @@ async fn main() {
         data: Vec::new(),
         pos: 0,
         snapshot_sent: false,
+        restore_target: "active.restored".into(),
     };
     match ActiveBackupClient::connect(&socket, sid).await {
         Ok(mut client) => {

@@ -1,0 +1,385 @@
+//! I/O shell: a backup session (every selected owner's units into a new spool set).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use data_owners::wire::{Callback, DriveLetter, MAX_SECTION};
+use tracing::Instrument;
+
+use super::engine::{BackupRequest, Engine, Failure, SessionError};
+use super::plan::backup_units;
+use crate::ipc::OwnerHandle;
+use crate::manifest::{BackupType, Manifest, OwnerOutcome, OwnerRecord, UnitRecord};
+use crate::mode::{BackupIncType, BurMode, BurPartType};
+use crate::passive::{Snapshot, capture_base, capture_increment};
+use crate::registration::{BackupRegistration, Drive, Sid};
+use crate::spool::{SpoolSet, UnitReader, UnitWriter};
+use crate::unit::{UnitId, UnitKind};
+
+/// Largest section asked from an owner per callback.
+const SECTION: u32 = 64 * 1024;
+
+impl Engine {
+    /// Runs a backup session: enters the backup mode, captures every selected owner's
+    /// units into `<spool>/<session>/`, writes `manifest.toml` last and returns the
+    /// device to Normal (also when the session fails).
+    ///
+    /// An owner that fails (not ready, crashed, callback error, unreadable file) is
+    /// recorded as failed with no units; the others continue.
+    ///
+    /// # Errors
+    /// [`SessionError`] if the session cannot start or the set cannot be written.
+    pub async fn backup(&self, req: BackupRequest) -> Result<Manifest, SessionError> {
+        let previous = match &req.previous {
+            Some(dir) if req.backup_type == BackupType::Incremental => {
+                let set = SpoolSet::open(dir);
+                let manifest = set.read_manifest()?;
+                Some((set, manifest))
+            }
+            _ => None,
+        };
+        let set = SpoolSet::create(&self.config.spool, &req.session)?;
+        let part = if req.partial.is_some() {
+            BurPartType::BackupPartial
+        } else {
+            BurPartType::BackupFull
+        };
+        let inc = match req.backup_type {
+            BackupType::Base => BackupIncType::Base,
+            BackupType::Incremental => BackupIncType::Increment,
+        };
+        let mode = BurMode::new(part, inc).map_err(crate::mode::BusError::from)?;
+        let drives = self.config.drives.iter().map(|d| d.letter).collect();
+        self.bus
+            .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
+        let result = self.capture_all(&set, &req, mode, previous.as_ref()).await;
+        let back = self.bus.set(BurMode::NORMAL);
+        let manifest = result?;
+        back?;
+        Ok(manifest)
+    }
+
+    async fn capture_all(
+        &self,
+        set: &SpoolSet,
+        req: &BackupRequest,
+        mode: BurMode,
+        previous: Option<&(SpoolSet, Manifest)>,
+    ) -> Result<Manifest, SessionError> {
+        let selected: Vec<Sid> = match &req.partial {
+            Some(list) => list.iter().copied().collect(),
+            None => self.registrations.keys().copied().collect(),
+        };
+        let mut owners = Vec::new();
+        let mut units = Vec::new();
+        for sid in selected {
+            let Some(reg) = self.registrations.get(&sid) else {
+                owners.push(record(
+                    sid,
+                    Failure::new(-1, "not a registered owner").outcome(),
+                    false,
+                ));
+                continue;
+            };
+            let span = tracing::info_span!("backup_owner", %sid);
+            match self
+                .capture_owner(set, reg, req, previous)
+                .instrument(span)
+                .await
+            {
+                Ok(mut done) => {
+                    units.append(&mut done);
+                    owners.push(record(sid, OwnerOutcome::Ok, reg.restore.requires_reboot));
+                }
+                Err(failure) => {
+                    tracing::warn!(%sid, reason = %failure.reason, "owner failed during backup");
+                    let dir = set.dir().join(sid.to_string());
+                    if dir.exists() {
+                        std::fs::remove_dir_all(&dir).map_err(|source| {
+                            SessionError::Spool(crate::spool::SpoolError::Io { path: dir, source })
+                        })?;
+                    }
+                    owners.push(record(sid, failure.outcome(), reg.restore.requires_reboot));
+                }
+            }
+        }
+        let manifest = Manifest {
+            session: req.session.clone(),
+            created: req.created.clone(),
+            mode,
+            backup_type: req.backup_type,
+            previous: previous.map(|(_, m)| m.session.clone()),
+            owners,
+            units,
+        };
+        set.write_manifest(&manifest)?;
+        Ok(manifest)
+    }
+
+    async fn capture_owner(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        req: &BackupRequest,
+        previous: Option<&(SpoolSet, Manifest)>,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let mut records = Vec::new();
+        let mut handle: Option<OwnerHandle> = None;
+        for drive in self.owner_drives(reg.sid) {
+            let prev_unit = |kind| {
+                previous.filter(|(_, m)| {
+                    m.units.iter().any(|u| {
+                        u.id == UnitId {
+                            sid: reg.sid,
+                            drive: drive.letter,
+                            kind,
+                        }
+                    })
+                })
+            };
+            let kinds = backup_units(
+                reg,
+                req.backup_type,
+                prev_unit(UnitKind::ActiveSnapshot).is_some(),
+                prev_unit(UnitKind::PassiveSnapshot).is_some(),
+            );
+            let mut passive_snapshot = None;
+            for kind in kinds {
+                let id = UnitId {
+                    sid: reg.sid,
+                    drive: drive.letter,
+                    kind,
+                };
+                let mut writer = set.unit_writer(id, req.compress)?;
+                match kind {
+                    UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot => {
+                        let h = match &handle {
+                            Some(h) => h.clone(),
+                            None => {
+                                let h = self
+                                    .ipc
+                                    .ensure_ready(reg.sid, self.config.ready_timeout)
+                                    .await?;
+                                handle = Some(h.clone());
+                                h
+                            }
+                        };
+                        let snapshot = prev_unit(UnitKind::ActiveSnapshot).map(|(s, _)| {
+                            s.unit_path(UnitId {
+                                kind: UnitKind::ActiveSnapshot,
+                                ..id
+                            })
+                        });
+                        self.capture_active(&h, reg, drive, kind, snapshot, &mut writer)
+                            .await
+                            .inspect_err(|_| {
+                                terminate(&h);
+                            })?;
+                    }
+                    UnitKind::Proxy(proxy) => {
+                        self.capture_proxy(reg.sid, proxy, drive, &mut writer)
+                            .await?
+                    }
+                    UnitKind::PassiveBase | UnitKind::PassiveIncrement => {
+                        passive_snapshot =
+                            Some(self.capture_passive(reg, drive, kind, previous, &mut writer)?);
+                    }
+                    UnitKind::PassiveSnapshot => {
+                        let snap = passive_snapshot.take().unwrap_or_default();
+                        writer.write(&snap.encode())?;
+                    }
+                    _ => continue,
+                }
+                records.push(writer.finish()?);
+            }
+        }
+        Ok(records)
+    }
+
+    async fn capture_active(
+        &self,
+        h: &OwnerHandle,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        kind: UnitKind,
+        previous_snapshot: Option<std::path::PathBuf>,
+        writer: &mut UnitWriter,
+    ) -> Result<(), Failure> {
+        let wd = watchdog(reg);
+        let d = drive_letter(drive)?;
+        if kind == UnitKind::ActiveSnapshot {
+            return pull(h, wd, writer, |_| Callback::GetSnapshotData {
+                drive: d,
+                max_len: SECTION,
+            })
+            .await;
+        }
+        if kind == UnitKind::ActiveIncrement {
+            if let Some(path) = previous_snapshot {
+                push_unit(h, wd, &path, |data, last| Callback::ReceiveSnapshotData {
+                    drive: d,
+                    last,
+                    data,
+                })
+                .await?;
+            }
+        }
+        h.call_done(Callback::AllSnapshotsSupplied, wd).await?;
+        h.call_done(Callback::InitialiseGetBackupData { drive: d }, wd)
+            .await?;
+        pull(h, wd, writer, |_| Callback::GetBackupDataSection {
+            max_len: SECTION,
+        })
+        .await
+    }
+
+    async fn capture_proxy(
+        &self,
+        owner: Sid,
+        proxy: Sid,
+        drive: &Drive,
+        writer: &mut UnitWriter,
+    ) -> Result<(), Failure> {
+        let reg = self
+            .registrations
+            .get(&proxy)
+            .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
+        let h = self
+            .ipc
+            .ensure_ready(proxy, self.config.ready_timeout)
+            .await?;
+        let wd = watchdog(reg);
+        let d = drive_letter(drive)?;
+        h.call_done(
+            Callback::InitialiseGetProxyBackupData {
+                sid: owner.0,
+                drive: d,
+            },
+            wd,
+        )
+        .await?;
+        pull(&h, wd, writer, |_| Callback::GetBackupDataSection {
+            max_len: SECTION,
+        })
+        .await
+        .inspect_err(|_| terminate(&h))
+    }
+
+    fn capture_passive(
+        &self,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        kind: UnitKind,
+        previous: Option<&(SpoolSet, Manifest)>,
+        writer: &mut UnitWriter,
+    ) -> Result<Snapshot, Failure> {
+        let passive = reg
+            .passive
+            .as_ref()
+            .ok_or_else(|| Failure::new(-5, "no passive registration"))?;
+        let cage = drive.cage(reg.sid);
+        let captured = if kind == UnitKind::PassiveIncrement {
+            let (set, _) =
+                previous.ok_or_else(|| Failure::new(-20, "increment without previous set"))?;
+            let path = set.unit_path(UnitId {
+                sid: reg.sid,
+                drive: drive.letter,
+                kind: UnitKind::PassiveSnapshot,
+            });
+            let old = Snapshot::decode(&read_unit(&path)?)
+                .map_err(|e| Failure::new(-20, e.to_string()))?;
+            capture_increment(&cage, passive, &old, writer)?
+        } else {
+            capture_base(&cage, passive, writer)?
+        };
+        Ok(captured.snapshot)
+    }
+}
+
+fn record(sid: Sid, outcome: OwnerOutcome, requires_reboot: bool) -> OwnerRecord {
+    OwnerRecord {
+        sid,
+        outcome,
+        requires_reboot,
+    }
+}
+
+pub(crate) fn watchdog(reg: &BackupRegistration) -> Duration {
+    reg.active
+        .as_ref()
+        .map_or(crate::registration::DEFAULT_CALLBACK_DELAY, |a| {
+            a.callback_delay
+        })
+}
+
+pub(crate) fn drive_letter(drive: &Drive) -> Result<DriveLetter, Failure> {
+    DriveLetter::new(drive.letter)
+        .ok_or_else(|| Failure::new(-6, format!("bad drive {}", drive.letter)))
+}
+
+/// Tells an owner its multi-stage operation is abandoned (best effort, in the background).
+pub(crate) fn terminate(h: &OwnerHandle) {
+    if h.is_connected() {
+        let h = h.clone();
+        tokio::spawn(async move {
+            let _ = h
+                .call(
+                    Callback::TerminateMultiStageOperation,
+                    Duration::from_secs(2),
+                )
+                .await;
+        });
+    }
+}
+
+/// Pulls data sections from an owner into `writer` until it says finished.
+async fn pull(
+    h: &OwnerHandle,
+    wd: Duration,
+    writer: &mut UnitWriter,
+    call: impl Fn(()) -> Callback,
+) -> Result<(), Failure> {
+    loop {
+        let (data, finished) = h.call_data(call(()), wd).await?;
+        if data.len() > MAX_SECTION as usize {
+            return Err(Failure::new(-9, "owner sent an oversized section"));
+        }
+        writer.write(&data)?;
+        if finished {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends a unit's raw data to an owner block by block, `last` on the final piece (an
+/// empty unit is one empty piece with `last`, unlike Symbian).
+pub(crate) async fn push_unit(
+    h: &OwnerHandle,
+    wd: Duration,
+    path: &std::path::Path,
+    call: impl Fn(Bytes, bool) -> Callback,
+) -> Result<(), Failure> {
+    let mut reader =
+        UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
+    let mut current = reader.next_block()?.unwrap_or_default();
+    loop {
+        let next = reader.next_block()?;
+        let last = next.is_none();
+        h.call_done(call(current, last), wd).await?;
+        match next {
+            Some(n) => current = n,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Reads a whole (small) unit's raw data.
+pub(crate) fn read_unit(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    let mut reader =
+        UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    while let Some(block) = reader.next_block()? {
+        out.extend_from_slice(&block);
+    }
+    Ok(out)
+}

@@ -1,0 +1,247 @@
+//! I/O shell: a restore session (verify everything, then restore owner by owner).
+
+use std::collections::BTreeSet;
+
+use data_owners::wire::Callback;
+use tracing::Instrument;
+
+use super::backup::{drive_letter, push_unit, watchdog};
+use super::engine::{
+    Engine, Failure, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError,
+};
+use super::plan::{RestoreStep, check_chain, restore_steps};
+use crate::ipc::OwnerHandle;
+use crate::manifest::{Manifest, OwnerOutcome};
+use crate::mode::{BackupIncType, BurMode, BurPartType};
+use crate::passive::PassiveRestore;
+use crate::registration::{BackupRegistration, Drive, Sid};
+use crate::spool::{SpoolSet, UnitReader};
+use crate::unit::{UnitId, UnitKind};
+
+impl Engine {
+    /// Runs a restore session over a chain of sets (a base, then its increments).
+    ///
+    /// Every set is verified first (manifest, every size, SHA-256 and block checksum, no
+    /// unlisted files, every owner registered) and the chain is checked; on any problem
+    /// nothing is touched. Then owners are restored in SID order: per drive passive data
+    /// (base then increments) into staging, committed atomically, then active data and
+    /// proxy data through the owners. Back in Normal, owners get RestoreComplete.
+    ///
+    /// # Errors
+    /// [`SessionError::Verify`]/[`SessionError::Chain`] before anything is touched, or a
+    /// mode error. Owner failures are in the report.
+    pub async fn restore(&self, req: RestoreRequest) -> Result<RestoreReport, SessionError> {
+        let sets: Vec<SpoolSet> = req.sets.iter().map(SpoolSet::open).collect();
+        let mut manifests = Vec::new();
+        let mut problems = Vec::new();
+        for set in &sets {
+            let (manifest, found) = set.verify(|sid| self.registrations.contains_key(&sid))?;
+            problems.extend(
+                found
+                    .iter()
+                    .map(|p| format!("{}: {p}", set.dir().display())),
+            );
+            manifests.push(manifest);
+        }
+        if !problems.is_empty() {
+            return Err(SessionError::Verify(problems));
+        }
+        check_chain(&manifests)?;
+        let mut owners: BTreeSet<Sid> = manifests
+            .iter()
+            .flat_map(|m| m.units.iter().map(|u| u.id.sid))
+            .collect();
+        if let Some(list) = &req.partial {
+            owners.retain(|s| list.contains(s));
+        }
+        let part = if req.partial.is_some() {
+            BurPartType::RestorePartial
+        } else {
+            BurPartType::RestoreFull
+        };
+        let mode =
+            BurMode::new(part, BackupIncType::NoBackup).map_err(crate::mode::BusError::from)?;
+        let drives = self.config.drives.iter().map(|d| d.letter).collect();
+        self.bus
+            .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
+
+        let mut report = RestoreReport::default();
+        let mut completed: Vec<(OwnerHandle, Sid, char)> = Vec::new();
+        for sid in owners {
+            let Some(reg) = self.registrations.get(&sid) else {
+                continue;
+            };
+            let span = tracing::info_span!("restore_owner", %sid);
+            let mut skipped = Vec::new();
+            let run = self.restore_owner(&sets, &manifests, reg, &mut skipped, &mut completed);
+            let outcome = match run.instrument(span).await {
+                Ok(()) => OwnerOutcome::Ok,
+                Err(f) => {
+                    tracing::warn!(%sid, reason = %f.reason, "owner failed during restore");
+                    f.outcome()
+                }
+            };
+            report.owners.push(OwnerRestoreResult {
+                sid,
+                outcome,
+                requires_reboot: reg.restore.requires_reboot,
+                skipped,
+            });
+        }
+        for (h, sid, drive) in completed {
+            let Some(d) = data_owners::wire::DriveLetter::new(drive) else {
+                continue;
+            };
+            let wd = self
+                .registrations
+                .get(&sid)
+                .map_or(crate::registration::DEFAULT_CALLBACK_DELAY, watchdog);
+            if let Err(e) = h
+                .call_done(Callback::RestoreComplete { drive: d }, wd)
+                .await
+            {
+                tracing::warn!(%sid, error = %e, "restore complete failed");
+            }
+        }
+        self.bus.set(BurMode::NORMAL)?;
+        Ok(report)
+    }
+
+    async fn restore_owner(
+        &self,
+        sets: &[SpoolSet],
+        manifests: &[Manifest],
+        reg: &BackupRegistration,
+        skipped: &mut Vec<String>,
+        completed: &mut Vec<(OwnerHandle, Sid, char)>,
+    ) -> Result<(), Failure> {
+        let steps = restore_steps(manifests, reg.sid)?;
+        let drives: BTreeSet<char> = steps.iter().map(|(_, id)| id.drive).collect();
+        for letter in drives {
+            let drive = self
+                .config
+                .drives
+                .iter()
+                .find(|d| d.letter == letter)
+                .ok_or_else(|| Failure::new(-1, format!("drive {letter} is not configured")))?;
+            let on_drive: Vec<&RestoreStep> =
+                steps.iter().filter(|(_, id)| id.drive == letter).collect();
+            let passive: Vec<&RestoreStep> = on_drive
+                .iter()
+                .copied()
+                .filter(|(_, id)| id.kind.is_passive())
+                .collect();
+            if !passive.is_empty() {
+                let list = self.restore_passive(sets, reg, drive, &passive)?;
+                skipped.extend(list);
+            }
+            let mut owner_handle = None;
+            for (set, id) in on_drive.iter().filter(|(_, id)| !id.kind.is_passive()) {
+                let path = sets[*set].unit_path(*id);
+                self.restore_active_unit(reg, drive, *id, &path, &mut owner_handle)
+                    .await?;
+            }
+            if let Some(h) = owner_handle {
+                completed.push((h, reg.sid, letter));
+            }
+        }
+        Ok(())
+    }
+
+    fn restore_passive(
+        &self,
+        sets: &[SpoolSet],
+        reg: &BackupRegistration,
+        drive: &Drive,
+        steps: &[&RestoreStep],
+    ) -> Result<Vec<String>, Failure> {
+        let selection = reg.passive.as_ref().ok_or_else(|| {
+            Failure::new(
+                -5,
+                "set has passive data but the owner has no passive registration",
+            )
+        })?;
+        let mut restore = PassiveRestore::begin(&drive.cage(reg.sid), selection)?;
+        for (set, id) in steps {
+            if id.kind == UnitKind::Dbms {
+                return Err(Failure::new(-5, "dbms units are not supported yet"));
+            }
+            let mut reader = UnitReader::open(&sets[*set].unit_path(*id))
+                .map_err(|e| Failure::new(-2, e.to_string()))?;
+            while let Some(block) = reader.next_block()? {
+                restore.feed(&block)?;
+            }
+            restore.end_unit()?;
+        }
+        let skipped = restore.skipped().iter().map(ToString::to_string).collect();
+        restore.commit()?;
+        Ok(skipped)
+    }
+
+    async fn restore_active_unit(
+        &self,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        id: UnitId,
+        path: &std::path::Path,
+        owner_handle: &mut Option<OwnerHandle>,
+    ) -> Result<(), Failure> {
+        let d = drive_letter(drive)?;
+        match id.kind {
+            UnitKind::ActiveBase | UnitKind::ActiveIncrement => {
+                let h = match owner_handle {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = self
+                            .ipc
+                            .ensure_ready(reg.sid, self.config.ready_timeout)
+                            .await?;
+                        *owner_handle = Some(h.clone());
+                        h
+                    }
+                };
+                let wd = watchdog(reg);
+                let result = if id.kind == UnitKind::ActiveBase {
+                    h.call_done(Callback::InitialiseRestoreBaseData { drive: d }, wd)
+                        .await?;
+                    push_unit(&h, wd, path, |data, last| {
+                        Callback::RestoreBaseDataSection { last, data }
+                    })
+                    .await
+                } else {
+                    h.call_done(Callback::InitialiseRestoreIncrementData { drive: d }, wd)
+                        .await?;
+                    push_unit(&h, wd, path, |data, last| {
+                        Callback::RestoreIncrementDataSection { last, data }
+                    })
+                    .await
+                };
+                result.inspect_err(|_| super::backup::terminate(&h))
+            }
+            UnitKind::Proxy(proxy) => {
+                let proxy_reg = self
+                    .registrations
+                    .get(&proxy)
+                    .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
+                let h = self
+                    .ipc
+                    .ensure_ready(proxy, self.config.ready_timeout)
+                    .await?;
+                let wd = watchdog(proxy_reg);
+                h.call_done(
+                    Callback::InitialiseRestoreProxyBaseData {
+                        sid: reg.sid.0,
+                        drive: d,
+                    },
+                    wd,
+                )
+                .await?;
+                push_unit(&h, wd, path, |data, last| {
+                    Callback::RestoreBaseDataSection { last, data }
+                })
+                .await
+            }
+            _ => Ok(()),
+        }
+    }
+}

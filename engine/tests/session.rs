@@ -1,0 +1,409 @@
+//! Backup and restore sessions end to end: real owner processes over the socket, real
+//! files in cages, sets in a spool.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use engine::manifest::{BackupType, Manifest, OwnerOutcome};
+use engine::mode::BurMode;
+use engine::registration::{CENTRAL_REPOSITORY_SID, Drive, Sid};
+use engine::session::{BackupRequest, Engine, EngineConfig, RestoreRequest, SessionError};
+use engine::unit::UnitKind;
+
+const PASSIVE: Sid = Sid(0x1111_1111);
+const ACTIVE: Sid = Sid(0x2222_2222);
+const HYBRID: Sid = Sid(0x3333_3333);
+const PROXIED: Sid = Sid(0x4444_4444);
+const PROXY: Sid = Sid(0x5555_5555);
+const CRASHER: Sid = Sid(0x6666_6666);
+
+struct Rig {
+    dir: tempfile::TempDir,
+    engine: Engine,
+}
+
+impl Rig {
+    fn c(&self) -> Drive {
+        Drive::new('c', self.dir.path().join("c"))
+    }
+    fn cage(&self, sid: Sid) -> PathBuf {
+        self.c().cage(sid)
+    }
+    fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+}
+
+fn write(path: &Path, content: &[u8]) {
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs::write(path, content).expect("write");
+}
+
+fn register(c: &Drive, sid: Sid, xml_body: &str) {
+    write(
+        &c.cage(sid).join("backup_registration.xml"),
+        format!(r#"<backup_registration version="1.0">{xml_body}</backup_registration>"#)
+            .as_bytes(),
+    );
+}
+
+fn rig() -> Rig {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = Drive::new('c', dir.path().join("c"));
+    register(
+        &c,
+        PASSIVE,
+        r#"<passive_backup><include_directory name="\"/><exclude name="cache"/></passive_backup><restore requires_reboot="yes"/>"#,
+    );
+    write(&c.cage(PASSIVE).join("notes.txt"), b"first notes");
+    write(
+        &c.cage(PASSIVE).join("db/records.bin"),
+        &vec![42u8; 150_000],
+    );
+    write(&c.cage(PASSIVE).join("cache/tmp"), b"not backed up");
+    register(
+        &c,
+        ACTIVE,
+        r#"<active_backup process_name="sbe-test-owner" supports_incremental="yes"/>"#,
+    );
+    write(&c.cage(ACTIVE).join("active.dat"), b"active data v1");
+    register(
+        &c,
+        HYBRID,
+        r#"<active_backup process_name="sbe-test-owner" active_type="activeandpassive" supports_incremental="no"/>
+           <passive_backup><include_directory name="files"/></passive_backup>"#,
+    );
+    write(&c.cage(HYBRID).join("active.dat"), b"hybrid active");
+    write(
+        &c.cage(HYBRID).join("files/prepared.txt"),
+        b"hybrid passive",
+    );
+    register(&c, PROXIED, r#"<proxy_data_manager SID="0x55555555"/>"#);
+    register(
+        &c,
+        PROXY,
+        r#"<active_backup process_name="sbe-test-owner" active_type="proxyonly"/>"#,
+    );
+    register(
+        &c,
+        CRASHER,
+        r#"<active_backup process_name="sbe-test-owner"/>"#,
+    );
+    write(&c.cage(CRASHER).join("behaviour"), b"crash");
+    let owner_dir = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let config = EngineConfig {
+        drives: vec![c],
+        spool: dir.path().join("spool"),
+        socket: dir.path().join("engine.sock"),
+        owner_dir,
+        state_file: Some(dir.path().join("bur-state")),
+        ready_timeout: Duration::from_secs(10),
+        cenrep: CENTRAL_REPOSITORY_SID,
+    };
+    let (engine, errors) = Engine::start(config).expect("engine");
+    assert!(errors.is_empty(), "{errors:?}");
+    Rig { dir, engine }
+}
+
+fn base(session: &str) -> BackupRequest {
+    BackupRequest {
+        session: session.into(),
+        created: "2026-11-24T21:00:00Z".into(),
+        partial: None,
+        backup_type: BackupType::Base,
+        previous: None,
+        compress: true,
+    }
+}
+
+fn kinds(m: &Manifest, sid: Sid) -> Vec<UnitKind> {
+    m.units
+        .iter()
+        .filter(|u| u.id.sid == sid)
+        .map(|u| u.id.kind)
+        .collect()
+}
+
+fn outcome(m: &Manifest, sid: Sid) -> &OwnerOutcome {
+    &m.owner(sid).expect("owner listed").outcome
+}
+
+fn calls(rig: &Rig, sid: Sid) -> String {
+    fs::read_to_string(rig.cage(sid).join("calls.log")).unwrap_or_default()
+}
+
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).expect("prefix").display().to_string(),
+                    fs::read(&p).expect("read"),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_base_backup_and_restore_of_every_kind_of_owner() {
+    let rig = rig();
+    let m = rig.engine.backup(base("base1")).await.expect("backup");
+    assert_eq!(
+        rig.engine.bus().current(),
+        BurMode::NORMAL,
+        "back to normal"
+    );
+    assert!(
+        fs::read_to_string(rig.dir.path().join("bur-state"))
+            .expect("state")
+            .contains("0x00000001")
+    );
+
+    assert_eq!(
+        kinds(&m, PASSIVE),
+        vec![UnitKind::PassiveBase, UnitKind::PassiveSnapshot]
+    );
+    assert_eq!(
+        kinds(&m, ACTIVE),
+        vec![UnitKind::ActiveBase, UnitKind::ActiveSnapshot]
+    );
+    assert_eq!(
+        kinds(&m, HYBRID),
+        vec![
+            UnitKind::ActiveBase,
+            UnitKind::PassiveBase,
+            UnitKind::PassiveSnapshot
+        ]
+    );
+    assert_eq!(kinds(&m, PROXIED), vec![UnitKind::Proxy(PROXY)]);
+    for sid in [PASSIVE, ACTIVE, HYBRID, PROXIED, PROXY] {
+        assert_eq!(outcome(&m, sid), &OwnerOutcome::Ok, "{sid}");
+    }
+    assert!(
+        matches!(outcome(&m, CRASHER), OwnerOutcome::Failed { .. }),
+        "crashing owner recorded as failed"
+    );
+    assert!(kinds(&m, CRASHER).is_empty());
+    assert!(
+        !rig.spool().join("base1").join(CRASHER.to_string()).exists(),
+        "no partial units left"
+    );
+    assert!(m.owner(PASSIVE).expect("passive").requires_reboot);
+    assert!(calls(&rig, PROXY).contains("init_proxy_backup 44444444 c"));
+
+    // Damage everything, then restore.
+    let passive_before = tree(&rig.cage(PASSIVE));
+    write(&rig.cage(PASSIVE).join("notes.txt"), b"overwritten");
+    fs::remove_file(rig.cage(PASSIVE).join("db/records.bin")).expect("rm");
+    write(&rig.cage(HYBRID).join("files/prepared.txt"), b"changed");
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("base1")],
+            partial: None,
+        })
+        .await
+        .expect("restore");
+    assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
+    for r in &report.owners {
+        assert_eq!(r.outcome, OwnerOutcome::Ok, "{}", r.sid);
+    }
+    let passive_result = report
+        .owners
+        .iter()
+        .find(|r| r.sid == PASSIVE)
+        .expect("passive result");
+    assert!(passive_result.requires_reboot);
+    assert_eq!(tree(&rig.cage(PASSIVE)), passive_before);
+    assert_eq!(
+        fs::read(rig.cage(ACTIVE).join("active.restored")).expect("restored"),
+        b"active data v1"
+    );
+    assert_eq!(
+        fs::read(rig.cage(HYBRID).join("files/prepared.txt")).expect("hybrid"),
+        b"hybrid passive"
+    );
+    assert_eq!(
+        fs::read(rig.cage(HYBRID).join("active.restored")).expect("hybrid active"),
+        b"hybrid active"
+    );
+    assert_eq!(
+        fs::read(rig.cage(PROXY).join("proxy-44444444.restored")).expect("proxy"),
+        b"proxy data for 44444444"
+    );
+    let log = calls(&rig, ACTIVE);
+    assert!(log.contains("restore_complete c"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_backup_and_restore_of_base_plus_increment_in_order() {
+    let rig = rig();
+    let partial = Some([PASSIVE, ACTIVE].into_iter().collect());
+    let m1 = rig
+        .engine
+        .backup(BackupRequest {
+            partial: partial.clone(),
+            ..base("b")
+        })
+        .await
+        .expect("base");
+    assert_eq!(
+        m1.owners.len(),
+        2,
+        "partial backup lists only the selected owners"
+    );
+
+    write(
+        &rig.cage(PASSIVE).join("notes.txt"),
+        b"second notes, longer",
+    );
+    write(&rig.cage(PASSIVE).join("new/added.txt"), b"added later");
+    fs::remove_file(rig.cage(PASSIVE).join("db/records.bin")).expect("rm");
+    write(&rig.cage(ACTIVE).join("active.dat"), b"active data v2");
+    let m2 = rig
+        .engine
+        .backup(BackupRequest {
+            session: "i1".into(),
+            backup_type: BackupType::Incremental,
+            previous: Some(rig.spool().join("b")),
+            partial,
+            ..base("i1")
+        })
+        .await
+        .expect("incremental");
+    assert_eq!(m2.previous.as_deref(), Some("b"));
+    assert_eq!(
+        kinds(&m2, PASSIVE),
+        vec![UnitKind::PassiveIncrement, UnitKind::PassiveSnapshot]
+    );
+    assert_eq!(
+        kinds(&m2, ACTIVE),
+        vec![UnitKind::ActiveIncrement, UnitKind::ActiveSnapshot]
+    );
+    let inc = m2
+        .units
+        .iter()
+        .find(|u| u.id.kind == UnitKind::PassiveIncrement)
+        .expect("inc");
+    assert!(inc.raw_size < 1000, "only changes travel: {}", inc.raw_size);
+    assert!(
+        calls(&rig, ACTIVE).contains("receive_snapshot snap:14 last=true"),
+        "{}",
+        calls(&rig, ACTIVE)
+    );
+    let at_increment = tree(&rig.cage(PASSIVE));
+
+    write(&rig.cage(PASSIVE).join("notes.txt"), b"lost");
+    write(&rig.cage(PASSIVE).join("db/records.bin"), b"resurrected");
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("b"), rig.spool().join("i1")],
+            partial: None,
+        })
+        .await
+        .expect("restore");
+    assert!(
+        report.owners.iter().all(|r| r.outcome == OwnerOutcome::Ok),
+        "{report:?}"
+    );
+    assert_eq!(
+        tree(&rig.cage(PASSIVE)),
+        at_increment,
+        "base then increment, deletions applied"
+    );
+    let log = calls(&rig, ACTIVE);
+    let base_at = log.find("init_restore_base c").expect("base restored");
+    let inc_at = log
+        .find("init_restore_increment c")
+        .expect("increment restored");
+    assert!(base_at < inc_at, "base before increment:\n{log}");
+    assert_eq!(
+        fs::read(rig.cage(ACTIVE).join("active.restored")).expect("restored"),
+        b"active data v1active data v2"
+    );
+
+    // The wrong order is refused before anything is touched.
+    let err = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("i1"), rig.spool().join("b")],
+            partial: None,
+        })
+        .await
+        .expect_err("out of order");
+    assert!(matches!(err, SessionError::Chain(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_set_is_refused_and_nothing_is_touched() {
+    let rig = rig();
+    let m = rig
+        .engine
+        .backup(BackupRequest {
+            partial: Some([PASSIVE].into()),
+            ..base("b")
+        })
+        .await
+        .expect("backup");
+    let unit = m
+        .units
+        .iter()
+        .find(|u| u.id.kind == UnitKind::PassiveBase)
+        .expect("unit");
+    let path = rig.spool().join("b").join(unit.id.relative_path());
+    let mut bytes = fs::read(&path).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xFF;
+    fs::write(&path, bytes).expect("write");
+    write(&rig.cage(PASSIVE).join("notes.txt"), b"current");
+    let before = tree(&rig.cage(PASSIVE));
+    let err = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("b")],
+            partial: None,
+        })
+        .await
+        .expect_err("corrupt");
+    assert!(matches!(err, SessionError::Verify(_)), "{err:?}");
+    assert_eq!(tree(&rig.cage(PASSIVE)), before);
+    assert_eq!(
+        rig.engine.bus().current(),
+        BurMode::NORMAL,
+        "mode never left normal"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_backup_tells_only_listed_owners_they_are_affected() {
+    let rig = rig();
+    rig.engine
+        .backup(BackupRequest {
+            partial: Some([ACTIVE].into()),
+            ..base("p")
+        })
+        .await
+        .expect("backup");
+    assert!(
+        calls(&rig, ACTIVE).contains("mode 0x104 affects_me=true"),
+        "{}",
+        calls(&rig, ACTIVE)
+    );
+    assert!(!rig.spool().join("p").join(PASSIVE.to_string()).exists());
+    // A second session cannot reuse the name.
+    assert!(rig.engine.backup(base("p")).await.is_err());
+    assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
+}
