@@ -50,6 +50,10 @@ fn register(c: &Drive, sid: Sid, xml_body: &str) {
 }
 
 fn rig() -> Rig {
+    rig_with(Duration::from_secs(10), &[])
+}
+
+fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let c = Drive::new('c', dir.path().join("c"));
     register(
@@ -92,6 +96,14 @@ fn rig() -> Rig {
         r#"<active_backup process_name="sbe-test-owner"/>"#,
     );
     write(&c.cage(CRASHER).join("behaviour"), b"crash");
+    for (sid, behaviour) in extra {
+        register(
+            &c,
+            *sid,
+            r#"<active_backup process_name="sbe-test-owner"/>"#,
+        );
+        write(&c.cage(*sid).join("behaviour"), behaviour.as_bytes());
+    }
     let owner_dir = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"))
         .parent()
         .expect("bin dir")
@@ -102,7 +114,7 @@ fn rig() -> Rig {
         socket: dir.path().join("engine.sock"),
         owner_dir,
         state_file: Some(dir.path().join("bur-state")),
-        ready_timeout: Duration::from_secs(10),
+        ready_timeout,
         cenrep: CENTRAL_REPOSITORY_SID,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
@@ -405,5 +417,41 @@ async fn partial_backup_tells_only_listed_owners_they_are_affected() {
     assert!(!rig.spool().join("p").join(PASSIVE.to_string()).exists());
     // A second session cannot reuse the name.
     assert!(rig.engine.backup(base("p")).await.is_err());
+    assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misbehaving_owners_fail_alone_with_their_reason() {
+    const NEVER: Sid = Sid(0x7777_7777);
+    const GARBAGE: Sid = Sid(0x8888_8888);
+    const ERROR: Sid = Sid(0x9999_9999);
+    let rig = rig_with(
+        Duration::from_millis(1500),
+        &[
+            (NEVER, "never-confirm"),
+            (GARBAGE, "garbage"),
+            (ERROR, "error"),
+        ],
+    );
+    let m = rig.engine.backup(base("b")).await.expect("backup");
+    let failed = |sid| match outcome(&m, sid) {
+        OwnerOutcome::Failed { code, reason } => (*code, reason.clone()),
+        OwnerOutcome::Ok => panic!("{sid} should have failed"),
+    };
+    assert_eq!(failed(NEVER).0, -18, "not ready");
+    assert_eq!(failed(GARBAGE).0, -20, "protocol violation");
+    assert_eq!(
+        failed(ERROR),
+        (-14, "owner error -14: owner is busy".to_owned()),
+        "owner's own error passes through"
+    );
+    assert!(matches!(outcome(&m, CRASHER), OwnerOutcome::Failed { .. }));
+    for sid in [PASSIVE, ACTIVE, HYBRID, PROXIED] {
+        assert_eq!(outcome(&m, sid), &OwnerOutcome::Ok, "{sid}");
+    }
+    // The set stays consistent: it verifies with the failed owners simply absent.
+    let set = engine::spool::SpoolSet::open(rig.spool().join("b"));
+    let (_, problems) = set.verify(|_| true).expect("manifest");
+    assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
 }
