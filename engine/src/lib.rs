@@ -7,6 +7,7 @@
 //! their verification) and [`passive`] (selection, snapshots, increments, atomic restore).
 #![forbid(unsafe_code)]
 
+pub mod dbms;
 pub mod ipc;
 pub mod manifest;
 pub mod mode;

@@ -18,6 +18,7 @@ const HYBRID: Sid = Sid(0x3333_3333);
 const PROXIED: Sid = Sid(0x4444_4444);
 const PROXY: Sid = Sid(0x5555_5555);
 const CRASHER: Sid = Sid(0x6666_6666);
+const DATABASE: Sid = Sid(0xAAAA_0001);
 
 struct Rig {
     dir: tempfile::TempDir,
@@ -96,6 +97,15 @@ fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
         r#"<active_backup process_name="sbe-test-owner"/>"#,
     );
     write(&c.cage(CRASHER).join("behaviour"), b"crash");
+    register(
+        &c,
+        DATABASE,
+        r#"<dbms_backup policy="AABBCCDD"/><passive_backup><include_directory name="\"/></passive_backup>"#,
+    );
+    write(&c.cage(DATABASE).join("settings.ini"), b"theme=dark");
+    let db = open_db(&c.cage(DATABASE));
+    db.execute_batch("CREATE TABLE r (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO r VALUES (1, 'alpha'), (2, 'beta');")
+        .expect("db");
     for (sid, behaviour) in extra {
         register(
             &c,
@@ -120,6 +130,23 @@ fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");
     Rig { dir, engine }
+}
+
+fn open_db(cage: &Path) -> rusqlite::Connection {
+    let path = cage.join("dbms/aabbccdd/records.db");
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    rusqlite::Connection::open(path).expect("open db")
+}
+
+fn db_rows(cage: &Path) -> Vec<(i64, String)> {
+    let db = open_db(cage);
+    let mut s = db
+        .prepare("SELECT id, v FROM r ORDER BY id")
+        .expect("prepare");
+    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect()
 }
 
 fn base(session: &str) -> BackupRequest {
@@ -200,7 +227,7 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         ]
     );
     assert_eq!(kinds(&m, PROXIED), vec![UnitKind::Proxy(PROXY)]);
-    for sid in [PASSIVE, ACTIVE, HYBRID, PROXIED, PROXY] {
+    for sid in [PASSIVE, ACTIVE, HYBRID, PROXIED, PROXY, DATABASE] {
         assert_eq!(outcome(&m, sid), &OwnerOutcome::Ok, "{sid}");
     }
     assert!(
@@ -214,12 +241,33 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
     );
     assert!(m.owner(PASSIVE).expect("passive").requires_reboot);
     assert!(calls(&rig, PROXY).contains("init_proxy_backup 44444444 c"));
+    assert_eq!(
+        kinds(&m, DATABASE),
+        vec![
+            UnitKind::PassiveBase,
+            UnitKind::PassiveSnapshot,
+            UnitKind::Dbms
+        ]
+    );
+    let passive_db = m
+        .units
+        .iter()
+        .find(|u| u.id.sid == DATABASE && u.id.kind == UnitKind::PassiveBase)
+        .expect("unit");
+    assert!(
+        passive_db.raw_size < 200,
+        "database file not copied raw: {}",
+        passive_db.raw_size
+    );
 
     // Damage everything, then restore.
     let passive_before = tree(&rig.cage(PASSIVE));
     write(&rig.cage(PASSIVE).join("notes.txt"), b"overwritten");
     fs::remove_file(rig.cage(PASSIVE).join("db/records.bin")).expect("rm");
     write(&rig.cage(HYBRID).join("files/prepared.txt"), b"changed");
+    open_db(&rig.cage(DATABASE))
+        .execute_batch("DELETE FROM r WHERE id = 1; INSERT INTO r VALUES (3, 'gamma');")
+        .expect("edit db");
     let report = rig
         .engine
         .restore(RestoreRequest {
@@ -239,6 +287,10 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         .expect("passive result");
     assert!(passive_result.requires_reboot);
     assert_eq!(tree(&rig.cage(PASSIVE)), passive_before);
+    assert_eq!(
+        db_rows(&rig.cage(DATABASE)),
+        vec![(1, "alpha".to_owned()), (2, "beta".to_owned())]
+    );
     assert_eq!(
         fs::read(rig.cage(ACTIVE).join("active.restored")).expect("restored"),
         b"active data v1"

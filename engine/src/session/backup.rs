@@ -188,6 +188,16 @@ impl Engine {
                         let snap = passive_snapshot.take().unwrap_or_default();
                         writer.write(&snap.encode())?;
                     }
+                    UnitKind::Dbms => {
+                        let scratch = self.config.spool.join(".dbms-scratch");
+                        crate::dbms::capture_dbms(
+                            &drive.cage(reg.sid),
+                            &reg.dbms,
+                            &scratch,
+                            &mut writer,
+                        )
+                        .map_err(|e| Failure::new(-2, e.to_string()))?;
+                    }
                     _ => continue,
                 }
                 records.push(writer.finish()?);
@@ -273,10 +283,8 @@ impl Engine {
         previous: Option<&(SpoolSet, Manifest)>,
         writer: &mut UnitWriter,
     ) -> Result<Snapshot, Failure> {
-        let passive = reg
-            .passive
-            .as_ref()
-            .ok_or_else(|| Failure::new(-5, "no passive registration"))?;
+        let passive =
+            &effective_passive(reg).ok_or_else(|| Failure::new(-5, "no passive registration"))?;
         let cage = drive.cage(reg.sid);
         let captured = if kind == UnitKind::PassiveIncrement {
             let (set, _) =
@@ -294,6 +302,20 @@ impl Engine {
         };
         Ok(captured.snapshot)
     }
+}
+
+/// Returns the owner's passive selection with its DBMS directory excluded (databases
+/// travel consistently in the DBMS unit, never as raw files).
+pub(crate) fn effective_passive(
+    reg: &BackupRegistration,
+) -> Option<crate::registration::PassiveBackup> {
+    let mut passive = reg.passive.clone()?;
+    if !reg.dbms.is_empty() {
+        if let Some(dir) = crate::registration::CagePath::parse_relative(crate::dbms::DBMS_DIR) {
+            passive.excludes.push(dir);
+        }
+    }
+    Some(passive)
 }
 
 fn record(sid: Sid, outcome: OwnerOutcome, requires_reboot: bool) -> OwnerRecord {

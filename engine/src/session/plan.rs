@@ -48,6 +48,9 @@ pub fn backup_units(
             units.push(UnitKind::PassiveSnapshot);
         }
     }
+    if !reg.dbms.is_empty() {
+        units.push(UnitKind::Dbms);
+    }
     units
 }
 

@@ -18,6 +18,10 @@ use crate::registration::{BackupRegistration, Drive, Sid};
 use crate::spool::{SpoolSet, UnitReader};
 use crate::unit::{UnitId, UnitKind};
 
+fn open_unit(path: &std::path::Path) -> Result<UnitReader, Failure> {
+    UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))
+}
+
 impl Engine {
     /// Runs a restore session over a chain of sets (a base, then its increments).
     ///
@@ -155,26 +159,39 @@ impl Engine {
         drive: &Drive,
         steps: &[&RestoreStep],
     ) -> Result<Vec<String>, Failure> {
-        let selection = reg.passive.as_ref().ok_or_else(|| {
-            Failure::new(
-                -5,
-                "set has passive data but the owner has no passive registration",
-            )
-        })?;
-        let mut restore = PassiveRestore::begin(&drive.cage(reg.sid), selection)?;
-        for (set, id) in steps {
-            if id.kind == UnitKind::Dbms {
-                return Err(Failure::new(-5, "dbms units are not supported yet"));
+        let cage = drive.cage(reg.sid);
+        let (dbms, files): (Vec<&RestoreStep>, Vec<&RestoreStep>) = steps
+            .iter()
+            .copied()
+            .partition(|(_, id)| id.kind == UnitKind::Dbms);
+        let mut skipped = Vec::new();
+        if !files.is_empty() {
+            let selection = super::backup::effective_passive(reg).ok_or_else(|| {
+                Failure::new(
+                    -5,
+                    "set has passive data but the owner has no passive registration",
+                )
+            })?;
+            let mut restore = PassiveRestore::begin(&cage, &selection)?;
+            for (set, id) in files {
+                let mut reader = open_unit(&sets[*set].unit_path(*id))?;
+                while let Some(block) = reader.next_block()? {
+                    restore.feed(&block)?;
+                }
+                restore.end_unit()?;
             }
-            let mut reader = UnitReader::open(&sets[*set].unit_path(*id))
-                .map_err(|e| Failure::new(-2, e.to_string()))?;
-            while let Some(block) = reader.next_block()? {
-                restore.feed(&block)?;
-            }
-            restore.end_unit()?;
+            skipped = restore.skipped().iter().map(ToString::to_string).collect();
+            restore.commit()?;
         }
-        let skipped = restore.skipped().iter().map(ToString::to_string).collect();
-        restore.commit()?;
+        for (set, id) in dbms {
+            let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms);
+            let mut reader = open_unit(&sets[*set].unit_path(*id))?;
+            let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
+            while let Some(block) = reader.next_block()? {
+                restore.feed(&block).map_err(dbms_err)?;
+            }
+            restore.commit().map_err(dbms_err)?;
+        }
         Ok(skipped)
     }
 
