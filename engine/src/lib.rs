@@ -11,6 +11,7 @@ pub mod dbms;
 pub mod ipc;
 pub mod manifest;
 pub mod mode;
+pub mod owners;
 pub mod passive;
 pub mod registration;
 pub mod session;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use engine::manifest::{BackupType, Manifest, OwnerOutcome};
 use engine::mode::BurMode;
+use engine::owners::{self, DataOwnerStatus};
 use engine::registration::{CENTRAL_REPOSITORY_SID, Drive, Sid};
 use engine::session::{BackupRequest, Engine, EngineConfig, RestoreRequest, SessionError};
 use engine::unit::UnitKind;
@@ -240,6 +241,29 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         "no partial units left"
     );
     assert!(m.owner(PASSIVE).expect("passive").requires_reboot);
+    let listed = rig.engine.list_data_owners();
+    let entry = |sid| {
+        listed
+            .iter()
+            .find(|(s, _, _)| *s == sid)
+            .copied()
+            .expect("listed")
+    };
+    assert_eq!(
+        entry(CRASHER).2,
+        DataOwnerStatus::NotConnected,
+        "crashed owner"
+    );
+    assert_eq!(entry(PASSIVE).2, DataOwnerStatus::Ready);
+    assert_eq!(
+        entry(PASSIVE).1.common,
+        owners::PASSIVE_BUR | owners::REQUIRES_REBOOT
+    );
+    assert_eq!(entry(PROXIED).1.common, owners::ACTIVE_BUR);
+    assert_eq!(
+        rig.engine.sid_status(Sid(0x0BAD_0BAD)),
+        DataOwnerStatus::NotFound
+    );
     assert!(calls(&rig, PROXY).contains("init_proxy_backup 44444444 c"));
     assert_eq!(
         kinds(&m, DATABASE),

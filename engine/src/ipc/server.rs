@@ -84,6 +84,11 @@ impl IpcServer {
             .cloned()
     }
 
+    /// Returns the status of the last connection of `sid`, if it ever connected.
+    pub fn owner_status(&self, sid: Sid) -> Option<super::conn::OwnerStatus> {
+        self.lock().owners.get(&sid).map(OwnerHandle::status)
+    }
+
     /// Makes sure `sid` is connected and confirmed ready: starts its `process_name` if
     /// it is not connected, then waits (at most `timeout` in all) for ConfirmReadyForBUR.
     ///

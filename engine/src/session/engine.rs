@@ -201,6 +201,37 @@ impl Engine {
         &self.bus
     }
 
+    /// Lists the registered owners with their capability flags and current status
+    /// (Symbian `ListOfDataOwnersL` + `SIDStatusL`).
+    pub fn list_data_owners(
+        &self,
+    ) -> Vec<(
+        Sid,
+        crate::owners::Capabilities,
+        crate::owners::DataOwnerStatus,
+    )> {
+        self.registrations
+            .iter()
+            .map(|(sid, reg)| {
+                (
+                    *sid,
+                    crate::owners::capabilities(reg),
+                    self.sid_status(*sid),
+                )
+            })
+            .collect()
+    }
+
+    /// Returns the status of one owner (`EDataOwnerNotFound` if it is not registered).
+    pub fn sid_status(&self, sid: Sid) -> crate::owners::DataOwnerStatus {
+        let connection = |s: Sid| self.ipc.owner_status(s);
+        crate::owners::status(self.registrations.get(&sid), connection(sid), |proxy| {
+            crate::owners::status(self.registrations.get(&proxy), connection(proxy), |_| {
+                crate::owners::DataOwnerStatus::NotFound
+            })
+        })
+    }
+
     /// Returns the drives an owner has a cage on.
     pub(crate) fn owner_drives(&self, sid: Sid) -> Vec<&Drive> {
         self.config
