@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod mode;
 pub mod owners;
 pub mod passive;
+pub mod public;
 pub mod registration;
 pub mod session;
 pub mod spool;

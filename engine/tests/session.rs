@@ -61,7 +61,13 @@ fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
     register(
         &c,
         PASSIVE,
-        r#"<passive_backup><include_directory name="\"/><exclude name="cache"/></passive_backup><restore requires_reboot="yes"/>"#,
+        r#"<passive_backup><include_directory name="\"/><exclude name="cache"/></passive_backup>
+           <public_backup><include_directory name="!:\public\11111111\"/></public_backup>
+           <restore requires_reboot="yes"/>"#,
+    );
+    write(
+        &c.root.join("public/11111111/shared.txt"),
+        b"public original",
     );
     write(&c.cage(PASSIVE).join("notes.txt"), b"first notes");
     write(
@@ -213,7 +219,11 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
 
     assert_eq!(
         kinds(&m, PASSIVE),
-        vec![UnitKind::PassiveBase, UnitKind::PassiveSnapshot]
+        vec![
+            UnitKind::PassiveBase,
+            UnitKind::PassiveSnapshot,
+            UnitKind::Public
+        ]
     );
     assert_eq!(
         kinds(&m, ACTIVE),
@@ -288,6 +298,10 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
     let passive_before = tree(&rig.cage(PASSIVE));
     write(&rig.cage(PASSIVE).join("notes.txt"), b"overwritten");
     fs::remove_file(rig.cage(PASSIVE).join("db/records.bin")).expect("rm");
+    write(
+        &rig.c().root.join("public/11111111/shared.txt"),
+        b"public changed",
+    );
     write(&rig.cage(HYBRID).join("files/prepared.txt"), b"changed");
     open_db(&rig.cage(DATABASE))
         .execute_batch("DELETE FROM r WHERE id = 1; INSERT INTO r VALUES (3, 'gamma');")
@@ -311,6 +325,10 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         .expect("passive result");
     assert!(passive_result.requires_reboot);
     assert_eq!(tree(&rig.cage(PASSIVE)), passive_before);
+    assert_eq!(
+        fs::read(rig.c().root.join("public/11111111/shared.txt")).expect("public"),
+        b"public original"
+    );
     assert_eq!(
         db_rows(&rig.cage(DATABASE)),
         vec![(1, "alpha".to_owned()), (2, "beta".to_owned())]
@@ -374,7 +392,12 @@ async fn incremental_backup_and_restore_of_base_plus_increment_in_order() {
     assert_eq!(m2.previous.as_deref(), Some("b"));
     assert_eq!(
         kinds(&m2, PASSIVE),
-        vec![UnitKind::PassiveIncrement, UnitKind::PassiveSnapshot]
+        // Public files are listed and copied whole every time (no public increments).
+        vec![
+            UnitKind::PassiveIncrement,
+            UnitKind::PassiveSnapshot,
+            UnitKind::Public
+        ]
     );
     assert_eq!(
         kinds(&m2, ACTIVE),

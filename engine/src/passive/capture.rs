@@ -131,7 +131,7 @@ fn file_meta(path: &Path) -> Result<FileMeta, CaptureError> {
 }
 
 /// Returns the modification time in nanoseconds since the epoch (0 if unavailable).
-pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| match t.duration_since(UNIX_EPOCH) {

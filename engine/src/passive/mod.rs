@@ -10,7 +10,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use capture::{CaptureError, Captured, capture_base, capture_increment};
+pub use capture::{CaptureError, Captured, capture_base, capture_increment, mtime_ns};
 pub use restore::{PassiveRestore, RestoreError};
 pub use select::{is_selected, select_files};
 pub use snapshot::{Changes, FileMeta, Snapshot, SnapshotError, diff};

@@ -203,6 +203,24 @@ impl Engine {
                 records.push(writer.finish()?);
             }
         }
+        if let Some(public) = &reg.public {
+            for drive in &self.config.drives {
+                let listed = crate::public::public_file_list(drive, public)
+                    .map_err(|e| Failure::new(-2, e.to_string()))?;
+                if listed.is_empty() {
+                    continue;
+                }
+                let id = UnitId {
+                    sid: reg.sid,
+                    drive: drive.letter,
+                    kind: UnitKind::Public,
+                };
+                let mut writer = set.unit_writer(id, req.compress)?;
+                crate::public::capture_public(drive, public, &mut writer)
+                    .map_err(|e| Failure::new(-2, e.to_string()))?;
+                records.push(writer.finish()?);
+            }
+        }
         Ok(records)
     }
 

@@ -128,6 +128,7 @@ fn restore_is_passive_before_active_and_base_before_increments() {
             &[
                 ('c', ActiveBase),
                 ('c', ActiveSnapshot),
+                ('c', Public),
                 ('c', PassiveBase),
                 ('c', PassiveSnapshot),
                 ('c', Proxy(PROXY)),
@@ -160,6 +161,7 @@ fn restore_is_passive_before_active_and_base_before_increments() {
             (0, PassiveBase, 'c'),
             (1, PassiveIncrement, 'c'),
             (2, PassiveIncrement, 'c'),
+            (0, Public, 'c'),
             (0, ActiveBase, 'c'),
             (1, ActiveIncrement, 'c'),
             (2, ActiveIncrement, 'c'),
