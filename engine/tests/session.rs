@@ -303,6 +303,7 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         b"public changed",
     );
     write(&rig.cage(HYBRID).join("files/prepared.txt"), b"changed");
+    fs::remove_file(rig.cage(HYBRID).join("files/generated.txt")).expect("generated during backup");
     open_db(&rig.cage(DATABASE))
         .execute_batch("DELETE FROM r WHERE id = 1; INSERT INTO r VALUES (3, 'gamma');")
         .expect("edit db");
@@ -336,6 +337,16 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
     assert_eq!(
         fs::read(rig.cage(ACTIVE).join("active.restored")).expect("restored"),
         b"active data v1"
+    );
+    assert_eq!(
+        fs::read(rig.cage(HYBRID).join("files/generated.txt")).expect("generated"),
+        b"generated during backup",
+        "the active part ran before the passive part was captured"
+    );
+    assert!(
+        calls(&rig, HYBRID).contains("passive already restored: hybrid passive"),
+        "passive restored before active: {}",
+        calls(&rig, HYBRID)
     );
     assert_eq!(
         fs::read(rig.cage(HYBRID).join("files/prepared.txt")).expect("hybrid"),

@@ -92,6 +92,12 @@ impl ActiveBackupDataClient for TestOwner {
             std::process::exit(3);
         }
         self.check()?;
+        // A hybrid owner prepares files for its passive part while its active unit runs.
+        let files = self.cage.join("files");
+        if files.is_dir() {
+            std::fs::write(files.join("generated.txt"), b"generated during backup")
+                .map_err(|e| OwnerError::new(-2, e.to_string()))?;
+        }
         self.data = std::fs::read(self.cage.join("active.dat")).unwrap_or_default();
         self.pos = 0;
         Ok(())
@@ -105,6 +111,9 @@ impl ActiveBackupDataClient for TestOwner {
     }
     fn initialise_restore_base_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
         self.log(&format!("init_restore_base {}", drive.letter()));
+        if let Ok(prepared) = std::fs::read_to_string(self.cage.join("files/prepared.txt")) {
+            self.log(&format!("passive already restored: {prepared}"));
+        }
         self.check()?;
         self.restore_target = "active.restored".into();
         let _ = std::fs::remove_file(self.cage.join(&self.restore_target));
