@@ -206,3 +206,42 @@ fn drive_letters_are_normalised() {
     assert_eq!(DriveLetter::new('1'), None);
     assert_eq!(DriveLetter::new('é'), None);
 }
+
+#[test]
+fn mutated_frames_never_panic() {
+    let mut b = BytesMut::new();
+    EngineMsg::Welcome(ModeInfo {
+        mode_bits: 0x102,
+        drives: vec![c()],
+        affects_me: true,
+    })
+    .encode(&mut b);
+    EngineMsg::Call {
+        id: 3,
+        call: Callback::ReceiveSnapshotData {
+            drive: c(),
+            last: true,
+            data: Bytes::from_static(b"xy"),
+        },
+    }
+    .encode(&mut b);
+    OwnerMsg::Reply {
+        id: 3,
+        reply: Reply::Error {
+            code: -1,
+            message: "m".into(),
+        },
+    }
+    .encode(&mut b);
+    for at in 0..b.len() {
+        for value in [0x00, 0x01, 0x7F, 0x80, 0xFF] {
+            let mut m = b.to_vec();
+            m[at] = value;
+            let mut rest: &[u8] = &m;
+            while let Ok(Some((_, used))) = decode_frame::<EngineMsg>(rest) {
+                rest = &rest[used..];
+            }
+            let _ = decode_frame::<OwnerMsg>(&m);
+        }
+    }
+}

@@ -480,3 +480,27 @@ mod discovery {
         assert!(reasons.iter().any(|r| r.contains("81113003")));
     }
 }
+
+#[test]
+fn mutated_registration_files_never_panic() {
+    let xml = r#"<?xml version="1.0"?>
+<backup_registration version="1.0">
+  <passive_backup supports_selective="yes"><include_directory name="\"/><exclude name="c"/></passive_backup>
+  <public_backup><include_file name="!:\p\x"/></public_backup>
+  <active_backup process_name="p" active_type="proxyonly" callback_delay_time="5"/>
+  <proxy_data_manager SID="0x1"/><dbms_backup policy="2"/><system_backup/><restore requires_reboot="no"/>
+</backup_registration>"#;
+    assert!(parse(xml).is_ok());
+    let bytes = xml.as_bytes();
+    for at in 0..bytes.len() {
+        for replacement in [b'<', b'>', b'"', b'/', b'\\', b'.', b'x', b' ', 0xC3] {
+            let mut mutated = bytes.to_vec();
+            mutated[at] = replacement;
+            let text = String::from_utf8_lossy(&mutated);
+            let _ = parse(&text);
+        }
+        if xml.is_char_boundary(at) {
+            let _ = parse(&xml[..at]);
+        }
+    }
+}
