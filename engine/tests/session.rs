@@ -251,6 +251,34 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         "no partial units left"
     );
     assert!(m.owner(PASSIVE).expect("passive").requires_reboot);
+    let passive_size = rig
+        .engine
+        .expected_data_size(engine::unit::UnitId {
+            sid: PASSIVE,
+            drive: 'c',
+            kind: UnitKind::PassiveBase,
+        })
+        .await
+        .expect("size");
+    let unit = m
+        .units
+        .iter()
+        .find(|u| u.id.sid == PASSIVE && u.id.kind == UnitKind::PassiveBase)
+        .expect("unit");
+    assert_eq!(
+        passive_size + 5,
+        unit.raw_size,
+        "exact but for the stream header and end record"
+    );
+    let err = rig
+        .engine
+        .expected_data_size(engine::unit::UnitId {
+            sid: Sid(0x0BAD_0BAD),
+            drive: 'c',
+            kind: UnitKind::PassiveBase,
+        })
+        .await;
+    assert!(matches!(err, Err(engine::session::SizeError::NotFound(_))));
     let listed = rig.engine.list_data_owners();
     let entry = |sid| {
         listed

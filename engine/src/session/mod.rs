@@ -4,6 +4,7 @@ mod backup;
 mod engine;
 pub mod plan;
 mod restore;
+mod size;
 
 #[cfg(test)]
 mod tests;
@@ -12,3 +13,4 @@ pub use engine::{
     BackupRequest, Engine, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest,
     SessionError,
 };
+pub use size::SizeError;
