@@ -18,4 +18,5 @@ pub mod registration;
 pub mod session;
 pub mod spool;
 pub mod stream;
+pub mod system;
 pub mod unit;

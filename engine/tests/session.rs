@@ -63,11 +63,23 @@ fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
         PASSIVE,
         r#"<passive_backup><include_directory name="\"/><exclude name="cache"/></passive_backup>
            <public_backup><include_directory name="!:\public\11111111\"/></public_backup>
-           <restore requires_reboot="yes"/>"#,
+           <system_backup/><restore requires_reboot="yes"/>"#,
     );
     write(
         &c.root.join("public/11111111/shared.txt"),
         b"public original",
+    );
+    // System data: a read-only package file, listed in the package file list.
+    write(&c.root.join("sys/bin/passive-app"), b"package binary");
+    fs::set_permissions(
+        c.root.join("sys/bin/passive-app"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .expect("chmod");
+    write(
+        &c.cage(Sid(0x1020_2D56))
+            .join("import/packages/11111111/files.txt"),
+        b"c:\\sys\\bin\\passive-app\n",
     );
     write(&c.cage(PASSIVE).join("notes.txt"), b"first notes");
     write(
@@ -222,6 +234,7 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         vec![
             UnitKind::PassiveBase,
             UnitKind::PassiveSnapshot,
+            UnitKind::System,
             UnitKind::Public
         ]
     );
@@ -295,7 +308,7 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
     assert_eq!(entry(PASSIVE).2, DataOwnerStatus::Ready);
     assert_eq!(
         entry(PASSIVE).1.common,
-        owners::PASSIVE_BUR | owners::REQUIRES_REBOOT
+        owners::PASSIVE_BUR | owners::HAS_SYSTEM_FILES | owners::REQUIRES_REBOOT
     );
     assert_eq!(entry(PROXIED).1.common, owners::ACTIVE_BUR);
     assert_eq!(
@@ -326,6 +339,7 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
     let passive_before = tree(&rig.cage(PASSIVE));
     write(&rig.cage(PASSIVE).join("notes.txt"), b"overwritten");
     fs::remove_file(rig.cage(PASSIVE).join("db/records.bin")).expect("rm");
+    fs::remove_file(rig.c().root.join("sys/bin/passive-app")).expect("rm system file");
     write(
         &rig.c().root.join("public/11111111/shared.txt"),
         b"public changed",
@@ -354,6 +368,10 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         .expect("passive result");
     assert!(passive_result.requires_reboot);
     assert_eq!(tree(&rig.cage(PASSIVE)), passive_before);
+    assert_eq!(
+        fs::read(rig.c().root.join("sys/bin/passive-app")).expect("system file restored"),
+        b"package binary"
+    );
     assert_eq!(
         fs::read(rig.c().root.join("public/11111111/shared.txt")).expect("public"),
         b"public original"
@@ -435,6 +453,7 @@ async fn incremental_backup_and_restore_of_base_plus_increment_in_order() {
         vec![
             UnitKind::PassiveIncrement,
             UnitKind::PassiveSnapshot,
+            UnitKind::System,
             UnitKind::Public
         ]
     );

@@ -203,6 +203,9 @@ impl Engine {
                 records.push(writer.finish()?);
             }
         }
+        if reg.system_backup {
+            records.extend(self.capture_system(set, reg, req)?);
+        }
         if let Some(public) = &reg.public {
             for drive in &self.config.drives {
                 let listed = crate::public::public_file_list(drive, public)
@@ -319,6 +322,50 @@ impl Engine {
             capture_base(&cage, passive, writer)?
         };
         Ok(captured.snapshot)
+    }
+}
+
+impl Engine {
+    /// Captures the read-only files of the owner's package file list, one unit per drive
+    /// the list names. An owner without a list has no system data (logged).
+    fn capture_system(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        req: &BackupRequest,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let Some(c) = self.config.drives.iter().find(|d| d.letter == 'c') else {
+            return Ok(Vec::new());
+        };
+        let list_path = crate::system::package_dir(c, reg.sid).join(crate::system::FILE_LIST);
+        let text = match std::fs::read_to_string(&list_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(sid = %reg.sid, "system_backup without a package file list");
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(Failure::new(-2, format!("{}: {e}", list_path.display()))),
+        };
+        let list =
+            crate::system::parse_file_list(&text).map_err(|e| Failure::new(-20, e.to_string()))?;
+        let mut records = Vec::new();
+        for drive in self
+            .config
+            .drives
+            .iter()
+            .filter(|d| list.iter().any(|(l, _)| *l == d.letter))
+        {
+            let id = UnitId {
+                sid: reg.sid,
+                drive: drive.letter,
+                kind: UnitKind::System,
+            };
+            let mut writer = set.unit_writer(id, req.compress)?;
+            crate::system::capture_system(drive, &list, &mut writer)
+                .map_err(|e| Failure::new(-2, e.to_string()))?;
+            records.push(writer.finish()?);
+        }
+        Ok(records)
     }
 }
 

@@ -113,8 +113,8 @@ pub enum SequenceError {
 }
 
 /// Returns the restore steps for `sid` over a checked chain, in the required order:
-/// per drive, passive (base then increments), DBMS, public files, active (base then
-/// increments), then proxy data. Snapshots are not restored (they serve the next increment).
+/// per drive, system (package) files, passive (base then increments), DBMS, public
+/// files, active (base then increments), then proxy data. Snapshots are not restored (they serve the next increment).
 ///
 /// # Errors
 /// [`SequenceError`] if an increment has no base before it.
@@ -129,6 +129,13 @@ pub fn restore_steps(sets: &[Manifest], sid: Sid) -> Result<Vec<RestoreStep>, Se
     drives.dedup();
     let mut steps = Vec::new();
     for drive in drives {
+        steps.extend(base_and_increments(
+            sets,
+            sid,
+            drive,
+            UnitKind::System,
+            None,
+        )?);
         steps.extend(base_and_increments(
             sets,
             sid,

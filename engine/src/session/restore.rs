@@ -130,6 +130,23 @@ impl Engine {
                 .ok_or_else(|| Failure::new(-1, format!("drive {letter} is not configured")))?;
             let on_drive: Vec<&RestoreStep> =
                 steps.iter().filter(|(_, id)| id.drive == letter).collect();
+            for (set, id) in on_drive
+                .iter()
+                .filter(|(_, id)| id.kind == UnitKind::System)
+            {
+                let mut reader = open_unit(&sets[*set].unit_path(*id))?;
+                let mut next = || {
+                    reader
+                        .next_block()
+                        .map_err(|e| crate::system::SystemError::Io {
+                            path: std::path::PathBuf::from(id.relative_path()),
+                            source: std::io::Error::other(e.to_string()),
+                        })
+                        .transpose()
+                };
+                crate::system::restore_system(drive, reg.sid, &mut next)
+                    .map_err(|e| Failure::new(-20, e.to_string()))?;
+            }
             let passive: Vec<&RestoreStep> = on_drive
                 .iter()
                 .copied()
@@ -140,7 +157,10 @@ impl Engine {
                 skipped.extend(list);
             }
             let mut owner_handle = None;
-            for (set, id) in on_drive.iter().filter(|(_, id)| !id.kind.is_passive()) {
+            let rest = on_drive
+                .iter()
+                .filter(|(_, id)| !id.kind.is_passive() && id.kind != UnitKind::System);
+            for (set, id) in rest {
                 let path = sets[*set].unit_path(*id);
                 self.restore_active_unit(reg, drive, *id, &path, &mut owner_handle)
                     .await?;

@@ -129,6 +129,7 @@ fn restore_is_passive_before_active_and_base_before_increments() {
                 ('c', ActiveBase),
                 ('c', ActiveSnapshot),
                 ('c', Public),
+                ('c', System),
                 ('c', PassiveBase),
                 ('c', PassiveSnapshot),
                 ('c', Proxy(PROXY)),
@@ -158,6 +159,7 @@ fn restore_is_passive_before_active_and_base_before_increments() {
     assert_eq!(
         steps,
         vec![
+            (0, System, 'c'),
             (0, PassiveBase, 'c'),
             (1, PassiveIncrement, 'c'),
             (2, PassiveIncrement, 'c'),
