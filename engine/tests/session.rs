@@ -574,6 +574,17 @@ async fn partial_backup_tells_only_listed_owners_they_are_affected() {
     assert!(!rig.spool().join("p").join(PASSIVE.to_string()).exists());
     // A second session cannot reuse the name.
     assert!(rig.engine.backup(base("p")).await.is_err());
+    // A backup while another operation holds the mode is refused and leaves no set.
+    let restore_mode = BurMode::new(
+        engine::mode::BurPartType::RestoreFull,
+        engine::mode::BackupIncType::NoBackup,
+    )
+    .expect("mode");
+    rig.engine.bus().set(restore_mode).expect("restore mode");
+    let err = rig.engine.backup(base("q")).await.expect_err("busy");
+    assert!(matches!(err, SessionError::Mode(_)), "{err:?}");
+    assert!(!rig.spool().join("q").exists());
+    rig.engine.bus().set(BurMode::NORMAL).expect("normal");
     assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
 }
 
@@ -610,5 +621,49 @@ async fn misbehaving_owners_fail_alone_with_their_reason() {
     let set = engine::spool::SpoolSet::open(rig.spool().join("b"));
     let (_, problems) = set.verify(|_| true).expect("manifest");
     assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_crashing_during_restore_fails_alone() {
+    const FRAGILE: Sid = Sid(0x7777_0001);
+    let rig = rig_with(Duration::from_secs(10), &[(FRAGILE, "crash-on-restore")]);
+    let partial = Some([PASSIVE, ACTIVE, FRAGILE].into_iter().collect());
+    let m = rig
+        .engine
+        .backup(BackupRequest {
+            partial,
+            ..base("b")
+        })
+        .await
+        .expect("backup");
+    assert_eq!(outcome(&m, FRAGILE), &OwnerOutcome::Ok);
+    write(&rig.cage(PASSIVE).join("notes.txt"), b"damaged");
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("b")],
+            partial: None,
+        })
+        .await
+        .expect("restore runs");
+    let result = |sid| {
+        report
+            .owners
+            .iter()
+            .find(|r| r.sid == sid)
+            .map(|r| r.outcome.clone())
+            .expect("listed")
+    };
+    assert!(
+        matches!(result(FRAGILE), OwnerOutcome::Failed { .. }),
+        "{report:?}"
+    );
+    assert_eq!(result(PASSIVE), OwnerOutcome::Ok);
+    assert_eq!(result(ACTIVE), OwnerOutcome::Ok);
+    assert_eq!(
+        fs::read(rig.cage(PASSIVE).join("notes.txt")).expect("notes"),
+        b"first notes"
+    );
     assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
 }

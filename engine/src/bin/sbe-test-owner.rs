@@ -3,7 +3,8 @@
 //! Started by the engine with `SBE_SOCKET`, `SBE_SID` and `SBE_CAGE`. What it does is
 //! read from `<cage>/behaviour`: `normal` (default), `crash` (exits when a backup unit
 //! begins), `never-confirm`, `garbage` (answers the first callback with junk bytes),
-//! `error` (every data callback fails with -14), `slow` (sleeps 5 s in every section).
+//! `error` (every data callback fails with -14), `slow` (sleeps 5 s in every section),
+//! `crash-on-restore` (exits when a base restore begins).
 //! In `normal` it backs up `<cage>/active.dat` and restores base and increments into
 //! `<cage>/active.restored` (increments are appended), and records every callback in
 //! `<cage>/calls.log`.
@@ -111,6 +112,9 @@ impl ActiveBackupDataClient for TestOwner {
     }
     fn initialise_restore_base_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
         self.log(&format!("init_restore_base {}", drive.letter()));
+        if self.behaviour == "crash-on-restore" {
+            std::process::exit(4);
+        }
         if let Ok(prepared) = std::fs::read_to_string(self.cage.join("files/prepared.txt")) {
             self.log(&format!("passive already restored: {prepared}"));
         }

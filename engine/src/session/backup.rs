@@ -32,13 +32,18 @@ impl Engine {
     pub async fn backup(&self, req: BackupRequest) -> Result<Manifest, SessionError> {
         let previous = match &req.previous {
             Some(dir) if req.backup_type == BackupType::Incremental => {
+                // The snapshots an increment is computed against must be sound.
                 let set = SpoolSet::open(dir);
-                let manifest = set.read_manifest()?;
+                let (manifest, problems) = set.verify(|_| true)?;
+                if !problems.is_empty() {
+                    return Err(SessionError::Verify(
+                        problems.iter().map(ToString::to_string).collect(),
+                    ));
+                }
                 Some((set, manifest))
             }
             _ => None,
         };
-        let set = SpoolSet::create(&self.config.spool, &req.session)?;
         let part = if req.partial.is_some() {
             BurPartType::BackupPartial
         } else {
@@ -52,7 +57,11 @@ impl Engine {
         let drives = self.config.drives.iter().map(|d| d.letter).collect();
         self.bus
             .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
-        let result = self.capture_all(&set, &req, mode, previous.as_ref()).await;
+        // The set is created only once the mode is ours, so a refused session leaves nothing.
+        let result = match SpoolSet::create(&self.config.spool, &req.session) {
+            Ok(set) => self.capture_all(&set, &req, mode, previous.as_ref()).await,
+            Err(e) => Err(e.into()),
+        };
         let back = self.bus.set(BurMode::NORMAL);
         let manifest = result?;
         back?;
