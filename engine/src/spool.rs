@@ -173,7 +173,7 @@ impl SpoolSet {
 
     /// Verifies the whole set: the manifest, every unit's size, SHA-256, framing and
     /// block checksums, that no unlisted file hides in an owner directory, and that every
-    /// owner is registered (`is_registered`). Nothing is modified.
+    /// owner with units is registered (`is_registered`). Nothing is modified.
     ///
     /// # Errors
     /// [`SpoolError`] if the manifest is unusable, otherwise `Ok` with every
@@ -184,9 +184,12 @@ impl SpoolSet {
     ) -> Result<(Manifest, Vec<Problem>), SpoolError> {
         let manifest = self.read_manifest()?;
         let mut problems = Vec::new();
-        for owner in &manifest.owners {
-            if !is_registered(owner.sid) {
-                problems.push(Problem::Unregistered(owner.sid));
+        // Only owners with data matter; a failed owner without units restores nothing.
+        let with_units: std::collections::BTreeSet<Sid> =
+            manifest.units.iter().map(|u| u.id.sid).collect();
+        for sid in with_units {
+            if !is_registered(sid) {
+                problems.push(Problem::Unregistered(sid));
             }
         }
         for unit in &manifest.units {

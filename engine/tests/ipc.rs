@@ -252,3 +252,19 @@ fn rustix_uid() -> u32 {
     let f = tempfile::NamedTempFile::new().expect("temp");
     f.as_file().metadata().expect("meta").uid()
 }
+
+#[tokio::test]
+async fn binding_never_deletes_a_regular_file_at_the_socket_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("not-a-socket");
+    std::fs::write(&path, b"precious").expect("write");
+    let bus = ModeBus::new(None).expect("bus");
+    let config = IpcConfig {
+        socket: path.clone(),
+        drives: vec![],
+        owner_dir: dir.path().to_owned(),
+        hello_timeout: Duration::from_secs(1),
+    };
+    assert!(IpcServer::bind(config, bus.subscribe()).is_err());
+    assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
+}

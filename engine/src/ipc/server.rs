@@ -1,7 +1,7 @@
 //! I/O shell: the Unix-socket server data owners connect to, and the owner launcher.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -55,7 +55,8 @@ impl IpcServer {
     /// # Errors
     /// The I/O error of binding.
     pub fn bind(config: IpcConfig, state: watch::Receiver<BurState>) -> std::io::Result<Self> {
-        if std::fs::symlink_metadata(&config.socket).is_ok_and(|m| !m.is_dir()) {
+        // Replace a stale socket, never any other kind of file.
+        if std::fs::symlink_metadata(&config.socket).is_ok_and(|m| m.file_type().is_socket()) {
             std::fs::remove_file(&config.socket)?;
         }
         let listener = UnixListener::bind(&config.socket)?;
