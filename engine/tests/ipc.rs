@@ -268,3 +268,16 @@ async fn binding_never_deletes_a_regular_file_at_the_socket_path() {
     assert!(IpcServer::bind(config, bus.subscribe()).is_err());
     assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
 }
+
+#[tokio::test]
+async fn two_peers_claiming_the_same_sid_never_both_get_in() {
+    let rig = rig("normal").await;
+    let (a, b) = tokio::join!(
+        ActiveBackupClient::connect(&rig.socket, SID.0),
+        ActiveBackupClient::connect(&rig.socket, SID.0)
+    );
+    let accepted = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+    assert_eq!(accepted, 1, "exactly one peer speaks for the sid");
+    let refused = if a.is_err() { a.err() } else { b.err() };
+    assert!(matches!(refused, Some(ClientError::Refused(r)) if r.contains("already connected")));
+}

@@ -265,7 +265,13 @@ impl Connection {
     async fn serve(&mut self) -> OwnerStatus {
         let mut pending: Option<Pending> = None;
         let mut next_id: u32 = 1;
-        self.state.mark_unchanged();
+        let welcome = mode_info(&self.state.borrow_and_update(), self.sid);
+        if send(&mut self.writer, &EngineMsg::Welcome(welcome))
+            .await
+            .is_err()
+        {
+            return OwnerStatus::Gone;
+        }
         loop {
             tokio::select! {
                 msg = self.reader.recv::<OwnerMsg>() => {

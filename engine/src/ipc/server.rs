@@ -12,7 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
-use super::conn::{OwnerError, OwnerHandle, mode_info, spawn_connection};
+use super::conn::{OwnerError, OwnerHandle, spawn_connection};
 use super::peer::{CageInfo, Refusal, check_claim};
 use crate::mode::BurState;
 use crate::registration::{BackupRegistration, Drive, Sid};
@@ -207,37 +207,34 @@ impl IpcServer {
             Ok(Ok(Some(OwnerMsg::Hello { version, .. }))) => Err(Refusal::Version(version)),
             _ => Err(Refusal::BadHello),
         };
-        let verdict = claim.and_then(|sid| self.admit(sid, peer_uid).map(|()| sid));
-        match verdict {
+        // Check and register under one lock, so two peers can never both speak for a SID.
+        // The connection task sends the Welcome itself, with the mode it starts from.
+        let refusal = match claim {
+            Err(refusal) => refusal,
             Ok(sid) => {
-                let info = mode_info(&self.state.borrow(), sid);
-                if send(&mut write, &EngineMsg::Welcome(info)).await.is_err() {
-                    return;
+                let mut reg = self.lock();
+                match Self::admit(&reg, &self.config.drives, sid, peer_uid) {
+                    Ok(()) => {
+                        let handle = spawn_connection(sid, reader, write, self.state.clone());
+                        reg.owners.insert(sid, handle);
+                        tracing::info!(%sid, peer_uid, "data owner connected");
+                        return;
+                    }
+                    Err(refusal) => refusal,
                 }
-                let handle = spawn_connection(sid, reader, write, self.state.clone());
-                tracing::info!(%sid, peer_uid, "data owner connected");
-                self.lock().owners.insert(sid, handle);
             }
-            Err(refusal) => {
-                tracing::warn!(peer_uid, %refusal, "data owner refused");
-                let _ = send(
-                    &mut write,
-                    &EngineMsg::Refused {
-                        reason: refusal.to_string(),
-                    },
-                )
-                .await;
-            }
-        }
+        };
+        tracing::warn!(peer_uid, %refusal, "data owner refused");
+        let reason = refusal.to_string();
+        let _ = send(&mut write, &EngineMsg::Refused { reason }).await;
     }
 
-    fn admit(&self, sid: Sid, peer_uid: u32) -> Result<(), Refusal> {
-        let reg = self.lock();
+    fn admit(reg: &Registry, drives: &[Drive], sid: Sid, peer_uid: u32) -> Result<(), Refusal> {
         let active = reg
             .registrations
             .get(&sid)
             .is_some_and(|r| r.active.is_some());
-        check_claim(sid, peer_uid, active, &cages_of(&self.config.drives, sid))?;
+        check_claim(sid, peer_uid, active, &cages_of(drives, sid))?;
         if reg.owners.get(&sid).is_some_and(OwnerHandle::is_connected) {
             return Err(Refusal::AlreadyConnected(sid));
         }
