@@ -129,10 +129,18 @@ pub fn capture_dbms(
         let copy = scratch.join(format!("copy-{i}.db"));
         let _ = std::fs::remove_file(&copy);
         online_copy(&source, &copy)?;
-        let bytes = std::fs::read(&copy).map_err(io_err(&copy))?;
+        let mut file = File::open(&copy).map_err(io_err(&copy))?;
+        let size = file.metadata().map_err(io_err(&copy))?.len();
+        archive::file_header(&mut out, rel, size, 0, 0o600);
+        let copied = crate::passive::copy_exact(&mut file, size, &mut out, sink, None);
         let _ = std::fs::remove_file(&copy);
-        archive::file_header(&mut out, rel, bytes.len() as u64, 0, 0o600);
-        out.extend_from_slice(&bytes);
+        match copied {
+            Ok(true) => {}
+            Ok(false) => return Err(io_err(&copy)(std::io::Error::other("copy changed"))),
+            Err(crate::passive::CopyError::Read(e) | crate::passive::CopyError::Sink(e)) => {
+                return Err(io_err(&source)(e));
+            }
+        }
         sink.write_all(&out.split()).map_err(io_err(&source))?;
     }
     archive::end(&mut out);

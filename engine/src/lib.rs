@@ -1,10 +1,16 @@
 //! The backup engine (Symbian's Secure Backup Engine rebuilt for Linux): registrations,
 //! the BUR mode bus, data-owner IPC, transfer units and sessions over a spool.
 //!
-//! Built so far: [`registration`] (parsing and discovery of `backup_registration*.xml`),
-//! [`mode`] (BUR modes and the mode bus), [`stream`] (framed, checksummed, optionally
-//! compressed unit streams), [`unit`], [`manifest`] and [`spool`] (backup sets on disk and
-//! their verification) and [`passive`] (selection, snapshots, increments, atomic restore).
+//! It knows nothing about MTP or USB; `docs/engine.md` describes the model, formats and
+//! differences from Symbian.
+//!
+//! - [`registration`]: parsing and discovery of `backup_registration*.xml`.
+//! - [`mode`]: BUR modes, transition rules, the mode bus and state file.
+//! - [`ipc`]: the Unix-socket server for data owners (peer check, launcher, watchdog).
+//! - [`stream`], [`unit`], [`manifest`], [`spool`]: framed units, the manifest, sets on disk.
+//! - [`passive`], [`dbms`], [`public`], [`system`]: the kinds of data the engine copies itself.
+//! - [`owners`]: capability flags and status as the backup server sees them.
+//! - [`session`]: backup and restore sessions over the spool (`session::Engine`).
 #![forbid(unsafe_code)]
 
 pub mod dbms;

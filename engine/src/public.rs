@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -165,12 +165,15 @@ pub fn capture_public(
         let mut file = File::open(&abs).map_err(io_err(&abs))?;
         let mode = file.metadata().map_err(io_err(&abs))?.permissions().mode() & 0o777;
         archive::file_header(&mut out, &entry.path, entry.size, entry.mtime_ns, mode);
-        let mut limited = (&mut file).take(entry.size);
-        let before = out.len();
-        let mut buf = Vec::new();
-        limited.read_to_end(&mut buf).map_err(io_err(&abs))?;
-        out.extend_from_slice(&buf);
-        if (out.len() - before) as u64 != entry.size {
+        let exact = crate::passive::copy_exact(&mut file, entry.size, &mut out, sink, None)
+            .map_err(|e| match e {
+                crate::passive::CopyError::Read(source)
+                | crate::passive::CopyError::Sink(source) => PublicError::Io {
+                    path: abs.clone(),
+                    source,
+                },
+            })?;
+        if !exact {
             return Err(PublicError::Changed(abs));
         }
         sink.write_all(&out.split()).map_err(io_err(&abs))?;

@@ -8,7 +8,7 @@
 //! into place and keeps its read-only mode; it never writes into another owner's cage.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -128,19 +128,29 @@ pub fn capture_system(
         if !meta.is_file() || mode & 0o222 != 0 {
             continue;
         }
-        let mut data = Vec::new();
-        File::open(&abs)
-            .and_then(|f| f.take(meta.len()).read_to_end(&mut data))
-            .map_err(io_err(&abs))?;
+        let mut file = File::open(&abs).map_err(io_err(&abs))?;
         archive::file_header(
             &mut out,
             rel,
-            data.len() as u64,
+            meta.len(),
             crate::passive::mtime_ns(&meta),
             mode & 0o777,
         );
-        out.extend_from_slice(&data);
-        sink.write_all(&out.split()).map_err(io_err(&abs))?;
+        let exact = crate::passive::copy_exact(&mut file, meta.len(), &mut out, sink, None)
+            .map_err(|e| match e {
+                crate::passive::CopyError::Read(source)
+                | crate::passive::CopyError::Sink(source) => SystemError::Io {
+                    path: abs.clone(),
+                    source,
+                },
+            })?;
+        if !exact {
+            return Err(SystemError::Io {
+                path: abs,
+                source: std::io::Error::other("changed during capture"),
+            });
+        }
+        sink.write_all(&out.split()).map_err(io_err(&drive.root))?;
         count += 1;
     }
     archive::end(&mut out);

@@ -152,24 +152,54 @@ fn write_file(
     let mode = file.metadata().map_err(read_err(abs))?.permissions().mode() & 0o7777;
     archive::file_header(out, rel, meta.size, meta.mtime_ns, mode);
     let mut hasher = Sha256::new();
-    let mut remaining = meta.size;
-    let mut buf = vec![0u8; CHUNK];
-    while remaining > 0 {
-        let want = usize::try_from(remaining).unwrap_or(CHUNK).min(CHUNK);
-        let n = file.read(&mut buf[..want]).map_err(read_err(abs))?;
-        if n == 0 {
-            return Err(CaptureError::Changed(abs.to_owned()));
-        }
-        hasher.update(&buf[..n]);
-        out.extend_from_slice(&buf[..n]);
-        remaining -= n as u64;
-        if out.len() >= CHUNK {
-            sink.write_all(&out.split()).map_err(CaptureError::Sink)?;
-        }
-    }
+    let exact =
+        copy_exact(&mut file, meta.size, out, sink, Some(&mut hasher)).map_err(|e| match e {
+            CopyError::Read(source) => CaptureError::Read {
+                path: abs.to_owned(),
+                source,
+            },
+            CopyError::Sink(e) => CaptureError::Sink(e),
+        })?;
     let digest: [u8; 32] = hasher.finalize().into();
-    if digest != meta.sha256 || file.read(&mut buf[..1]).map_err(read_err(abs))? != 0 {
+    if !exact || digest != meta.sha256 {
         return Err(CaptureError::Changed(abs.to_owned()));
     }
     Ok(())
+}
+
+/// A failure of [`copy_exact`]: reading the file or writing the sink.
+#[derive(Debug)]
+pub(crate) enum CopyError {
+    Read(std::io::Error),
+    Sink(std::io::Error),
+}
+
+/// Streams exactly `size` bytes of `file` through `out` into `sink`, flushing whenever
+/// `out` holds a chunk, so no file is ever held in memory whole. Returns false if the
+/// file is shorter or longer than `size` (it changed during capture).
+pub(crate) fn copy_exact(
+    file: &mut File,
+    size: u64,
+    out: &mut BytesMut,
+    sink: &mut impl Write,
+    mut hasher: Option<&mut Sha256>,
+) -> Result<bool, CopyError> {
+    let mut remaining = size;
+    let mut buf = vec![0u8; CHUNK];
+    while remaining > 0 {
+        let want = usize::try_from(remaining).unwrap_or(CHUNK).min(CHUNK);
+        let n = file.read(&mut buf[..want]).map_err(CopyError::Read)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if let Some(h) = hasher.as_deref_mut() {
+            h.update(&buf[..n]);
+        }
+        out.extend_from_slice(&buf[..n]);
+        remaining -= n as u64;
+        if out.len() >= CHUNK {
+            sink.write_all(&out.split()).map_err(CopyError::Sink)?;
+        }
+    }
+    Ok(file.read(&mut buf[..1]).map_err(CopyError::Read)? == 0)
 }

@@ -11,6 +11,7 @@ mod snapshot;
 mod tests;
 
 pub use capture::{CaptureError, Captured, capture_base, capture_increment, mtime_ns};
+pub(crate) use capture::{CopyError, copy_exact};
 pub use restore::{PassiveRestore, RestoreError};
 pub use select::{is_selected, select_files};
 pub use snapshot::{Changes, FileMeta, Snapshot, SnapshotError, diff};
