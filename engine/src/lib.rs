@@ -7,7 +7,7 @@
 //! - [`registration`]: parsing and discovery of `backup_registration*.xml`.
 //! - [`mode`]: BUR modes, transition rules, the mode bus and state file.
 //! - [`ipc`]: the Unix-socket server for data owners (peer check, launcher, watchdog).
-//! - [`stream`], [`unit`], [`manifest`], [`spool`]: framed units, the manifest, sets on disk.
+//! - [`stream`], [`unit`](mod@unit), [`manifest`], [`spool`]: framed units, the manifest, sets on disk.
 //! - [`passive`], [`dbms`], [`public`], [`system`]: the kinds of data the engine copies itself.
 //! - [`owners`]: capability flags and status as the backup server sees them.
 //! - [`session`]: backup and restore sessions over the spool (`session::Engine`).
