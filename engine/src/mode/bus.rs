@@ -153,6 +153,18 @@ impl ModeBus {
     }
 }
 
+impl Drop for ModeBus {
+    /// Leaves the state file at Normal when the engine stops, so scripts never see a
+    /// backup or restore that nobody runs any more (Symbian resets the key on exit).
+    fn drop(&mut self) {
+        if !self.current().is_normal() {
+            if let Err(e) = self.write_state(BurMode::NORMAL) {
+                tracing::warn!(error = %e, "cannot reset the state file");
+            }
+        }
+    }
+}
+
 /// Returns the state file text: shell-sourceable `key=value` lines.
 pub fn state_text(mode: BurMode) -> String {
     format!(

@@ -168,3 +168,21 @@ fn partial_list_decides_who_is_affected() {
         .expect("full");
     assert!(bus.state().affects(Sid(2)), "everyone in a full backup");
 }
+
+#[test]
+fn dropping_the_bus_mid_operation_leaves_the_state_file_at_normal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bur-mode");
+    let bus = ModeBus::new(Some(path.clone())).expect("bus");
+    bus.set(backup_base()).expect("backup");
+    assert!(
+        std::fs::read_to_string(&path)
+            .expect("state")
+            .contains("0x00000102")
+    );
+    drop(bus);
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("state"),
+        state_text(BurMode::NORMAL)
+    );
+}

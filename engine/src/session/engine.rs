@@ -99,6 +99,45 @@ pub struct RestoreReport {
     pub owners: Vec<OwnerRestoreResult>,
 }
 
+impl RestoreReport {
+    /// Returns the report as TOML (for `restore-result.toml` next to the restored set):
+    /// one `[[owners]]` table per owner with `sid`, `outcome` (`ok`/`failed`),
+    /// `error_code`/`error` when failed, `requires_reboot` and `skipped` paths.
+    pub fn to_toml(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for o in &self.owners {
+            let _ = writeln!(out, "[[owners]]\nsid = \"{}\"", o.sid);
+            match &o.outcome {
+                OwnerOutcome::Ok => out.push_str("outcome = \"ok\"\n"),
+                OwnerOutcome::Failed { code, reason } => {
+                    let _ = writeln!(
+                        out,
+                        "outcome = \"failed\"\nerror_code = {code}\nerror = {}",
+                        toml_string(reason)
+                    );
+                }
+            }
+            let _ = writeln!(out, "requires_reboot = {}", o.requires_reboot);
+            let skipped: Vec<String> = o.skipped.iter().map(|p| toml_string(p)).collect();
+            let _ = writeln!(out, "skipped = [{}]\n", skipped.join(", "));
+        }
+        out
+    }
+
+    /// Returns true if any successfully restored owner asks for a reboot.
+    pub fn requires_reboot(&self) -> bool {
+        self.owners
+            .iter()
+            .any(|o| o.requires_reboot && o.outcome == OwnerOutcome::Ok)
+    }
+}
+
+/// Quotes a string as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
 /// Why one owner failed; recorded, the session continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {

@@ -214,3 +214,56 @@ fn broken_chains_are_rejected() {
     let sets = vec![manifest("b", None, &[]), manifest("b2", None, &[])];
     assert!(matches!(check_chain(&sets), Err(ChainError::Broken { .. })));
 }
+
+#[test]
+fn restore_report_is_valid_toml_with_every_field() {
+    use crate::session::{OwnerRestoreResult, RestoreReport};
+    let report = RestoreReport {
+        owners: vec![
+            OwnerRestoreResult {
+                sid: S,
+                outcome: OwnerOutcome::Ok,
+                requires_reboot: true,
+                skipped: vec!["a \"quoted\" path".into()],
+            },
+            OwnerRestoreResult {
+                sid: PROXY,
+                outcome: OwnerOutcome::Failed {
+                    code: -33,
+                    reason: "callback timed out".into(),
+                },
+                requires_reboot: false,
+                skipped: vec![],
+            },
+        ],
+    };
+    assert!(report.requires_reboot());
+    let value: toml::Value = toml::from_str(&report.to_toml()).expect("valid toml");
+    let owners = value
+        .get("owners")
+        .and_then(toml::Value::as_array)
+        .expect("owners");
+    assert_eq!(owners.len(), 2);
+    assert_eq!(
+        owners[0].get("sid").and_then(toml::Value::as_str),
+        Some("0ab7e58c")
+    );
+    assert_eq!(
+        owners[0]
+            .get("skipped")
+            .and_then(toml::Value::as_array)
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(owners[0]["skipped"][0].as_str(), Some("a \"quoted\" path"));
+    assert_eq!(
+        owners[1]
+            .get("error_code")
+            .and_then(toml::Value::as_integer),
+        Some(-33)
+    );
+    assert_eq!(
+        owners[1].get("outcome").and_then(toml::Value::as_str),
+        Some("failed")
+    );
+}
