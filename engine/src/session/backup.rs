@@ -152,6 +152,7 @@ impl Engine {
                 prev_unit(UnitKind::ActiveSnapshot).is_some(),
                 prev_unit(UnitKind::PassiveSnapshot).is_some(),
             );
+            check_backup_order(reg, drive.letter, &kinds)?;
             let mut passive_snapshot = None;
             for kind in kinds {
                 let id = UnitId {
@@ -376,6 +377,30 @@ impl Engine {
         }
         Ok(records)
     }
+}
+
+/// Runs the plan through the reference's sequencing rules before any owner is called.
+fn check_backup_order(
+    reg: &BackupRegistration,
+    drive: char,
+    kinds: &[UnitKind],
+) -> Result<(), Failure> {
+    use super::sequence::{Direction, UnitSequencer};
+    let mut seq = UnitSequencer::new(reg, Direction::Backup);
+    let violation = |e: super::sequence::SequenceViolation| Failure::new(-20, e.to_string());
+    for (inc, snapshot) in [
+        (UnitKind::ActiveIncrement, UnitKind::ActiveSnapshot),
+        (UnitKind::PassiveIncrement, UnitKind::PassiveSnapshot),
+    ] {
+        if kinds.contains(&inc) {
+            seq.handle_supply(drive, snapshot, true)
+                .map_err(violation)?;
+        }
+    }
+    for kind in kinds {
+        seq.handle_request(drive, *kind, true).map_err(violation)?;
+    }
+    Ok(())
 }
 
 /// Returns the owner's passive selection with its DBMS directory excluded (databases

@@ -4,6 +4,7 @@ mod backup;
 mod engine;
 pub mod plan;
 mod restore;
+pub mod sequence;
 mod size;
 
 #[cfg(test)]

@@ -120,6 +120,12 @@ impl Engine {
         completed: &mut Vec<(OwnerHandle, Sid, char)>,
     ) -> Result<(), Failure> {
         let steps = restore_steps(manifests, reg.sid)?;
+        // The whole sequence must obey the rules before anything of this owner is touched.
+        let mut seq = super::sequence::UnitSequencer::new(reg, super::sequence::Direction::Restore);
+        for (_, id) in &steps {
+            seq.handle_supply(id.drive, id.kind, true)
+                .map_err(|e| Failure::new(-20, e.to_string()))?;
+        }
         let drives: BTreeSet<char> = steps.iter().map(|(_, id)| id.drive).collect();
         for letter in drives {
             let drive = self

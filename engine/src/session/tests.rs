@@ -267,3 +267,156 @@ fn restore_report_is_valid_toml_with_every_field() {
         Some("failed")
     );
 }
+
+mod sequencing {
+    use super::*;
+    use crate::session::sequence::{Direction, SequenceViolation, UnitSequencer};
+    use UnitKind::*;
+
+    fn hybrid() -> BackupRegistration {
+        reg(
+            Some((ActiveType::ActiveAndPassive, true)),
+            Some(false),
+            vec![],
+        )
+    }
+
+    fn order(v: Result<(), SequenceViolation>) -> bool {
+        matches!(v, Err(SequenceViolation::OutOfOrder { .. }))
+    }
+
+    #[test]
+    fn base_backup_of_a_hybrid_owner_is_active_then_passive() {
+        let mut s = UnitSequencer::new(&hybrid(), Direction::Backup);
+        assert!(
+            order(s.handle_request('c', PassiveBase, true)),
+            "passive first is refused"
+        );
+        s.handle_request('c', ActiveBase, false)
+            .expect("first chunk");
+        assert_eq!(
+            s.handle_request('c', PassiveBase, true),
+            Err(SequenceViolation::InProgress(ActiveBase))
+        );
+        s.handle_request('c', ActiveBase, true).expect("last chunk");
+        s.handle_request('c', ActiveSnapshot, true)
+            .expect("snapshot");
+        s.handle_request('c', PassiveBase, true)
+            .expect("passive after active");
+        s.handle_request('c', PassiveSnapshot, true)
+            .expect("passive snapshot");
+        assert!(order(s.handle_request('c', ActiveBase, true)), "twice");
+        assert!(
+            order(s.handle_request('c', PassiveIncrement, true)),
+            "both base and increment"
+        );
+        // Another drive has its own state.
+        s.handle_request('e', ActiveBase, true).expect("drive e");
+    }
+
+    #[test]
+    fn incremental_backup_needs_supplied_snapshots_first() {
+        let mut s = UnitSequencer::new(&hybrid(), Direction::Backup);
+        assert!(
+            order(s.handle_request('c', ActiveIncrement, true)),
+            "no snapshot yet"
+        );
+        s.handle_supply('c', ActiveSnapshot, false)
+            .expect("snapshot chunk");
+        s.handle_supply('c', ActiveSnapshot, true)
+            .expect("snapshot end");
+        assert!(
+            order(s.handle_request('c', ActiveBase, true)),
+            "base after a snapshot"
+        );
+        s.handle_request('c', ActiveIncrement, true)
+            .expect("increment");
+        assert!(
+            order(s.handle_supply('c', ActiveSnapshot, true)),
+            "snapshot after data"
+        );
+        s.handle_supply('c', PassiveSnapshot, true)
+            .expect("passive snapshot");
+        s.handle_request('c', PassiveIncrement, true)
+            .expect("passive increment");
+        // The new snapshots are requested after the supplied ones, once each.
+        s.handle_request('c', ActiveSnapshot, true)
+            .expect("new active snapshot");
+        s.handle_request('c', PassiveSnapshot, true)
+            .expect("new passive snapshot");
+        assert!(
+            order(s.handle_request('c', ActiveSnapshot, true)),
+            "requested twice"
+        );
+        assert!(matches!(
+            s.handle_supply('c', ActiveBase, true),
+            Err(SequenceViolation::WrongDirection(..))
+        ));
+    }
+
+    #[test]
+    fn base_only_owners_refuse_snapshots_and_increments() {
+        let owner = reg(Some((ActiveType::ActiveOnly, false)), Some(true), vec![]);
+        let mut s = UnitSequencer::new(&owner, Direction::Backup);
+        assert_eq!(
+            s.handle_supply('c', ActiveSnapshot, true),
+            Err(SequenceViolation::NotSupported(ActiveSnapshot))
+        );
+        assert_eq!(
+            s.handle_supply('c', PassiveSnapshot, true),
+            Err(SequenceViolation::NotSupported(PassiveSnapshot))
+        );
+        let mut r = UnitSequencer::new(&owner, Direction::Restore);
+        r.handle_supply('c', PassiveBase, true).expect("base");
+        assert_eq!(
+            r.handle_supply('c', PassiveIncrement, true),
+            Err(SequenceViolation::NotSupported(PassiveIncrement))
+        );
+        let passive_only = reg(None, Some(false), vec![]);
+        let mut p = UnitSequencer::new(&passive_only, Direction::Backup);
+        assert_eq!(
+            p.handle_request('c', ActiveBase, true),
+            Err(SequenceViolation::NotSupported(ActiveBase))
+        );
+    }
+
+    #[test]
+    fn restore_is_passive_then_active_base_then_increments_in_any_number() {
+        let mut s = UnitSequencer::new(&hybrid(), Direction::Restore);
+        assert!(
+            order(s.handle_supply('c', ActiveBase, true)),
+            "active before passive is refused"
+        );
+        assert!(
+            order(s.handle_supply('c', PassiveIncrement, true)),
+            "increment before base"
+        );
+        s.handle_supply('c', PassiveBase, true)
+            .expect("passive base");
+        assert!(
+            order(s.handle_supply('c', PassiveSnapshot, true)),
+            "snapshot after passive data"
+        );
+        s.handle_supply('c', PassiveIncrement, true)
+            .expect("increment 1");
+        s.handle_supply('c', PassiveIncrement, true)
+            .expect("increment 2");
+        assert!(
+            order(s.handle_supply('c', ActiveIncrement, true)),
+            "active increment before base"
+        );
+        s.handle_supply('c', ActiveBase, false).expect("chunk");
+        assert_eq!(
+            s.handle_supply('c', PassiveIncrement, true),
+            Err(SequenceViolation::InProgress(ActiveBase))
+        );
+        s.handle_supply('c', ActiveBase, true).expect("end");
+        assert!(order(s.handle_supply('c', ActiveBase, true)), "base twice");
+        s.handle_supply('c', ActiveIncrement, true)
+            .expect("active increment");
+        assert!(matches!(
+            s.handle_request('c', ActiveBase, true),
+            Err(SequenceViolation::WrongDirection(..))
+        ));
+    }
+}
