@@ -667,3 +667,41 @@ async fn an_owner_crashing_during_restore_fails_alone() {
     );
     assert_eq!(rig.engine.bus().current(), BurMode::NORMAL);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_restore_touches_only_the_listed_owners() {
+    let rig = rig();
+    let partial = Some([PASSIVE, ACTIVE].into_iter().collect());
+    rig.engine
+        .backup(BackupRequest {
+            partial,
+            ..base("b")
+        })
+        .await
+        .expect("backup");
+    write(&rig.cage(PASSIVE).join("notes.txt"), b"damaged");
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("b")],
+            partial: Some([PASSIVE].into()),
+        })
+        .await
+        .expect("restore");
+    assert_eq!(
+        report.owners.iter().map(|r| r.sid).collect::<Vec<_>>(),
+        vec![PASSIVE]
+    );
+    assert_eq!(
+        fs::read(rig.cage(PASSIVE).join("notes.txt")).expect("notes"),
+        b"first notes"
+    );
+    assert!(
+        !rig.cage(ACTIVE).join("active.restored").exists(),
+        "unlisted owner untouched"
+    );
+    // The mode may reach the unlisted owner coalesced with the return to Normal, but it
+    // is never told the restore concerns it.
+    let log = calls(&rig, ACTIVE);
+    assert!(!log.contains("mode 0x10 affects_me=true"), "{log}");
+}
