@@ -594,7 +594,7 @@ async fn misbehaving_owners_fail_alone_with_their_reason() {
     const GARBAGE: Sid = Sid(0x8888_8888);
     const ERROR: Sid = Sid(0x9999_9999);
     let rig = rig_with(
-        Duration::from_millis(1500),
+        Duration::from_secs(3),
         &[
             (NEVER, "never-confirm"),
             (GARBAGE, "garbage"),
