@@ -135,104 +135,135 @@ impl Engine {
         let mut records = Vec::new();
         let mut handle: Option<OwnerHandle> = None;
         for drive in self.owner_drives(reg.sid) {
-            let prev_unit = |kind| {
-                previous.filter(|(_, m)| {
-                    m.units.iter().any(|u| {
-                        u.id == UnitId {
-                            sid: reg.sid,
-                            drive: drive.letter,
-                            kind,
-                        }
-                    })
-                })
-            };
-            let kinds = backup_units(
-                reg,
-                req.backup_type,
-                prev_unit(UnitKind::ActiveSnapshot).is_some(),
-                prev_unit(UnitKind::PassiveSnapshot).is_some(),
+            records.extend(
+                self.capture_drive(set, reg, req, previous, drive, &mut handle)
+                    .await?,
             );
-            check_backup_order(reg, drive.letter, &kinds)?;
-            let mut passive_snapshot = None;
-            for kind in kinds {
-                let id = UnitId {
-                    sid: reg.sid,
-                    drive: drive.letter,
-                    kind,
-                };
-                let mut writer = set.unit_writer(id, req.compress)?;
-                match kind {
-                    UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot => {
-                        let h = match &handle {
-                            Some(h) => h.clone(),
-                            None => {
-                                let h = self
-                                    .ipc
-                                    .ensure_ready(reg.sid, self.config.ready_timeout)
-                                    .await?;
-                                handle = Some(h.clone());
-                                h
-                            }
-                        };
-                        let snapshot = prev_unit(UnitKind::ActiveSnapshot).map(|(s, _)| {
-                            s.unit_path(UnitId {
-                                kind: UnitKind::ActiveSnapshot,
-                                ..id
-                            })
-                        });
-                        self.capture_active(&h, reg, drive, kind, snapshot, &mut writer)
-                            .await
-                            .inspect_err(|_| {
-                                terminate(&h);
-                            })?;
-                    }
-                    UnitKind::Proxy(proxy) => {
-                        self.capture_proxy(reg.sid, proxy, drive, &mut writer)
-                            .await?
-                    }
-                    UnitKind::PassiveBase | UnitKind::PassiveIncrement => {
-                        passive_snapshot =
-                            Some(self.capture_passive(reg, drive, kind, previous, &mut writer)?);
-                    }
-                    UnitKind::PassiveSnapshot => {
-                        let snap = passive_snapshot.take().unwrap_or_default();
-                        writer.write(&snap.encode())?;
-                    }
-                    UnitKind::Dbms => {
-                        let scratch = self.config.spool.join(".dbms-scratch");
-                        crate::dbms::capture_dbms(
-                            &drive.cage(reg.sid),
-                            &reg.dbms,
-                            &scratch,
-                            &mut writer,
-                        )
-                        .map_err(|e| Failure::new(-2, e.to_string()))?;
-                    }
-                    _ => continue,
-                }
-                records.push(writer.finish()?);
-            }
         }
         if reg.system_backup {
             records.extend(self.capture_system(set, reg, req)?);
         }
         if let Some(public) = &reg.public {
-            for drive in &self.config.drives {
-                let listed = crate::public::public_file_list(drive, public)
-                    .map_err(|e| Failure::new(-2, e.to_string()))?;
-                if listed.is_empty() {
-                    continue;
+            records.extend(self.capture_public_units(set, reg, public, req)?);
+        }
+        Ok(records)
+    }
+
+    /// Captures the cage-bound units of one owner on one drive, in plan order.
+    async fn capture_drive(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        req: &BackupRequest,
+        previous: Option<&(SpoolSet, Manifest)>,
+        drive: &Drive,
+        handle: &mut Option<OwnerHandle>,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let unit = |kind| UnitId {
+            sid: reg.sid,
+            drive: drive.letter,
+            kind,
+        };
+        let prev_path = |kind| {
+            previous
+                .filter(|(_, m)| m.units.iter().any(|u| u.id == unit(kind)))
+                .map(|(s, _)| s.unit_path(unit(kind)))
+        };
+        let kinds = backup_units(
+            reg,
+            req.backup_type,
+            prev_path(UnitKind::ActiveSnapshot).is_some(),
+            prev_path(UnitKind::PassiveSnapshot).is_some(),
+        );
+        check_backup_order(reg, drive.letter, &kinds)?;
+        let mut records = Vec::new();
+        let mut passive_snapshot = None;
+        for kind in kinds {
+            let mut writer = set.unit_writer(unit(kind), req.compress)?;
+            match kind {
+                UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot => {
+                    let h = self.connected(reg.sid, handle).await?;
+                    let snapshot = prev_path(UnitKind::ActiveSnapshot);
+                    self.capture_active(&h, reg, drive, kind, snapshot, &mut writer)
+                        .await
+                        .inspect_err(|_| terminate(&h))?;
                 }
-                let id = UnitId {
-                    sid: reg.sid,
-                    drive: drive.letter,
-                    kind: UnitKind::Public,
-                };
-                let mut writer = set.unit_writer(id, req.compress)?;
-                crate::public::capture_public(drive, public, &mut writer)
+                UnitKind::Proxy(proxy) => {
+                    self.capture_proxy(reg.sid, proxy, drive, &mut writer)
+                        .await?
+                }
+                UnitKind::PassiveBase | UnitKind::PassiveIncrement => {
+                    let old = prev_path(UnitKind::PassiveSnapshot);
+                    passive_snapshot =
+                        Some(self.capture_passive(reg, drive, kind, old, &mut writer)?);
+                }
+                UnitKind::PassiveSnapshot => {
+                    writer.write(&passive_snapshot.take().unwrap_or_default().encode())?;
+                }
+                UnitKind::Dbms => {
+                    let scratch = self.config.spool.join(".dbms-scratch");
+                    crate::dbms::capture_dbms(
+                        &drive.cage(reg.sid),
+                        &reg.dbms,
+                        &scratch,
+                        &mut writer,
+                    )
                     .map_err(|e| Failure::new(-2, e.to_string()))?;
-                records.push(writer.finish()?);
+                }
+                other => {
+                    return Err(Failure::new(
+                        -5,
+                        format!("{other} is not captured per cage"),
+                    ));
+                }
             }
+            records.push(writer.finish()?);
+        }
+        Ok(records)
+    }
+
+    /// Returns the owner's connection, starting it and waiting for readiness once.
+    async fn connected(
+        &self,
+        sid: Sid,
+        handle: &mut Option<OwnerHandle>,
+    ) -> Result<OwnerHandle, Failure> {
+        if let Some(h) = handle {
+            return Ok(h.clone());
+        }
+        let h = self
+            .ipc
+            .ensure_ready(sid, self.config.ready_timeout)
+            .await?;
+        *handle = Some(h.clone());
+        Ok(h)
+    }
+
+    /// Captures a public unit on every drive where the owner has public files.
+    fn capture_public_units(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        public: &crate::registration::PublicBackup,
+        req: &BackupRequest,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let fail = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
+        let mut records = Vec::new();
+        for drive in &self.config.drives {
+            if crate::public::public_file_list(drive, public)
+                .map_err(fail)?
+                .is_empty()
+            {
+                continue;
+            }
+            let id = UnitId {
+                sid: reg.sid,
+                drive: drive.letter,
+                kind: UnitKind::Public,
+            };
+            let mut writer = set.unit_writer(id, req.compress)?;
+            crate::public::capture_public(drive, public, &mut writer).map_err(fail)?;
+            records.push(writer.finish()?);
         }
         Ok(records)
     }
@@ -311,20 +342,15 @@ impl Engine {
         reg: &BackupRegistration,
         drive: &Drive,
         kind: UnitKind,
-        previous: Option<&(SpoolSet, Manifest)>,
+        old_snapshot: Option<std::path::PathBuf>,
         writer: &mut UnitWriter,
     ) -> Result<Snapshot, Failure> {
         let passive =
             &effective_passive(reg).ok_or_else(|| Failure::new(-5, "no passive registration"))?;
         let cage = drive.cage(reg.sid);
         let captured = if kind == UnitKind::PassiveIncrement {
-            let (set, _) =
-                previous.ok_or_else(|| Failure::new(-20, "increment without previous set"))?;
-            let path = set.unit_path(UnitId {
-                sid: reg.sid,
-                drive: drive.letter,
-                kind: UnitKind::PassiveSnapshot,
-            });
+            let path = old_snapshot
+                .ok_or_else(|| Failure::new(-20, "increment without previous snapshot"))?;
             let old = Snapshot::decode(&read_unit(&path)?)
                 .map_err(|e| Failure::new(-20, e.to_string()))?;
             capture_increment(&cage, passive, &old, writer)?

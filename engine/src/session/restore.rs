@@ -284,26 +284,33 @@ impl Engine {
                 })
                 .await
             }
-            UnitKind::Public => {
-                let public = reg.public.as_ref().ok_or_else(|| {
-                    Failure::new(
-                        -5,
-                        "set has public files but the owner has no public registration",
-                    )
-                })?;
-                let mut restore = crate::public::PublicRestore::new(drive, public);
-                let public_err = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
-                let mut reader = open_unit(path)?;
-                while let Some(block) = reader.next_block()? {
-                    restore.feed(&block).map_err(public_err)?;
-                }
-                let skipped = restore.finish().map_err(public_err)?;
-                if !skipped.is_empty() {
-                    tracing::warn!(sid = %reg.sid, count = skipped.len(), "public files outside the rules skipped");
-                }
-                Ok(())
-            }
+            UnitKind::Public => restore_public(reg, drive, path),
             _ => Ok(()),
         }
     }
+}
+
+/// Restores a public unit onto `drive` (each file atomically; paths outside the rules skipped).
+fn restore_public(
+    reg: &BackupRegistration,
+    drive: &Drive,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    let public = reg.public.as_ref().ok_or_else(|| {
+        Failure::new(
+            -5,
+            "set has public files but the owner has no public registration",
+        )
+    })?;
+    let public_err = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
+    let mut restore = crate::public::PublicRestore::new(drive, public);
+    let mut reader = open_unit(path)?;
+    while let Some(block) = reader.next_block()? {
+        restore.feed(&block).map_err(public_err)?;
+    }
+    let skipped = restore.finish().map_err(public_err)?;
+    if !skipped.is_empty() {
+        tracing::warn!(sid = %reg.sid, count = skipped.len(), "public files outside the rules skipped");
+    }
+    Ok(())
 }
