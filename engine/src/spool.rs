@@ -376,6 +376,7 @@ pub struct UnitReader {
     eof: bool,
     flags: Option<bool>,
     first: Vec<u8>,
+    chunk: Vec<u8>,
 }
 
 impl UnitReader {
@@ -391,6 +392,7 @@ impl UnitReader {
             eof: false,
             flags: None,
             first: Vec::new(),
+            chunk: vec![0u8; 64 * 1024],
         })
     }
 
@@ -407,8 +409,8 @@ impl UnitReader {
                 self.decoder.finish()?;
                 return Ok(None);
             }
-            let mut chunk = vec![0u8; 64 * 1024];
-            let n = self.file.read(&mut chunk)?;
+            let n = self.file.read(&mut self.chunk)?;
+            let chunk = &self.chunk;
             if n == 0 {
                 self.eof = true;
                 continue;
