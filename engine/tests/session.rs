@@ -705,3 +705,42 @@ async fn partial_restore_touches_only_the_listed_owners() {
     let log = calls(&rig, ACTIVE);
     assert!(!log.contains("mode 0x10 affects_me=true"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_registration_leaves_out_only_its_owner() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = Drive::new('c', dir.path().join("c"));
+    register(
+        &c,
+        PASSIVE,
+        r#"<passive_backup><include_directory name="\"/></passive_backup>"#,
+    );
+    write(&c.cage(PASSIVE).join("notes.txt"), b"kept");
+    write(
+        &c.cage(ACTIVE).join("backup_registration.xml"),
+        b"<backup_registration>\n  <passive_backup>\n    <include_file name=\"..\\\\..\\\\etc\\\\passwd\"/>\n",
+    );
+    let config = EngineConfig {
+        drives: vec![c],
+        spool: dir.path().join("spool"),
+        socket: dir.path().join("engine.sock"),
+        owner_dir: dir.path().to_owned(),
+        state_file: None,
+        ready_timeout: Duration::from_secs(1),
+        cenrep: CENTRAL_REPOSITORY_SID,
+    };
+    let (engine, errors) = Engine::start(config).expect("engine");
+    assert_eq!(errors.len(), 1);
+    let text = errors[0].to_string();
+    assert!(
+        text.contains("22222222") && text.contains("line 3") && text.contains("bad path"),
+        "{text}"
+    );
+    assert_eq!(
+        engine.registrations().keys().copied().collect::<Vec<_>>(),
+        vec![PASSIVE]
+    );
+    let m = engine.backup(base("b")).await.expect("backup");
+    assert_eq!(m.owners.len(), 1);
+    assert_eq!(outcome(&m, PASSIVE), &OwnerOutcome::Ok);
+}
