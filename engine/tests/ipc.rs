@@ -281,3 +281,30 @@ async fn two_peers_claiming_the_same_sid_never_both_get_in() {
     let refused = if a.is_err() { a.err() } else { b.err() };
     assert!(matches!(refused, Some(ClientError::Refused(r)) if r.contains("already connected")));
 }
+
+#[tokio::test]
+async fn owner_is_started_as_the_uid_that_owns_its_cage() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let rig = rig("normal").await;
+    if rustix_uid() != 0 {
+        eprintln!("not root: cannot start an owner as another uid; skipped");
+        return;
+    }
+    // Let the unprivileged owner reach the socket, then hand it the cage.
+    let root = rig.socket.parent().expect("dir").to_owned();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::os::unix::fs::chown(&rig.cage, Some(4242), Some(4242)).expect("chown cage");
+    enter_backup(&rig.bus);
+    let owner = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("ready as uid 4242");
+    assert_eq!(owner.status(), OwnerStatus::Ready);
+    let log = std::fs::metadata(rig.cage.join("calls.log")).expect("owner wrote its log");
+    assert_eq!(
+        (log.uid(), log.gid()),
+        (4242, 4242),
+        "the owner ran as the cage's uid and gid"
+    );
+}

@@ -139,21 +139,26 @@ impl IpcServer {
             .and_then(|r| r.active.as_ref())
             .map(|a| a.process_name.clone())
             .ok_or(OwnerError::NotConnected)?;
-        let cages = cages_of(&self.config.drives, sid);
-        let uid = cages
-            .first()
-            .map(|c| c.uid)
+        let cage = cages_of(&self.config.drives, sid)
+            .into_iter()
+            .next()
             .ok_or_else(|| OwnerError::Launch("no cage".into()))?;
+        let (uid, gid) = std::fs::metadata(&cage.path)
+            .map(|m| (m.uid(), m.gid()))
+            .map_err(|e| OwnerError::Launch(format!("{}: {e}", cage.path.display())))?;
         let mut cmd = Command::new(self.config.owner_dir.join(&process));
-        cmd.env("SBE_SOCKET", &self.config.socket)
+        // A clean environment: the owner learns only what it needs from the engine.
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("SBE_SOCKET", &self.config.socket)
             .env("SBE_SID", sid.to_string())
+            .env("SBE_CAGE", &cage.path)
+            .current_dir(&cage.path)
             .kill_on_drop(true);
-        if let Some(cage) = cages.first() {
-            cmd.env("SBE_CAGE", &cage.path);
-        }
         if rustix::process::geteuid().as_raw() != uid {
-            // Only possible as root; otherwise the spawn fails and is reported.
-            cmd.uid(uid);
+            // Only possible as root (std then also drops supplementary groups);
+            // otherwise the spawn fails and is reported.
+            cmd.gid(gid).uid(uid);
         }
         let child = cmd
             .spawn()
