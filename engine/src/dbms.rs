@@ -226,11 +226,34 @@ impl DbmsRestore {
         self.decoder.finish()?;
         let count = self.received.len();
         for (tmp, target) in std::mem::take(&mut self.received) {
+            let existed = target.exists();
             let result = apply(&tmp, &target);
             let _ = std::fs::remove_file(&tmp);
             result?;
+            if !existed {
+                self.give_to_cage_owner(&target)?;
+            }
         }
         Ok(count)
+    }
+
+    /// Hands a database (and the `dbms/<policy>` directories) the restore created to the
+    /// owner of the cage, as everything else in the cage.
+    fn give_to_cage_owner(&self, target: &Path) -> Result<(), DbmsError> {
+        use std::os::unix::fs::MetadataExt;
+        let cage = std::fs::metadata(&self.cage).map_err(io_err(&self.cage))?;
+        let (uid, gid) = (cage.uid(), cage.gid());
+        let mut path = target.to_owned();
+        while path.starts_with(&self.cage) && path != self.cage {
+            let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
+            if (meta.uid(), meta.gid()) != (uid, gid) {
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).map_err(io_err(&path))?;
+            }
+            if !path.pop() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -339,6 +362,28 @@ mod tests {
             vec![(1, "one".to_owned()), (2, "two".to_owned())]
         );
         assert!(!cage.join("dbms/aabbccdd/main.restore-tmp").exists());
+    }
+
+    #[test]
+    fn a_database_the_restore_creates_belongs_to_the_cage_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cage = dir.path().join("cage");
+        db(&cage.join("dbms/aabbccdd/main.db"), &[(1, "one")]);
+        let mut stream = Vec::new();
+        capture_dbms(&cage, &[P], &dir.path().join("scratch"), &mut stream).expect("capture");
+        std::fs::remove_dir_all(cage.join("dbms")).expect("rm");
+        if std::os::unix::fs::chown(&cage, Some(4242), Some(4242)).is_err() {
+            eprintln!("not root: ownership handover cannot be tested");
+            return;
+        }
+        let mut restore = DbmsRestore::new(&cage, &[P]);
+        restore.feed(&stream).expect("feed");
+        restore.commit().expect("commit");
+        for rel in ["dbms", "dbms/aabbccdd", "dbms/aabbccdd/main.db"] {
+            let m = std::fs::metadata(cage.join(rel)).expect(rel);
+            assert_eq!((m.uid(), m.gid()), (4242, 4242), "{rel}");
+        }
     }
 
     #[test]

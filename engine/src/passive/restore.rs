@@ -9,7 +9,7 @@
 
 use std::fs::{File, FileTimes};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -50,11 +50,33 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
 #[derive(Debug)]
 pub struct PassiveRestore {
     cage: PathBuf,
+    owner: Option<Owner>,
     staging: PathBuf,
     selection: PassiveBackup,
     decoder: ArchiveDecoder,
     current: Option<Current>,
     skipped: Vec<CagePath>,
+}
+
+/// The owner (and mode) of the cage, given to everything the restore creates.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+}
+
+impl Owner {
+    /// Hands `path` (never followed if it is a symlink) to the owner, if it is not ours
+    /// already (only root can give files away).
+    fn apply(self, path: &Path) -> Result<(), RestoreError> {
+        let meta = std::fs::symlink_metadata(path).map_err(io_err(path))?;
+        if (meta.uid(), meta.gid()) != (self.uid, self.gid) {
+            std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid))
+                .map_err(io_err(path))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -76,11 +98,24 @@ impl PassiveRestore {
             std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
         }
         std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-        if cage.is_dir() {
+        // Everything the restore creates belongs to the cage's owner, as the cage does.
+        let owner = std::fs::symlink_metadata(cage)
+            .ok()
+            .filter(std::fs::Metadata::is_dir)
+            .map(|m| Owner {
+                uid: m.uid(),
+                gid: m.gid(),
+                mode: m.permissions().mode() & 0o7777,
+            });
+        if let Some(o) = owner {
+            o.apply(&staging)?;
+            std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(o.mode))
+                .map_err(io_err(&staging))?;
             copy_tree(cage, &staging, !selection.delete_before_restore, true)?;
         }
         Ok(Self {
             cage: cage.to_owned(),
+            owner,
             staging,
             selection: selection.clone(),
             decoder: ArchiveDecoder::new(),
@@ -151,7 +186,7 @@ impl PassiveRestore {
             } => {
                 let target = self.staging.join(path.as_str());
                 let file = if is_selected(&path, &self.selection) {
-                    Some(create_file(&target)?)
+                    Some(create_file(&self.staging, &target, self.owner)?)
                 } else {
                     tracing::warn!(%path, "restore skips a file the registration does not select");
                     self.skipped.push(path);
@@ -208,9 +243,21 @@ fn staging_path(cage: &Path) -> PathBuf {
     cage.with_file_name(format!(".{name}.staging"))
 }
 
-fn create_file(target: &Path) -> Result<File, RestoreError> {
+fn create_file(staging: &Path, target: &Path, owner: Option<Owner>) -> Result<File, RestoreError> {
     if let Some(parent) = target.parent() {
+        // Remember which directories this creates, to hand them to the owner.
+        let mut missing = Vec::new();
+        let mut dir = parent;
+        while dir.starts_with(staging) && dir != staging && !dir.exists() {
+            missing.push(dir.to_owned());
+            dir = dir.parent().unwrap_or(staging);
+        }
         std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        if let Some(o) = owner {
+            for d in &missing {
+                o.apply(d)?;
+            }
+        }
     }
     // Never write through an existing symlink (copy_tree does not copy them, but be sure).
     if std::fs::symlink_metadata(target).is_ok_and(|m| !m.file_type().is_file()) {
@@ -218,7 +265,11 @@ fn create_file(target: &Path) -> Result<File, RestoreError> {
             "target is not a regular file",
         )));
     }
-    File::create(target).map_err(io_err(target))
+    let file = File::create(target).map_err(io_err(target))?;
+    if let Some(o) = owner {
+        o.apply(target)?;
+    }
+    Ok(file)
 }
 
 fn finish_file(path: &Path, file: File, mtime_ns: i64, mode: u32) -> Result<(), RestoreError> {
@@ -245,11 +296,25 @@ fn copy_tree(from: &Path, to: &Path, everything: bool, top: bool) -> Result<(), 
         let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
         let is_registration =
             top && name.starts_with("backup_registration") && name.ends_with(".xml");
+        let keep = || {
+            let meta = std::fs::symlink_metadata(&src).map_err(io_err(&src))?;
+            let mode = meta.permissions().mode() & 0o7777;
+            Owner {
+                uid: meta.uid(),
+                gid: meta.gid(),
+                mode,
+            }
+            .apply(&dst)?;
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode))
+                .map_err(io_err(&dst))
+        };
         if kind.is_dir() && everything {
             std::fs::create_dir_all(&dst).map_err(io_err(&dst))?;
             copy_tree(&src, &dst, everything, false)?;
+            keep()?;
         } else if kind.is_file() && (everything || is_registration) {
             std::fs::copy(&src, &dst).map_err(io_err(&dst))?;
+            keep()?;
         }
     }
     Ok(())

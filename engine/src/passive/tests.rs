@@ -325,3 +325,37 @@ fn an_abandoned_restore_leaves_the_cage_untouched() {
     restore(&cage, &whole_cage(), &[&base]);
     assert_eq!(fs::read(cage.join("a")).expect("a"), b"old");
 }
+
+#[test]
+fn restored_files_and_the_cage_keep_belonging_to_the_cage_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("private/11111111");
+    write(&cage, "sub/a", b"data");
+    let mut base = Vec::new();
+    capture_base(&cage, &whole_cage(), &mut base).expect("capture");
+    fs::remove_dir_all(cage.join("sub")).expect("rm");
+    write(&cage, "kept-by-root", b"root's");
+    if std::os::unix::fs::chown(&cage, Some(4242), Some(4243)).is_err() {
+        eprintln!("not root: ownership handover cannot be tested");
+        return;
+    }
+    let root_uid = fs::metadata(cage.join("kept-by-root")).expect("meta").uid();
+    restore(&cage, &whole_cage(), &[&base]);
+    let owner = |rel: &str| {
+        let m = fs::symlink_metadata(cage.join(rel)).expect(rel);
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner(""), (4242, 4243), "the cage itself");
+    assert_eq!(
+        owner("sub"),
+        (4242, 4243),
+        "a directory the restore created"
+    );
+    assert_eq!(owner("sub/a"), (4242, 4243), "a restored file");
+    assert_eq!(
+        owner("kept-by-root").0,
+        root_uid,
+        "an untouched file keeps its owner"
+    );
+}
