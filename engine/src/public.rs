@@ -183,6 +183,21 @@ pub fn capture_public(
     Ok(entries)
 }
 
+/// Gives a replacement file the owner of the file it replaces, or of the directory it
+/// lands in (a root engine would otherwise leave it owned by root).
+pub(crate) fn inherit_owner(tmp: &Path, target: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let from = match std::fs::symlink_metadata(target) {
+        Ok(m) => m,
+        Err(_) => std::fs::metadata(target.parent().unwrap_or(Path::new("/")))?,
+    };
+    let tmp_meta = std::fs::symlink_metadata(tmp)?;
+    if (tmp_meta.uid(), tmp_meta.gid()) != (from.uid(), from.gid()) {
+        std::os::unix::fs::lchown(tmp, Some(from.uid()), Some(from.gid()))?;
+    }
+    Ok(())
+}
+
 /// Restores a public stream onto `drive`: each selected file is written to a temporary
 /// name and renamed into place; files the rules do not select are skipped and returned.
 #[derive(Debug)]
@@ -239,6 +254,7 @@ impl PublicRestore {
                 ArchiveEvent::FileEnd => {
                     if let Some((tmp, target, file)) = self.current.take() {
                         file.sync_all().map_err(io_err(&tmp))?;
+                        inherit_owner(&tmp, &target).map_err(io_err(&target))?;
                         std::fs::rename(&tmp, &target).map_err(io_err(&target))?;
                     }
                 }
@@ -328,6 +344,38 @@ mod tests {
             .map(|e| e.path.to_string())
             .collect();
         assert_eq!(listed, vec!["docs/readme"]);
+    }
+
+    #[test]
+    fn restored_public_files_keep_their_owner_or_take_their_directory_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Drive::new('c', dir.path().join("c"));
+        write(&c.root.join("public/app/old.txt"), b"old");
+        write(&c.root.join("public/app/new.txt"), b"new");
+        let p = public(r#"<include_directory name="c:\public\app\"/>"#);
+        let mut stream = Vec::new();
+        capture_public(&c, &p, &mut stream).expect("capture");
+        std::fs::remove_file(c.root.join("public/app/new.txt")).expect("rm");
+        let chown = |rel: &str, id| std::os::unix::fs::chown(c.root.join(rel), Some(id), Some(id));
+        if chown("public/app", 4242).is_err() || chown("public/app/old.txt", 4243).is_err() {
+            eprintln!("not root: ownership cannot be tested");
+            return;
+        }
+        let mut r = PublicRestore::new(&c, &p);
+        r.feed(&stream).expect("feed");
+        r.finish().expect("finish");
+        let uid = |rel: &str| std::fs::metadata(c.root.join(rel)).expect(rel).uid();
+        assert_eq!(
+            uid("public/app/old.txt"),
+            4243,
+            "replaced file keeps its owner"
+        );
+        assert_eq!(
+            uid("public/app/new.txt"),
+            4242,
+            "new file takes its directory's owner"
+        );
     }
 
     #[test]

@@ -196,6 +196,7 @@ pub fn restore_system(
                         file.set_permissions(std::fs::Permissions::from_mode(mode & 0o555))
                             .map_err(io_err(&tmp))?;
                         file.sync_all().map_err(io_err(&tmp))?;
+                        crate::public::inherit_owner(&tmp, &target).map_err(io_err(&target))?;
                         std::fs::rename(&tmp, &target).map_err(io_err(&target))?;
                         count += 1;
                     }
