@@ -121,7 +121,10 @@ pub fn capture_dbms(
     sink: &mut impl Write,
 ) -> Result<usize, DbmsError> {
     let databases = list_databases(cage, policies)?;
-    std::fs::create_dir_all(scratch).map_err(io_err(scratch))?;
+    let mut builder = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o700)
+        .create(scratch)
+        .map_err(io_err(scratch))?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
     for (i, rel) in databases.iter().enumerate() {

@@ -104,7 +104,10 @@ impl SpoolSet {
         }
         let dir = spool.join(session);
         std::fs::create_dir_all(spool).map_err(io_err(spool))?;
-        std::fs::create_dir(&dir).map_err(io_err(&dir))?;
+        // Sets hold owners' private data: only the engine may enter them.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
         Ok(Self { dir })
     }
 

@@ -75,7 +75,14 @@ fn session_names_cannot_escape_the_spool_and_sets_are_never_reused() {
         SpoolSet::create(dir.path(), "../x"),
         Err(SpoolError::BadSession(_))
     ));
-    SpoolSet::create(dir.path(), "s").expect("first");
+    let set = SpoolSet::create(dir.path(), "s").expect("first");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(set.dir())
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "sets are private to the engine");
     assert!(matches!(
         SpoolSet::create(dir.path(), "s"),
         Err(SpoolError::Io { .. })
