@@ -292,6 +292,16 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
         })
         .await;
     assert!(matches!(err, Err(engine::session::SizeError::NotFound(_))));
+    let public: Vec<String> = rig
+        .engine
+        .public_file_list(PASSIVE, 'c')
+        .expect("has public files")
+        .expect("listing")
+        .iter()
+        .map(|e| e.path.to_string())
+        .collect();
+    assert_eq!(public, vec!["public/11111111/shared.txt"]);
+    assert!(rig.engine.public_file_list(ACTIVE, 'c').is_none());
     let listed = rig.engine.list_data_owners();
     let entry = |sid| {
         listed

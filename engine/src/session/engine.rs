@@ -271,6 +271,22 @@ impl Engine {
         })
     }
 
+    /// Lists an owner's public files on a drive (Symbian `PublicFileListL`; the server may
+    /// copy them itself, sessions store them as `public` units).
+    ///
+    /// # Errors
+    /// `None` if the owner is not registered, has no public files or the drive is not
+    /// configured; the I/O error of walking the drive otherwise.
+    pub fn public_file_list(
+        &self,
+        sid: Sid,
+        drive: char,
+    ) -> Option<Result<Vec<crate::public::PublicEntry>, crate::public::PublicError>> {
+        let public = self.registrations.get(&sid)?.public.as_ref()?;
+        let drive = self.config.drives.iter().find(|d| d.letter == drive)?;
+        Some(crate::public::public_file_list(drive, public))
+    }
+
     /// Returns the drives an owner has a cage on.
     pub(crate) fn owner_drives(&self, sid: Sid) -> Vec<&Drive> {
         self.config
