@@ -10,7 +10,8 @@
 //! - [`stream`], [`unit`](mod@unit), [`manifest`], [`spool`]: framed units, the manifest, sets on disk.
 //! - [`passive`], [`dbms`], [`public`], [`system`]: the kinds of data the engine copies itself.
 //! - [`owners`]: capability flags and status as the backup server sees them.
-//! - [`session`]: backup and restore sessions over the spool (`session::Engine`).
+//! - [`session`]: the pure rules of sessions (unit plans, sequencing).
+//! - [`runner`]: the [`runner::Engine`] that runs backup and restore sessions over the spool.
 #![forbid(unsafe_code)]
 
 pub mod dbms;
@@ -21,6 +22,7 @@ pub mod owners;
 pub mod passive;
 pub mod public;
 pub mod registration;
+pub mod runner;
 pub mod session;
 pub mod spool;
 pub mod stream;

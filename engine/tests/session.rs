@@ -10,7 +10,7 @@ use engine::manifest::{BackupType, Manifest, OwnerOutcome};
 use engine::mode::BurMode;
 use engine::owners::{self, DataOwnerStatus};
 use engine::registration::{CENTRAL_REPOSITORY_SID, Drive, Sid};
-use engine::session::{BackupRequest, Engine, EngineConfig, RestoreRequest, SessionError};
+use engine::runner::{BackupRequest, Engine, EngineConfig, RestoreRequest, SessionError};
 use engine::unit::UnitKind;
 
 const PASSIVE: Sid = Sid(0x1111_1111);
@@ -291,7 +291,7 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
             kind: UnitKind::PassiveBase,
         })
         .await;
-    assert!(matches!(err, Err(engine::session::SizeError::NotFound(_))));
+    assert!(matches!(err, Err(engine::runner::SizeError::NotFound(_))));
     let public: Vec<String> = rig
         .engine
         .public_file_list(PASSIVE, 'c')

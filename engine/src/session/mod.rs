@@ -1,17 +1,9 @@
-//! Backup and restore sessions over a spool.
+//! The rules of backup and restore sessions, free of I/O: which units an owner gets and
+//! in which order ([`plan`]), and the reference's per-(owner, drive) sequencing rules
+//! ([`sequence`]). The async shell that runs sessions over a spool is [`crate::runner`].
 
-mod backup;
-mod engine;
 pub mod plan;
-mod restore;
 pub mod sequence;
-mod size;
 
 #[cfg(test)]
 mod tests;
-
-pub use engine::{
-    BackupRequest, Engine, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest,
-    SessionError,
-};
-pub use size::SizeError;

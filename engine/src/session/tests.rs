@@ -217,7 +217,7 @@ fn broken_chains_are_rejected() {
 
 #[test]
 fn restore_report_is_valid_toml_with_every_field() {
-    use crate::session::{OwnerRestoreResult, RestoreReport};
+    use crate::runner::{OwnerRestoreResult, RestoreReport};
     let report = RestoreReport {
         owners: vec![
             OwnerRestoreResult {

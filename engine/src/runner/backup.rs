@@ -7,12 +7,12 @@ use data_owners::wire::{Callback, DriveLetter, MAX_SECTION};
 use tracing::Instrument;
 
 use super::engine::{BackupRequest, Engine, Failure, SessionError};
-use super::plan::backup_units;
 use crate::ipc::OwnerHandle;
 use crate::manifest::{BackupType, Manifest, OwnerOutcome, OwnerRecord, UnitRecord};
 use crate::mode::{BackupIncType, BurMode, BurPartType};
 use crate::passive::{Snapshot, capture_base, capture_increment};
 use crate::registration::{BackupRegistration, Drive, Sid};
+use crate::session::plan::backup_units;
 use crate::spool::{SpoolSet, UnitReader, UnitWriter};
 use crate::unit::{UnitId, UnitKind};
 
@@ -411,9 +411,10 @@ fn check_backup_order(
     drive: char,
     kinds: &[UnitKind],
 ) -> Result<(), Failure> {
-    use super::sequence::{Direction, UnitSequencer};
+    use crate::session::sequence::{Direction, UnitSequencer};
     let mut seq = UnitSequencer::new(reg, Direction::Backup);
-    let violation = |e: super::sequence::SequenceViolation| Failure::new(-20, e.to_string());
+    let violation =
+        |e: crate::session::sequence::SequenceViolation| Failure::new(-20, e.to_string());
     for (inc, snapshot) in [
         (UnitKind::ActiveIncrement, UnitKind::ActiveSnapshot),
         (UnitKind::PassiveIncrement, UnitKind::PassiveSnapshot),

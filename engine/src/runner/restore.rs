@@ -9,12 +9,12 @@ use super::backup::{drive_letter, push_unit, watchdog};
 use super::engine::{
     Engine, Failure, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError,
 };
-use super::plan::{RestoreStep, check_chain, restore_steps};
 use crate::ipc::OwnerHandle;
 use crate::manifest::{Manifest, OwnerOutcome};
 use crate::mode::{BackupIncType, BurMode, BurPartType};
 use crate::passive::PassiveRestore;
 use crate::registration::{BackupRegistration, Drive, Sid};
+use crate::session::plan::{RestoreStep, check_chain, restore_steps};
 use crate::spool::{SpoolSet, UnitReader};
 use crate::unit::{UnitId, UnitKind};
 
@@ -121,7 +121,10 @@ impl Engine {
     ) -> Result<(), Failure> {
         let steps = restore_steps(manifests, reg.sid)?;
         // The whole sequence must obey the rules before anything of this owner is touched.
-        let mut seq = super::sequence::UnitSequencer::new(reg, super::sequence::Direction::Restore);
+        let mut seq = crate::session::sequence::UnitSequencer::new(
+            reg,
+            crate::session::sequence::Direction::Restore,
+        );
         for (_, id) in &steps {
             seq.handle_supply(id.drive, id.kind, true)
                 .map_err(|e| Failure::new(-20, e.to_string()))?;
