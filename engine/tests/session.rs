@@ -754,3 +754,73 @@ async fn a_broken_registration_leaves_out_only_its_owner() {
     assert_eq!(m.owners.len(), 1);
     assert_eq!(outcome(&m, PASSIVE), &OwnerOutcome::Ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_incremental_chain_of_every_kind_restores_the_latest_state() {
+    let rig = rig();
+    let b = rig.engine.backup(base("b")).await.expect("base");
+    assert!(matches!(outcome(&b, CRASHER), OwnerOutcome::Failed { .. }));
+    write(
+        &rig.cage(HYBRID).join("files/prepared.txt"),
+        b"hybrid passive v2",
+    );
+    write(&rig.cage(PASSIVE).join("notes.txt"), b"notes v2");
+    open_db(&rig.cage(DATABASE))
+        .execute_batch("INSERT INTO r VALUES (3, 'gamma');")
+        .expect("db v2");
+    let i = rig
+        .engine
+        .backup(BackupRequest {
+            backup_type: BackupType::Incremental,
+            previous: Some(rig.spool().join("b")),
+            ..base("i")
+        })
+        .await
+        .expect("incremental");
+    // Base-only data (hybrid active part, proxy, DBMS, public, system) is taken whole again.
+    assert_eq!(
+        kinds(&i, HYBRID),
+        vec![
+            UnitKind::ActiveBase,
+            UnitKind::PassiveIncrement,
+            UnitKind::PassiveSnapshot
+        ]
+    );
+    assert_eq!(kinds(&i, PROXIED), vec![UnitKind::Proxy(PROXY)]);
+    assert!(kinds(&i, DATABASE).contains(&UnitKind::Dbms));
+    let latest_passive = tree(&rig.cage(PASSIVE));
+
+    write(&rig.cage(HYBRID).join("files/prepared.txt"), b"lost");
+    write(&rig.cage(PASSIVE).join("notes.txt"), b"lost");
+    open_db(&rig.cage(DATABASE))
+        .execute_batch("DELETE FROM r;")
+        .expect("wipe db");
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("b"), rig.spool().join("i")],
+            partial: None,
+        })
+        .await
+        .expect("restore");
+    for r in &report.owners {
+        assert_eq!(r.outcome, OwnerOutcome::Ok, "{}", r.sid);
+    }
+    assert_eq!(tree(&rig.cage(PASSIVE)), latest_passive);
+    assert_eq!(
+        fs::read(rig.cage(HYBRID).join("files/prepared.txt")).expect("hybrid"),
+        b"hybrid passive v2"
+    );
+    assert_eq!(
+        db_rows(&rig.cage(DATABASE)).len(),
+        3,
+        "the database of the increment set"
+    );
+    // The proxy received the latest proxy data exactly once.
+    let proxy_log = calls(&rig, PROXY);
+    assert_eq!(
+        proxy_log.matches("init_proxy_restore 44444444").count(),
+        1,
+        "{proxy_log}"
+    );
+}
