@@ -216,7 +216,7 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_base_backup_and_restore_of_every_kind_of_owner() {
-    let rig = rig();
+    let mut rig = rig();
     let m = rig.engine.backup(base("base1")).await.expect("backup");
     assert_eq!(
         rig.engine.bus().current(),
@@ -422,7 +422,7 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_backup_and_restore_of_base_plus_increment_in_order() {
-    let rig = rig();
+    let mut rig = rig();
     let partial = Some([PASSIVE, ACTIVE].into_iter().collect());
     let m1 = rig
         .engine
@@ -528,7 +528,7 @@ async fn incremental_backup_and_restore_of_base_plus_increment_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_set_is_refused_and_nothing_is_touched() {
-    let rig = rig();
+    let mut rig = rig();
     let m = rig
         .engine
         .backup(BackupRequest {
@@ -637,7 +637,7 @@ async fn misbehaving_owners_fail_alone_with_their_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_crashing_during_restore_fails_alone() {
     const FRAGILE: Sid = Sid(0x7777_0001);
-    let rig = rig_with(Duration::from_secs(10), &[(FRAGILE, "crash-on-restore")]);
+    let mut rig = rig_with(Duration::from_secs(10), &[(FRAGILE, "crash-on-restore")]);
     let partial = Some([PASSIVE, ACTIVE, FRAGILE].into_iter().collect());
     let m = rig
         .engine
@@ -680,7 +680,7 @@ async fn an_owner_crashing_during_restore_fails_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_restore_touches_only_the_listed_owners() {
-    let rig = rig();
+    let mut rig = rig();
     let partial = Some([PASSIVE, ACTIVE].into_iter().collect());
     rig.engine
         .backup(BackupRequest {
@@ -757,7 +757,7 @@ async fn a_broken_registration_leaves_out_only_its_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_incremental_chain_of_every_kind_restores_the_latest_state() {
-    let rig = rig();
+    let mut rig = rig();
     let b = rig.engine.backup(base("b")).await.expect("base");
     assert!(matches!(outcome(&b, CRASHER), OwnerOutcome::Failed { .. }));
     write(
@@ -822,5 +822,79 @@ async fn full_incremental_chain_of_every_kind_restores_the_latest_state() {
         proxy_log.matches("init_proxy_restore 44444444").count(),
         1,
         "{proxy_log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uninstalled_owner_comes_back_with_its_package_then_its_data() {
+    use std::os::unix::fs::PermissionsExt;
+    const APP: Sid = Sid(0x5A5A_5A5A);
+    let mut rig = rig();
+    let c = rig.c();
+    register(
+        &c,
+        APP,
+        r#"<passive_backup><include_directory name="\"/></passive_backup><system_backup/>"#,
+    );
+    let reg_file = c.cage(APP).join("backup_registration.xml");
+    fs::set_permissions(&reg_file, fs::Permissions::from_mode(0o444))
+        .expect("read-only registration");
+    write(&c.root.join("sys/bin/app"), b"the app");
+    fs::set_permissions(
+        c.root.join("sys/bin/app"),
+        fs::Permissions::from_mode(0o555),
+    )
+    .expect("chmod");
+    write(
+        &c.cage(Sid(0x1020_2D56))
+            .join("import/packages/5a5a5a5a/files.txt"),
+        b"c:\\private\\5a5a5a5a\\backup_registration.xml\nc:\\sys\\bin\\app\n",
+    );
+    write(&c.cage(APP).join("user-data.txt"), b"precious");
+    assert!(rig.engine.rescan().is_empty());
+    let m = rig
+        .engine
+        .backup(BackupRequest {
+            partial: Some([APP].into()),
+            ..base("b")
+        })
+        .await
+        .expect("backup");
+    assert_eq!(
+        kinds(&m, APP),
+        vec![
+            UnitKind::PassiveBase,
+            UnitKind::PassiveSnapshot,
+            UnitKind::System
+        ]
+    );
+
+    // Uninstall: the package and the cage disappear, the engine forgets the owner.
+    fs::remove_dir_all(c.cage(APP)).expect("rm cage");
+    fs::remove_file(c.root.join("sys/bin/app")).expect("rm app");
+    assert!(rig.engine.rescan().is_empty());
+    assert!(!rig.engine.registrations().contains_key(&APP));
+
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![rig.spool().join("b")],
+            partial: None,
+        })
+        .await
+        .expect("restore");
+    assert_eq!(report.owners.len(), 1);
+    assert_eq!(report.owners[0].outcome, OwnerOutcome::Ok, "{report:?}");
+    assert!(
+        rig.engine.registrations().contains_key(&APP),
+        "registered again from its package"
+    );
+    assert_eq!(
+        fs::read(c.root.join("sys/bin/app")).expect("app"),
+        b"the app"
+    );
+    assert_eq!(
+        fs::read(c.cage(APP).join("user-data.txt")).expect("data"),
+        b"precious"
     );
 }

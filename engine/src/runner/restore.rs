@@ -26,31 +26,19 @@ impl Engine {
     /// Runs a restore session over a chain of sets (a base, then its increments).
     ///
     /// Every set is verified first (manifest, every size, SHA-256 and block checksum, no
-    /// unlisted files, every owner registered) and the chain is checked; on any problem
-    /// nothing is touched. Then owners are restored in SID order: per drive passive data
-    /// (base then increments) into staging, committed atomically, then active data and
-    /// proxy data through the owners. Back in Normal, owners get RestoreComplete.
+    /// unlisted files, every owner registered unless the chain brings its system data)
+    /// and the chain is checked; on any problem nothing is touched. Then, as Symbian's
+    /// `AllSystemFilesRestored`: system (package) data of every owner first, a rescan of
+    /// the registrations (the package may have brought them), and then owners in SID
+    /// order: per drive passive data (base then increments) into staging, committed
+    /// atomically, DBMS and public data, then active and proxy data through the owners.
+    /// Back in Normal, owners get RestoreComplete.
     ///
     /// # Errors
     /// [`SessionError::Verify`]/[`SessionError::Chain`] before anything is touched, or a
     /// mode error. Owner failures are in the report.
-    pub async fn restore(&self, req: RestoreRequest) -> Result<RestoreReport, SessionError> {
-        let sets: Vec<SpoolSet> = req.sets.iter().map(SpoolSet::open).collect();
-        let mut manifests = Vec::new();
-        let mut problems = Vec::new();
-        for set in &sets {
-            let (manifest, found) = set.verify(|sid| self.registrations.contains_key(&sid))?;
-            problems.extend(
-                found
-                    .iter()
-                    .map(|p| format!("{}: {p}", set.dir().display())),
-            );
-            manifests.push(manifest);
-        }
-        if !problems.is_empty() {
-            return Err(SessionError::Verify(problems));
-        }
-        check_chain(&manifests)?;
+    pub async fn restore(&mut self, req: RestoreRequest) -> Result<RestoreReport, SessionError> {
+        let (sets, manifests) = self.verify_chain(&req.sets)?;
         let mut owners: BTreeSet<Sid> = manifests
             .iter()
             .flat_map(|m| m.units.iter().map(|u| u.id.sid))
@@ -69,29 +57,127 @@ impl Engine {
         self.bus
             .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
 
+        let mut failed = std::collections::BTreeMap::new();
+        for sid in &owners {
+            if let Err(f) = self.restore_system(&sets, &manifests, *sid) {
+                tracing::warn!(%sid, reason = %f.reason, "system data failed during restore");
+                failed.insert(*sid, f);
+            }
+        }
+        for e in self.rescan() {
+            tracing::warn!(error = %e, "registration left out after system restore");
+        }
+
         let mut report = RestoreReport::default();
         let mut completed: Vec<(OwnerHandle, Sid, char)> = Vec::new();
         for sid in owners {
-            let Some(reg) = self.registrations.get(&sid) else {
-                continue;
-            };
-            let span = tracing::info_span!("restore_owner", %sid);
+            let reg = self.registrations.get(&sid);
             let mut skipped = Vec::new();
-            let run = self.restore_owner(&sets, &manifests, reg, &mut skipped, &mut completed);
-            let outcome = match run.instrument(span).await {
-                Ok(()) => OwnerOutcome::Ok,
-                Err(f) => {
-                    tracing::warn!(%sid, reason = %f.reason, "owner failed during restore");
-                    f.outcome()
+            let outcome = match (failed.remove(&sid), reg) {
+                (Some(f), _) => f.outcome(),
+                (None, None) => {
+                    Failure::new(-1, "not registered after system data was restored").outcome()
+                }
+                (None, Some(reg)) => {
+                    let span = tracing::info_span!("restore_owner", %sid);
+                    let run =
+                        self.restore_owner(&sets, &manifests, reg, &mut skipped, &mut completed);
+                    match run.instrument(span).await {
+                        Ok(()) => OwnerOutcome::Ok,
+                        Err(f) => {
+                            tracing::warn!(%sid, reason = %f.reason, "owner failed during restore");
+                            f.outcome()
+                        }
+                    }
                 }
             };
+            let requires_reboot = reg.is_some_and(|r| r.restore.requires_reboot);
             report.owners.push(OwnerRestoreResult {
                 sid,
                 outcome,
-                requires_reboot: reg.restore.requires_reboot,
+                requires_reboot,
                 skipped,
             });
         }
+        self.restore_complete(completed).await;
+        self.bus.set(BurMode::NORMAL)?;
+        Ok(report)
+    }
+
+    /// Verifies every set of the chain and the chain itself.
+    fn verify_chain(
+        &self,
+        dirs: &[std::path::PathBuf],
+    ) -> Result<(Vec<SpoolSet>, Vec<Manifest>), SessionError> {
+        let sets: Vec<SpoolSet> = dirs.iter().map(SpoolSet::open).collect();
+        // An owner that is not registered may still come back with its package.
+        let mut with_system = BTreeSet::new();
+        for set in &sets {
+            let manifest = set.read_manifest()?;
+            with_system.extend(
+                manifest
+                    .units
+                    .iter()
+                    .filter(|u| u.id.kind == UnitKind::System)
+                    .map(|u| u.id.sid),
+            );
+        }
+        let mut manifests = Vec::new();
+        let mut problems = Vec::new();
+        for set in &sets {
+            let registered =
+                |sid| self.registrations.contains_key(&sid) || with_system.contains(&sid);
+            let (manifest, found) = set.verify(registered)?;
+            problems.extend(
+                found
+                    .iter()
+                    .map(|p| format!("{}: {p}", set.dir().display())),
+            );
+            manifests.push(manifest);
+        }
+        if !problems.is_empty() {
+            return Err(SessionError::Verify(problems));
+        }
+        check_chain(&manifests)?;
+        Ok((sets, manifests))
+    }
+
+    /// Restores the system (package) units of `sid` on every drive.
+    fn restore_system(
+        &self,
+        sets: &[SpoolSet],
+        manifests: &[Manifest],
+        sid: Sid,
+    ) -> Result<(), Failure> {
+        let steps = restore_steps(manifests, sid)?;
+        for (set, id) in steps
+            .into_iter()
+            .filter(|(_, id)| id.kind == UnitKind::System)
+        {
+            let drive = self
+                .config
+                .drives
+                .iter()
+                .find(|d| d.letter == id.drive)
+                .ok_or_else(|| Failure::new(-1, format!("drive {} is not configured", id.drive)))?;
+            let mut reader = open_unit(&sets[set].unit_path(id))?;
+            let mut next = || {
+                reader
+                    .next_block()
+                    .map_err(|e| crate::system::SystemError::Io {
+                        path: std::path::PathBuf::from(id.relative_path()),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                    .transpose()
+            };
+            crate::system::restore_system(drive, sid, &mut next)
+                .map_err(|e| Failure::new(-20, e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Sends RestoreComplete to every owner/drive that received active data.
+    async fn restore_complete(&self, completed: Vec<(OwnerHandle, Sid, char)>) {
         for (h, sid, drive) in completed {
             let Some(d) = data_owners::wire::DriveLetter::new(drive) else {
                 continue;
@@ -107,8 +193,6 @@ impl Engine {
                 tracing::warn!(%sid, error = %e, "restore complete failed");
             }
         }
-        self.bus.set(BurMode::NORMAL)?;
-        Ok(report)
     }
 
     async fn restore_owner(
@@ -139,23 +223,6 @@ impl Engine {
                 .ok_or_else(|| Failure::new(-1, format!("drive {letter} is not configured")))?;
             let on_drive: Vec<&RestoreStep> =
                 steps.iter().filter(|(_, id)| id.drive == letter).collect();
-            for (set, id) in on_drive
-                .iter()
-                .filter(|(_, id)| id.kind == UnitKind::System)
-            {
-                let mut reader = open_unit(&sets[*set].unit_path(*id))?;
-                let mut next = || {
-                    reader
-                        .next_block()
-                        .map_err(|e| crate::system::SystemError::Io {
-                            path: std::path::PathBuf::from(id.relative_path()),
-                            source: std::io::Error::other(e.to_string()),
-                        })
-                        .transpose()
-                };
-                crate::system::restore_system(drive, reg.sid, &mut next)
-                    .map_err(|e| Failure::new(-20, e.to_string()))?;
-            }
             let passive: Vec<&RestoreStep> = on_drive
                 .iter()
                 .copied()
