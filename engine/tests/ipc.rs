@@ -308,3 +308,45 @@ async fn owner_is_started_as_the_uid_that_owns_its_cage() {
         "the owner ran as the cage's uid and gid"
     );
 }
+
+#[tokio::test]
+async fn an_owner_that_stops_reading_cannot_hang_the_engine() {
+    use data_owners::transport::send;
+    use data_owners::wire::{OwnerMsg, PROTOCOL_VERSION};
+    let rig = rig("normal").await;
+    // A peer that says hello and then never reads again.
+    let stream = tokio::net::UnixStream::connect(&rig.socket)
+        .await
+        .expect("connect");
+    let (_read, mut write) = stream.into_split();
+    send(
+        &mut write,
+        &OwnerMsg::Hello {
+            version: PROTOCOL_VERSION,
+            sid: SID.0,
+        },
+    )
+    .await
+    .expect("hello");
+    let owner = loop {
+        if let Some(h) = rig.server.owner(SID) {
+            break h;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let big = bytes::Bytes::from(vec![0u8; 1 << 19]);
+    for round in 0..4 {
+        let call = Callback::RestoreBaseDataSection {
+            last: false,
+            data: big.clone(),
+        };
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            owner.call(call, Duration::from_millis(300)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: the engine hung"));
+        assert!(result.is_err(), "round {round}: {result:?}");
+    }
+    assert!(matches!(owner.status(), OwnerStatus::Misbehaved(_)));
+}

@@ -147,23 +147,23 @@ impl OwnerHandle {
     /// An [`OwnerError`]; [`OwnerError::Callback`] carries the owner's own error.
     pub async fn call(&self, call: Callback, watchdog: Duration) -> Result<Reply, OwnerError> {
         let (tx, rx) = oneshot::channel();
-        self.requests
-            .send(CallRequest { call, reply: tx })
-            .await
-            .map_err(|_| OwnerError::NotConnected)?;
-        match tokio::time::timeout(watchdog, rx).await {
+        // The watchdog covers the whole exchange: queueing the call, sending it and the reply.
+        let exchange = async {
+            self.requests
+                .send(CallRequest { call, reply: tx })
+                .await
+                .map_err(|_| OwnerError::NotConnected)?;
+            rx.await
+                .map_err(|_| OwnerError::Exited("connection closed during a callback".into()))?
+        };
+        match tokio::time::timeout(watchdog, exchange).await {
             Err(_) => {
                 tracing::warn!(sid = %self.sid, "callback watchdog expired; disconnecting owner");
                 self.abort.notify_one();
                 Err(OwnerError::Timeout)
             }
-            Ok(Err(_)) => Err(OwnerError::Exited(
-                "connection closed during a callback".into(),
-            )),
-            Ok(Ok(Ok(Reply::Error { code, message }))) => {
-                Err(OwnerError::Callback { code, message })
-            }
-            Ok(Ok(result)) => result,
+            Ok(Ok(Reply::Error { code, message })) => Err(OwnerError::Callback { code, message }),
+            Ok(result) => result,
         }
     }
 
@@ -286,17 +286,17 @@ impl Connection {
                     }
                     let info = mode_info(&self.state.borrow_and_update(), self.sid);
                     self.status.send_replace(OwnerStatus::NotReady);
-                    if let Err(e) = send(&mut self.writer, &EngineMsg::ModeChanged(info)).await {
-                        return fail_pending(pending, OwnerStatus::Misbehaved(e.to_string()));
+                    if let Err(end) = self.send_or_abort(&EngineMsg::ModeChanged(info)).await {
+                        return fail_pending(pending, end);
                     }
                 }
                 req = self.requests.recv(), if pending.is_none() => {
                     let Some(req) = req else { return OwnerStatus::Gone };
                     let id = next_id;
                     next_id = next_id.wrapping_add(1);
-                    if let Err(e) = send(&mut self.writer, &EngineMsg::Call { id, call: req.call }).await {
-                        let _ = req.reply.send(Err(OwnerError::Exited(e.to_string())));
-                        return OwnerStatus::Gone;
+                    if let Err(end) = self.send_or_abort(&EngineMsg::Call { id, call: req.call }).await {
+                        let _ = req.reply.send(Err(OwnerError::Exited("cannot send the call".into())));
+                        return end;
                     }
                     pending = Some(Pending { id, reply: req.reply });
                 }
@@ -304,6 +304,16 @@ impl Connection {
                     return fail_pending(pending, OwnerStatus::Misbehaved("callback watchdog expired".into()));
                 }
             }
+        }
+    }
+
+    /// Sends a message unless the owner is aborted meanwhile (an owner that stops reading
+    /// must not block its connection task forever).
+    async fn send_or_abort(&mut self, msg: &EngineMsg) -> Result<(), OwnerStatus> {
+        let abort = self.abort.clone();
+        tokio::select! {
+            sent = send(&mut self.writer, msg) => sent.map_err(|e| OwnerStatus::Misbehaved(e.to_string())),
+            () = abort.notified() => Err(OwnerStatus::Misbehaved("callback watchdog expired".into())),
         }
     }
 
