@@ -156,3 +156,16 @@ fn session_names_are_restricted() {
         assert!(!is_session_name(bad), "{bad}");
     }
 }
+
+#[test]
+fn mutated_manifests_never_panic() {
+    let text = sample().to_toml();
+    let bytes = text.as_bytes();
+    for at in 0..bytes.len() {
+        for value in [b'"', b'=', b'[', b'\n', b'-', b'9', b'x'] {
+            let mut m = bytes.to_vec();
+            m[at] = value;
+            let _ = Manifest::from_toml(&String::from_utf8_lossy(&m));
+        }
+    }
+}

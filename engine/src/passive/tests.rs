@@ -359,3 +359,32 @@ fn restored_files_and_the_cage_keep_belonging_to_the_cage_owner() {
         "an untouched file keeps its owner"
     );
 }
+
+#[test]
+fn mutated_passive_streams_and_snapshots_never_panic() {
+    let mut stream = BytesMut::new();
+    archive::begin(&mut stream);
+    archive::file_header(&mut stream, &cp("dir/file"), 3, -1, 0o644);
+    stream.extend_from_slice(b"abc");
+    archive::deleted(&mut stream, &cp("gone"));
+    archive::end(&mut stream);
+    let mut snap = Snapshot::default();
+    snap.files.insert(cp("a/b"), meta(1, 2, 3));
+    let snap = snap.encode();
+    for (bytes, is_archive) in [(stream.to_vec(), true), (snap.to_vec(), false)] {
+        for at in 0..bytes.len() {
+            for value in [0x00, 0x01, 0x02, 0x2E, 0x2F, 0x7F, 0xFF] {
+                let mut m = bytes.clone();
+                m[at] = value;
+                if is_archive {
+                    let mut d = archive::ArchiveDecoder::new();
+                    d.handle_input(&m);
+                    while let Ok(Some(_)) = d.poll_event() {}
+                    let _ = d.finish();
+                } else {
+                    let _ = Snapshot::decode(&m);
+                }
+            }
+        }
+    }
+}
