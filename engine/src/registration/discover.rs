@@ -117,6 +117,10 @@ fn registration_files(private: &Path) -> Vec<(Sid, PathBuf)> {
         return out;
     };
     for dir in dirs.flatten() {
+        // A cage is a real directory; a symlink could point anywhere.
+        if !dir.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         let name = dir.file_name();
         let Some(sid) = name
             .to_str()

@@ -439,6 +439,10 @@ mod discovery {
             good,
         );
         write(&c.cage(Sid(0x4444_4444)).join("other.xml"), "garbage");
+        // A symlinked "cage" is not a cage.
+        write(&dir.path().join("elsewhere/backup_registration.xml"), good);
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), c.cage(Sid(0x5555_5555)))
+            .expect("symlink");
         write(
             &c.cage(ENGINE_SID)
                 .join("import/packages/81113002/backup_registration.xml"),

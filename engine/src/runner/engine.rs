@@ -292,7 +292,7 @@ impl Engine {
         self.config
             .drives
             .iter()
-            .filter(|d| d.cage(sid).is_dir())
+            .filter(|d| std::fs::symlink_metadata(d.cage(sid)).is_ok_and(|m| m.is_dir()))
             .collect()
     }
 }
