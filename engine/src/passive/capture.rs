@@ -80,18 +80,30 @@ fn capture(
         path: cage.to_owned(),
         source,
     })?;
+    let mut out = BytesMut::new();
+    archive::begin(&mut out);
+    let Some(previous) = previous else {
+        // A base reads every file once: the hash is taken while the file is copied.
+        let mut snapshot = Snapshot::default();
+        for (rel, abs) in &files {
+            let meta = write_file(rel, abs, None, &mut out, sink)?;
+            snapshot.files.insert(rel.clone(), meta);
+        }
+        archive::end(&mut out);
+        sink.write_all(&out).map_err(CaptureError::Sink)?;
+        let changes = diff(&Snapshot::default(), &snapshot);
+        return Ok(Captured { snapshot, changes });
+    };
     let mut snapshot = Snapshot::default();
     for (rel, abs) in &files {
         snapshot.files.insert(rel.clone(), file_meta(abs)?);
     }
-    let changes = diff(previous.unwrap_or(&Snapshot::default()), &snapshot);
-    let mut out = BytesMut::new();
-    archive::begin(&mut out);
+    let changes = diff(previous, &snapshot);
     for rel in changes.added.iter().chain(&changes.changed) {
         let (Some(abs), Some(meta)) = (files.get(rel), snapshot.files.get(rel)) else {
             continue;
         };
-        write_file(rel, abs, meta, &mut out, sink)?;
+        write_file(rel, abs, Some(meta), &mut out, sink)?;
     }
     for rel in &changes.deleted {
         archive::deleted(&mut out, rel);
@@ -141,30 +153,38 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .unwrap_or(0)
 }
 
+/// Writes one file record; with `expected` (from a snapshot taken just before) the file
+/// must still match it, without it its metadata and hash are taken now. Returns what the
+/// snapshot records for the file.
 fn write_file(
     rel: &CagePath,
     abs: &Path,
-    meta: &FileMeta,
+    expected: Option<&FileMeta>,
     out: &mut BytesMut,
     sink: &mut impl Write,
-) -> Result<(), CaptureError> {
+) -> Result<FileMeta, CaptureError> {
     let mut file = File::open(abs).map_err(read_err(abs))?;
-    let mode = file.metadata().map_err(read_err(abs))?.permissions().mode() & 0o7777;
-    archive::file_header(out, rel, meta.size, meta.mtime_ns, mode);
+    let stat = file.metadata().map_err(read_err(abs))?;
+    let mode = stat.permissions().mode() & 0o7777;
+    let (size, mtime_ns) = expected.map_or((stat.len(), mtime_ns(&stat)), |m| (m.size, m.mtime_ns));
+    archive::file_header(out, rel, size, mtime_ns, mode);
     let mut hasher = Sha256::new();
-    let exact =
-        copy_exact(&mut file, meta.size, out, sink, Some(&mut hasher)).map_err(|e| match e {
-            CopyError::Read(source) => CaptureError::Read {
-                path: abs.to_owned(),
-                source,
-            },
-            CopyError::Sink(e) => CaptureError::Sink(e),
-        })?;
-    let digest: [u8; 32] = hasher.finalize().into();
-    if !exact || digest != meta.sha256 {
+    let exact = copy_exact(&mut file, size, out, sink, Some(&mut hasher)).map_err(|e| match e {
+        CopyError::Read(source) => CaptureError::Read {
+            path: abs.to_owned(),
+            source,
+        },
+        CopyError::Sink(e) => CaptureError::Sink(e),
+    })?;
+    let sha256: [u8; 32] = hasher.finalize().into();
+    if !exact || expected.is_some_and(|m| m.sha256 != sha256) {
         return Err(CaptureError::Changed(abs.to_owned()));
     }
-    Ok(())
+    Ok(FileMeta {
+        size,
+        mtime_ns,
+        sha256,
+    })
 }
 
 /// A failure of [`copy_exact`]: reading the file or writing the sink.
