@@ -61,6 +61,9 @@ impl BurState {
 pub struct ModeBus {
     tx: watch::Sender<BurState>,
     state_file: Option<PathBuf>,
+    /// Makes check, state file and publication one step: two callers can never both
+    /// move the device out of Normal.
+    change: std::sync::Mutex<()>,
 }
 
 impl ModeBus {
@@ -77,6 +80,7 @@ impl ModeBus {
         let bus = Self {
             tx: watch::Sender::new(state),
             state_file,
+            change: std::sync::Mutex::new(()),
         };
         bus.write_state(BurMode::NORMAL)?;
         Ok(bus)
@@ -118,6 +122,10 @@ impl ModeBus {
         drives: Vec<char>,
         partial: BTreeSet<Sid>,
     ) -> Result<Transition, BusError> {
+        let _guard = self
+            .change
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let from = self.current();
         let change = transition(from, target)?;
         if change == Transition::Unchanged {

@@ -186,3 +186,32 @@ fn dropping_the_bus_mid_operation_leaves_the_state_file_at_normal() {
         state_text(BurMode::NORMAL)
     );
 }
+
+#[test]
+fn concurrent_callers_never_both_leave_normal() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for round in 0..20 {
+        // The state file write (fsync + rename) widens the window a race would need.
+        let state = dir.path().join(format!("state-{round}"));
+        let bus = Arc::new(ModeBus::new(Some(state)).expect("bus"));
+        let start = Arc::new(std::sync::Barrier::new(4));
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let bus = Arc::clone(&bus);
+                let start = Arc::clone(&start);
+                std::thread::spawn(move || {
+                    start.wait();
+                    let target = if i % 2 == 0 { backup_base() } else { restore() };
+                    bus.set(target).is_ok()
+                })
+            })
+            .collect();
+        let won = threads
+            .into_iter()
+            .filter_map(|t| t.join().ok())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(won, 1, "exactly one caller enters backup or restore");
+    }
+}
