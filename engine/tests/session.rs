@@ -603,12 +603,14 @@ async fn misbehaving_owners_fail_alone_with_their_reason() {
     const NEVER: Sid = Sid(0x7777_7777);
     const GARBAGE: Sid = Sid(0x8888_8888);
     const ERROR: Sid = Sid(0x9999_9999);
+    const UNREADY: Sid = Sid(0x9999_0001);
     let rig = rig_with(
         Duration::from_secs(3),
         &[
             (NEVER, "never-confirm"),
             (GARBAGE, "garbage"),
             (ERROR, "error"),
+            (UNREADY, "ready-error"),
         ],
     );
     let m = rig.engine.backup(base("b")).await.expect("backup");
@@ -622,6 +624,11 @@ async fn misbehaving_owners_fail_alone_with_their_reason() {
         failed(ERROR),
         (-14, "owner error -14: owner is busy".to_owned()),
         "owner's own error passes through"
+    );
+    assert_eq!(
+        failed(UNREADY).0,
+        -4,
+        "the owner's ConfirmReadyForBUR error reaches the manifest"
     );
     assert!(matches!(outcome(&m, CRASHER), OwnerOutcome::Failed { .. }));
     for sid in [PASSIVE, ACTIVE, HYBRID, PROXIED] {

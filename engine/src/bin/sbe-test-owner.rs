@@ -4,7 +4,8 @@
 //! read from `<cage>/behaviour`: `normal` (default), `crash` (exits when a backup unit
 //! begins), `never-confirm`, `garbage` (answers the first callback with junk bytes),
 //! `error` (every data callback fails with -14), `slow` (sleeps 5 s in every section),
-//! `crash-on-restore` (exits when a base restore begins).
+//! `crash-on-restore` (exits when a base restore begins), `ready-error` (confirms
+//! readiness with -4).
 //! In `normal` it backs up `<cage>/active.dat` and restores base and increments into
 //! `<cage>/active.restored` (increments are appended), and records every callback in
 //! `<cage>/calls.log`.
@@ -67,6 +68,9 @@ impl ActiveBackupDataClient for TestOwner {
         ));
         if self.behaviour == "never-confirm" {
             return None;
+        }
+        if self.behaviour == "ready-error" && mode.mode_bits & 0xFF > 1 {
+            return Some(-4);
         }
         (!matches!(mode.mode_bits & 0xFF, 0 | 1)).then_some(0)
     }
