@@ -153,7 +153,9 @@ impl IpcServer {
             .env("SBE_SOCKET", &self.config.socket)
             .env("SBE_SID", sid.to_string())
             .env("SBE_CAGE", &cage.path)
-            .current_dir(&cage.path)
+            // Not the cage: a restore replaces the cage directory, which would leave the
+            // owner in a deleted one. Owners use SBE_CAGE.
+            .current_dir("/")
             .kill_on_drop(true);
         if rustix::process::geteuid().as_raw() != uid {
             // Only possible as root (std then also drops supplementary groups);
