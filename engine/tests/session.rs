@@ -371,6 +371,13 @@ async fn full_base_backup_and_restore_of_every_kind_of_owner() {
     for r in &report.owners {
         assert_eq!(r.outcome, OwnerOutcome::Ok, "{}", r.sid);
     }
+    let written = fs::read_to_string(
+        rig.spool()
+            .join("base1")
+            .join(engine::runner::RESTORE_RESULT_FILE),
+    )
+    .expect("restore result written next to the set");
+    assert_eq!(written, report.to_toml());
     let passive_result = report
         .owners
         .iter()

@@ -10,4 +10,5 @@ pub use engine::{
     BackupRequest, Engine, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest,
     SessionError,
 };
+pub use restore::RESTORE_RESULT_FILE;
 pub use size::SizeError;

@@ -18,6 +18,9 @@ use crate::session::plan::{RestoreStep, check_chain, restore_steps};
 use crate::spool::{SpoolSet, UnitReader};
 use crate::unit::{UnitId, UnitKind};
 
+/// The restore result's file name, written into the last set of the chain.
+pub const RESTORE_RESULT_FILE: &str = "restore-result.toml";
+
 fn open_unit(path: &std::path::Path) -> Result<UnitReader, Failure> {
     UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))
 }
@@ -101,6 +104,13 @@ impl Engine {
         }
         self.restore_complete(completed).await;
         self.bus.set(BurMode::NORMAL)?;
+        if let Some(last) = sets.last() {
+            // The result lands next to the set (DESIGN: `<folder>/restore-result.toml`).
+            let path = last.dir().join(RESTORE_RESULT_FILE);
+            if let Err(e) = crate::mode::write_atomically(&path, report.to_toml().as_bytes()) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the restore result");
+            }
+        }
         Ok(report)
     }
 
