@@ -122,6 +122,18 @@ impl IpcServer {
         Ok(handle)
     }
 
+    /// Starts `sid`'s process if it is a registered active owner that is not connected,
+    /// without waiting (owners then prepare in parallel; [`IpcServer::ensure_ready`]
+    /// waits later). Failures are logged and surface again in `ensure_ready`.
+    pub fn prestart(&self, sid: Sid) {
+        if self.owner(sid).is_some() {
+            return;
+        }
+        if let Err(e) = self.launch_if_needed(sid) {
+            tracing::debug!(%sid, error = %e, "owner not started ahead");
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }

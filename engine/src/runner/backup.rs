@@ -79,6 +79,7 @@ impl Engine {
             Some(list) => list.iter().copied().collect(),
             None => self.registrations.keys().copied().collect(),
         };
+        self.prestart(&selected);
         let mut owners = Vec::new();
         let mut units = Vec::new();
         for sid in selected {
@@ -402,6 +403,23 @@ impl Engine {
             records.push(writer.finish()?);
         }
         Ok(records)
+    }
+}
+
+impl Engine {
+    /// Starts every selected active owner and their proxies at once, as Symbian does on
+    /// entry to a backup mode, so they prepare in parallel.
+    pub(crate) fn prestart(&self, selected: &[Sid]) {
+        for sid in selected {
+            if let Some(reg) = self.registrations.get(sid) {
+                if reg.needs_process() {
+                    self.ipc.prestart(*sid);
+                }
+                for proxy in &reg.proxies {
+                    self.ipc.prestart(*proxy);
+                }
+            }
+        }
     }
 }
 

@@ -71,6 +71,13 @@ impl Engine {
             tracing::warn!(error = %e, "registration left out after system restore");
         }
 
+        self.prestart(
+            &owners
+                .iter()
+                .copied()
+                .filter(|s| !failed.contains_key(s))
+                .collect::<Vec<_>>(),
+        );
         let mut report = RestoreReport::default();
         let mut completed: Vec<(OwnerHandle, Sid, char)> = Vec::new();
         for sid in owners {
