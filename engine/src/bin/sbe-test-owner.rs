@@ -23,7 +23,6 @@ struct TestOwner {
     behaviour: String,
     data: Vec<u8>,
     pos: usize,
-    snapshot_sent: bool,
     restore_target: String,
 }
 
@@ -88,7 +87,6 @@ impl ActiveBackupDataClient for TestOwner {
     }
     fn get_snapshot_data(&mut self, _d: DriveLetter, _max: usize) -> Result<Section, OwnerError> {
         self.check()?;
-        self.snapshot_sent = true;
         Ok((format!("snap:{}", self.data.len()).into_bytes(), true))
     }
     fn initialise_get_backup_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
@@ -233,7 +231,6 @@ async fn main() {
         behaviour,
         data: Vec::new(),
         pos: 0,
-        snapshot_sent: false,
         restore_target: "active.restored".into(),
     };
     match ActiveBackupClient::connect(&socket, sid).await {
