@@ -1,0 +1,178 @@
+use tokio::net::UnixListener;
+
+use super::*;
+
+/// An owner that backs up "hello world" in 4-byte sections and fails restores.
+struct Greeter {
+    pos: usize,
+    inited: Option<DriveLetter>,
+}
+
+const DATA: &[u8] = b"hello world";
+
+impl ActiveBackupDataClient for Greeter {
+    fn initialise_get_backup_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
+        self.inited = Some(drive);
+        self.pos = 0;
+        Ok(())
+    }
+    fn get_backup_data_section(&mut self, max_len: usize) -> Result<Section, OwnerError> {
+        let end = (self.pos + max_len).min(DATA.len());
+        let out = DATA[self.pos..end].to_vec();
+        self.pos = end;
+        Ok((out, end == DATA.len()))
+    }
+    fn initialise_restore_base_data(&mut self, _drive: DriveLetter) -> Result<(), OwnerError> {
+        Err(OwnerError::new(-21, "restore refused"))
+    }
+    fn restore_base_data_section(&mut self, _data: &[u8], _last: bool) -> Result<(), OwnerError> {
+        Ok(())
+    }
+}
+
+fn mode(bits: u32) -> ModeInfo {
+    ModeInfo {
+        mode_bits: bits,
+        drives: vec![DriveLetter::new('c').expect("c")],
+        affects_me: true,
+    }
+}
+
+#[tokio::test]
+async fn client_confirms_ready_serves_calls_and_reports_errors_without_disconnecting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("engine.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    let engine = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (r, mut w) = stream.into_split();
+        let mut r = FrameReader::new(r);
+        let hello: Option<OwnerMsg> = r.recv().await.expect("hello");
+        assert_eq!(
+            hello,
+            Some(OwnerMsg::Hello {
+                version: PROTOCOL_VERSION,
+                sid: 0x1234
+            })
+        );
+        send(&mut w, &EngineMsg::Welcome(mode(0x01)))
+            .await
+            .expect("welcome");
+        send(&mut w, &EngineMsg::ModeChanged(mode(0x102)))
+            .await
+            .expect("mode");
+        let ready: Option<OwnerMsg> = r.recv().await.expect("ready");
+        assert_eq!(ready, Some(OwnerMsg::ConfirmReady { error: 0 }));
+        let c = DriveLetter::new('c').expect("c");
+        let mut replies = Vec::new();
+        let calls = [
+            Callback::InitialiseGetBackupData { drive: c },
+            Callback::GetBackupDataSection { max_len: 4 },
+            Callback::GetBackupDataSection { max_len: 4 },
+            Callback::GetBackupDataSection { max_len: 4 },
+            Callback::InitialiseRestoreBaseData { drive: c },
+            Callback::GetSnapshotData {
+                drive: c,
+                max_len: 10,
+            },
+            Callback::GetDataChecksum { drive: c },
+        ];
+        for (id, call) in (1..).zip(calls) {
+            send(&mut w, &EngineMsg::Call { id, call })
+                .await
+                .expect("call");
+            match r.recv::<OwnerMsg>().await.expect("reply") {
+                Some(OwnerMsg::Reply { id: got, reply }) => {
+                    assert_eq!(got, id);
+                    replies.push(reply);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        replies
+    });
+
+    let mut client = ActiveBackupClient::connect(&path, 0x1234)
+        .await
+        .expect("connect");
+    assert_eq!(client.mode_info().mode_bits, 0x01);
+    let mut owner = Greeter {
+        pos: 0,
+        inited: None,
+    };
+    client
+        .run(&mut owner)
+        .await
+        .expect("run ends cleanly when the engine closes");
+    assert_eq!(owner.inited, DriveLetter::new('c'));
+
+    let replies = engine.await.expect("engine task");
+    let data = |d: &'static [u8], finished| Reply::Data {
+        finished,
+        data: Bytes::from_static(d),
+    };
+    assert_eq!(
+        replies,
+        vec![
+            Reply::Done,
+            data(b"hell", false),
+            data(b"o wo", false),
+            data(b"rld", true),
+            Reply::Error {
+                code: -21,
+                message: "restore refused".into()
+            },
+            Reply::Error {
+                code: ERR_NOT_SUPPORTED,
+                message: "snapshots not supported".into()
+            },
+            Reply::Value(0),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn refused_hello_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("engine.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (r, mut w) = stream.into_split();
+        let _: Option<OwnerMsg> = FrameReader::new(r).recv().await.expect("hello");
+        send(
+            &mut w,
+            &EngineMsg::Refused {
+                reason: "not yours".into(),
+            },
+        )
+        .await
+        .expect("send");
+    });
+    let err = ActiveBackupClient::connect(&path, 1)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, ClientError::Refused(r) if r == "not yours"));
+}
+
+#[tokio::test]
+async fn garbage_from_the_engine_is_a_transport_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("engine.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        stream
+            .write_all(&[2, 0, 0, 0, 0xEE, 0])
+            .await
+            .expect("write");
+    });
+    let err = ActiveBackupClient::connect(&path, 1)
+        .await
+        .expect_err("garbage");
+    assert!(
+        matches!(err, ClientError::Transport(TransportError::Wire(_))),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,172 @@
+//! Passive snapshots and increment arithmetic (pure).
+//!
+//! A snapshot lists every selected file with size, mtime and SHA-256. An increment
+//! relative to a snapshot carries files that are new or changed (any of size, mtime or
+//! hash differs — Symbian compared only mtime and lost new files) and the paths that were
+//! deleted (Symbian did not record deletions).
+
+use std::collections::BTreeMap;
+
+use bytes::{Buf, BufMut, BytesMut};
+
+use crate::registration::CagePath;
+
+/// What a snapshot knows about one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// SHA-256 of the content.
+    pub sha256: [u8; 32],
+}
+
+/// The passive files of one owner on one drive at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Files by path relative to the cage.
+    pub files: BTreeMap<CagePath, FileMeta>,
+}
+
+/// The difference between a snapshot and the current files.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Changes {
+    /// Paths not in the old snapshot.
+    pub added: Vec<CagePath>,
+    /// Paths whose size, mtime or hash differ.
+    pub changed: Vec<CagePath>,
+    /// Paths in the old snapshot that are gone.
+    pub deleted: Vec<CagePath>,
+}
+
+impl Changes {
+    /// Returns true if nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.deleted.is_empty()
+    }
+}
+
+/// Returns what changed from `old` to `new`.
+pub fn diff(old: &Snapshot, new: &Snapshot) -> Changes {
+    let mut changes = Changes::default();
+    for (path, meta) in &new.files {
+        match old.files.get(path) {
+            None => changes.added.push(path.clone()),
+            Some(before) if before != meta => changes.changed.push(path.clone()),
+            Some(_) => {}
+        }
+    }
+    changes.deleted = old
+        .files
+        .keys()
+        .filter(|p| !new.files.contains_key(*p))
+        .cloned()
+        .collect();
+    changes
+}
+
+/// A snapshot that cannot be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Wrong magic.
+    #[error("not a passive snapshot")]
+    BadMagic,
+    /// Ends inside a record.
+    #[error("snapshot is truncated")]
+    Truncated,
+    /// A path that is not a valid cage path (or not UTF-8).
+    #[error("snapshot holds a bad path")]
+    BadPath,
+    /// A path listed twice.
+    #[error("snapshot lists a path twice")]
+    Duplicate,
+    /// Bytes after the last record.
+    #[error("trailing bytes after the snapshot")]
+    TrailingBytes,
+}
+
+const MAGIC: &[u8; 4] = b"SNP1";
+
+impl Snapshot {
+    /// Encodes the snapshot: `"SNP1" | count u32 | (path u16+utf8, size u64, mtime i64,
+    /// sha256 [32])*`, little-endian.
+    pub fn encode(&self) -> BytesMut {
+        let mut out = BytesMut::new();
+        out.put_slice(MAGIC);
+        out.put_u32_le(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
+        for (path, meta) in &self.files {
+            put_path(&mut out, path);
+            out.put_u64_le(meta.size);
+            out.put_i64_le(meta.mtime_ns);
+            out.put_slice(&meta.sha256);
+        }
+        out
+    }
+
+    /// Decodes a snapshot.
+    ///
+    /// # Errors
+    /// A [`SnapshotError`] for anything malformed.
+    pub fn decode(mut data: &[u8]) -> Result<Self, SnapshotError> {
+        if data.len() < 8 || &data[..4] != MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        data.advance(4);
+        let count = data.get_u32_le();
+        let mut files = BTreeMap::new();
+        for _ in 0..count {
+            let path = get_path(&mut data)?;
+            if data.len() < 48 {
+                return Err(SnapshotError::Truncated);
+            }
+            let size = data.get_u64_le();
+            let mtime_ns = data.get_i64_le();
+            let mut sha256 = [0u8; 32];
+            data.copy_to_slice(&mut sha256);
+            if files
+                .insert(
+                    path,
+                    FileMeta {
+                        size,
+                        mtime_ns,
+                        sha256,
+                    },
+                )
+                .is_some()
+            {
+                return Err(SnapshotError::Duplicate);
+            }
+        }
+        if data.is_empty() {
+            Ok(Self { files })
+        } else {
+            Err(SnapshotError::TrailingBytes)
+        }
+    }
+}
+
+/// Appends a path as `u16 length + UTF-8`.
+pub(crate) fn put_path(out: &mut BytesMut, path: &CagePath) {
+    let bytes = path.as_str().as_bytes();
+    let len = bytes.len().min(usize::from(u16::MAX));
+    out.put_u16_le(u16::try_from(len).unwrap_or(u16::MAX));
+    out.put_slice(&bytes[..len]);
+}
+
+/// Reads a path written by [`put_path`]; the root (empty path) is refused.
+pub(crate) fn get_path(data: &mut &[u8]) -> Result<CagePath, SnapshotError> {
+    if data.len() < 2 {
+        return Err(SnapshotError::Truncated);
+    }
+    let len = usize::from(data.get_u16_le());
+    if data.len() < len {
+        return Err(SnapshotError::Truncated);
+    }
+    let text = std::str::from_utf8(&data[..len]).map_err(|_| SnapshotError::BadPath)?;
+    data.advance(len);
+    CagePath::parse_relative(text)
+        .filter(|p| !p.is_root() && p.as_str() == text)
+        .ok_or(SnapshotError::BadPath)
+}

@@ -1,0 +1,390 @@
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use bytes::BytesMut;
+
+use super::*;
+use crate::registration::{CagePath, PassiveBackup, Selection};
+
+fn cp(s: &str) -> CagePath {
+    CagePath::parse_relative(s).expect("path")
+}
+
+fn selection(includes: &[Selection<CagePath>], excludes: &[&str]) -> PassiveBackup {
+    PassiveBackup {
+        includes: includes.to_vec(),
+        excludes: excludes.iter().map(|e| cp(e)).collect(),
+        ..PassiveBackup::default()
+    }
+}
+
+fn whole_cage() -> PassiveBackup {
+    selection(&[Selection::Directory(CagePath::root())], &["cache"])
+}
+
+fn meta(size: u64, mtime: i64, h: u8) -> FileMeta {
+    FileMeta {
+        size,
+        mtime_ns: mtime,
+        sha256: [h; 32],
+    }
+}
+
+fn write(root: &Path, rel: &str, content: &[u8]) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    fs::write(p, content).expect("write");
+}
+
+/// Returns every regular file under `root` with its content.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, fs::read(&p).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn restore(cage: &Path, sel: &PassiveBackup, units: &[&[u8]]) -> Vec<CagePath> {
+    let mut r = PassiveRestore::begin(cage, sel).expect("begin");
+    for unit in units {
+        for piece in unit.chunks(7) {
+            r.feed(piece).expect("feed");
+        }
+        r.end_unit().expect("end unit");
+    }
+    let skipped = r.skipped().to_vec();
+    r.commit().expect("commit");
+    skipped
+}
+
+#[test]
+fn selection_applies_includes_excludes_and_fixed_exclusions() {
+    let sel = selection(
+        &[
+            Selection::Directory(cp("data")),
+            Selection::File(cp("settings.ini")),
+            Selection::File(cp("backup_registration.xml")),
+        ],
+        &["data/cache"],
+    );
+    assert!(is_selected(&cp("data/a"), &sel));
+    assert!(is_selected(&cp("data/sub/b"), &sel));
+    assert!(is_selected(&cp("settings.ini"), &sel));
+    assert!(!is_selected(&cp("settings.ini.bak"), &sel));
+    assert!(!is_selected(&cp("database"), &sel));
+    assert!(!is_selected(&cp("data/cache"), &sel));
+    assert!(!is_selected(&cp("data/cache/x"), &sel));
+    assert!(
+        !is_selected(&cp("backup_registration.xml"), &sel),
+        "registration files never"
+    );
+    let all = whole_cage();
+    assert!(!is_selected(&cp("NoBackup/x"), &all));
+    assert!(!is_selected(&cp("backup_registration_2.xml"), &all));
+    assert!(
+        is_selected(&cp("sub/backup_registration.xml"), &all),
+        "only at the cage root"
+    );
+    assert!(!is_selected(&CagePath::root(), &all));
+}
+
+#[test]
+fn diff_finds_added_changed_and_deleted() {
+    let mut old = Snapshot::default();
+    old.files.insert(cp("same"), meta(1, 1, 1));
+    old.files.insert(cp("size"), meta(1, 1, 1));
+    old.files.insert(cp("mtime"), meta(1, 1, 1));
+    old.files.insert(cp("hash"), meta(1, 1, 1));
+    old.files.insert(cp("gone"), meta(1, 1, 1));
+    let mut new = old.clone();
+    new.files.remove(&cp("gone"));
+    new.files.insert(cp("size"), meta(2, 1, 1));
+    new.files.insert(cp("mtime"), meta(1, 2, 1));
+    new.files.insert(cp("hash"), meta(1, 1, 2));
+    new.files.insert(cp("new"), meta(1, 1, 1));
+    let c = diff(&old, &new);
+    assert_eq!(c.added, vec![cp("new")]);
+    assert_eq!(c.changed, vec![cp("hash"), cp("mtime"), cp("size")]);
+    assert_eq!(c.deleted, vec![cp("gone")]);
+    assert!(diff(&new, &new).is_empty());
+    assert_eq!(
+        diff(&Snapshot::default(), &new).added.len(),
+        new.files.len()
+    );
+}
+
+#[test]
+fn snapshot_round_trips_and_rejects_malformed_input() {
+    let mut s = Snapshot::default();
+    s.files.insert(cp("a/b"), meta(3, -5, 7));
+    s.files
+        .insert(cp("c"), meta(0, 1_700_000_000_000_000_000, 9));
+    let bytes = s.encode();
+    assert_eq!(Snapshot::decode(&bytes), Ok(s.clone()));
+    for cut in 0..bytes.len() {
+        assert!(Snapshot::decode(&bytes[..cut]).is_err(), "cut {cut}");
+    }
+    let mut extra = bytes.to_vec();
+    extra.push(0);
+    assert_eq!(Snapshot::decode(&extra), Err(SnapshotError::TrailingBytes));
+    let mut evil = BytesMut::from(&b"SNP1\x01\0\0\0\x04\0../x"[..]);
+    evil.extend_from_slice(&[0; 48]);
+    assert_eq!(Snapshot::decode(&evil), Err(SnapshotError::BadPath));
+}
+
+#[test]
+fn archive_decoder_rejects_escaping_paths_and_truncation() {
+    let mut out = BytesMut::new();
+    archive::begin(&mut out);
+    out.extend_from_slice(&[0x01, 5, 0]);
+    out.extend_from_slice(b"../up");
+    assert_eq!(
+        {
+            let mut d = archive::ArchiveDecoder::new();
+            d.handle_input(&out);
+            d.poll_event()
+        },
+        Err(archive::ArchiveError::BadPath)
+    );
+    let mut good = BytesMut::new();
+    archive::begin(&mut good);
+    archive::file_header(&mut good, &cp("f"), 3, 0, 0o644);
+    good.extend_from_slice(b"abc");
+    archive::end(&mut good);
+    let mut d = archive::ArchiveDecoder::new();
+    d.handle_input(&good[..good.len() - 2]);
+    while d.poll_event().expect("ok").is_some() {}
+    assert_eq!(d.finish(), Err(archive::ArchiveError::Truncated));
+}
+
+#[test]
+fn base_capture_restores_to_an_identical_cage_and_skips_symlinks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("c/private/0ab7e58c");
+    write(&cage, "backup_registration.xml", b"<backup_registration/>");
+    write(&cage, "a.txt", b"alpha");
+    write(&cage, "sub/b.bin", &vec![7u8; 200_000]);
+    write(&cage, "cache/tmp", b"excluded");
+    write(dir.path(), "secret", b"outside");
+    std::os::unix::fs::symlink(dir.path().join("secret"), cage.join("link")).expect("symlink");
+
+    let mut stream = Vec::new();
+    let captured = capture_base(&cage, &whole_cage(), &mut stream).expect("capture");
+    assert_eq!(
+        captured.snapshot.files.keys().cloned().collect::<Vec<_>>(),
+        vec![cp("a.txt"), cp("sub/b.bin")]
+    );
+
+    let target = dir.path().join("e/private/0ab7e58c");
+    write(
+        &target,
+        "backup_registration.xml",
+        b"<backup_registration/>",
+    );
+    let skipped = restore(&target, &whole_cage(), &[&stream]);
+    assert!(skipped.is_empty());
+    let restored = tree(&target);
+    assert_eq!(
+        restored.get("a.txt").map(Vec::as_slice),
+        Some(&b"alpha"[..])
+    );
+    assert_eq!(restored.get("sub/b.bin").map(Vec::len), Some(200_000));
+    assert!(!restored.contains_key("link") && !restored.contains_key("cache/tmp"));
+    let m = fs::metadata(target.join("a.txt")).expect("meta");
+    assert_eq!(
+        capture::mtime_ns(&m),
+        captured.snapshot.files[&cp("a.txt")].mtime_ns,
+        "mtime restored"
+    );
+    assert!(
+        !dir.path().join("e/private/.0ab7e58c.staging").exists(),
+        "staging cleaned up"
+    );
+}
+
+#[test]
+fn increments_carry_new_changed_and_deleted_files_and_restore_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("c/private/0ab7e58c");
+    write(&cage, "keep", b"unchanged");
+    write(&cage, "edit", b"version 1");
+    write(&cage, "drop", b"to be deleted");
+    let mut base = Vec::new();
+    let b = capture_base(&cage, &whole_cage(), &mut base).expect("base");
+
+    write(&cage, "edit", b"version 2, longer");
+    write(&cage, "new/file", b"brand new");
+    fs::remove_file(cage.join("drop")).expect("rm");
+    let mut inc1 = Vec::new();
+    let i1 = capture_increment(&cage, &whole_cage(), &b.snapshot, &mut inc1).expect("inc1");
+    assert_eq!(i1.changes.added, vec![cp("new/file")]);
+    assert_eq!(i1.changes.changed, vec![cp("edit")]);
+    assert_eq!(i1.changes.deleted, vec![cp("drop")]);
+    assert!(inc1.len() < base.len() + 40, "unchanged file not carried");
+    assert!(!inc1.windows(9).any(|w| w == b"unchanged"));
+
+    write(&cage, "drop", b"came back");
+    let mut inc2 = Vec::new();
+    let i2 = capture_increment(&cage, &whole_cage(), &i1.snapshot, &mut inc2).expect("inc2");
+    assert_eq!(i2.changes.added, vec![cp("drop")]);
+
+    let target = dir.path().join("restore/0ab7e58c");
+    restore(&target, &whole_cage(), &[&base, &inc1, &inc2]);
+    assert_eq!(tree(&target), tree(&cage));
+
+    // Base plus only the first increment: the deletion is applied.
+    let target1 = dir.path().join("restore1/0ab7e58c");
+    restore(&target1, &whole_cage(), &[&base, &inc1]);
+    assert!(!target1.join("drop").exists());
+    assert_eq!(
+        fs::read(target1.join("edit")).expect("edit"),
+        b"version 2, longer"
+    );
+}
+
+#[test]
+fn delete_before_restore_empties_the_cage_except_registration_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("private/11111111");
+    write(&cage, "a", b"a");
+    let mut base = Vec::new();
+    capture_base(&cage, &whole_cage(), &mut base).expect("capture");
+    write(&cage, "stray", b"left over");
+    write(&cage, "backup_registration.xml", b"reg");
+
+    restore(&cage, &whole_cage(), &[&base]);
+    assert!(
+        cage.join("stray").exists(),
+        "kept without delete_before_restore"
+    );
+
+    let mut sel = whole_cage();
+    sel.delete_before_restore = true;
+    restore(&cage, &sel, &[&base]);
+    let files = tree(&cage);
+    assert_eq!(
+        files.keys().cloned().collect::<Vec<_>>(),
+        vec!["a".to_owned(), "backup_registration.xml".to_owned()]
+    );
+}
+
+#[test]
+fn restore_skips_files_the_registration_does_not_select() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("private/11111111");
+    let mut stream = BytesMut::new();
+    archive::begin(&mut stream);
+    for (path, data) in [
+        ("backup_registration.xml", &b"evil"[..]),
+        ("cache/x", b"no"),
+        ("ok", b"yes"),
+    ] {
+        archive::file_header(&mut stream, &cp(path), data.len() as u64, 0, 0o644);
+        stream.extend_from_slice(data);
+    }
+    archive::end(&mut stream);
+    let skipped = restore(&cage, &whole_cage(), &[&stream]);
+    assert_eq!(skipped, vec![cp("backup_registration.xml"), cp("cache/x")]);
+    assert_eq!(
+        tree(&cage).keys().cloned().collect::<Vec<_>>(),
+        vec!["ok".to_owned()]
+    );
+}
+
+#[test]
+fn an_abandoned_restore_leaves_the_cage_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("private/11111111");
+    write(&cage, "a", b"old");
+    let mut base = Vec::new();
+    capture_base(&cage, &whole_cage(), &mut base).expect("capture");
+    write(&cage, "a", b"new data");
+    let before = tree(&cage);
+    {
+        let mut r = PassiveRestore::begin(&cage, &whole_cage()).expect("begin");
+        r.feed(&base[..base.len() / 2]).expect("feed half");
+        assert!(r.end_unit().is_err(), "truncated unit");
+    }
+    assert_eq!(tree(&cage), before);
+    // A later restore starts from a clean staging directory.
+    restore(&cage, &whole_cage(), &[&base]);
+    assert_eq!(fs::read(cage.join("a")).expect("a"), b"old");
+}
+
+#[test]
+fn restored_files_and_the_cage_keep_belonging_to_the_cage_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("private/11111111");
+    write(&cage, "sub/a", b"data");
+    let mut base = Vec::new();
+    capture_base(&cage, &whole_cage(), &mut base).expect("capture");
+    fs::remove_dir_all(cage.join("sub")).expect("rm");
+    write(&cage, "kept-by-root", b"root's");
+    if std::os::unix::fs::chown(&cage, Some(4242), Some(4243)).is_err() {
+        eprintln!("not root: ownership handover cannot be tested");
+        return;
+    }
+    let root_uid = fs::metadata(cage.join("kept-by-root")).expect("meta").uid();
+    restore(&cage, &whole_cage(), &[&base]);
+    let owner = |rel: &str| {
+        let m = fs::symlink_metadata(cage.join(rel)).expect(rel);
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner(""), (4242, 4243), "the cage itself");
+    assert_eq!(
+        owner("sub"),
+        (4242, 4243),
+        "a directory the restore created"
+    );
+    assert_eq!(owner("sub/a"), (4242, 4243), "a restored file");
+    assert_eq!(
+        owner("kept-by-root").0,
+        root_uid,
+        "an untouched file keeps its owner"
+    );
+}
+
+#[test]
+fn mutated_passive_streams_and_snapshots_never_panic() {
+    let mut stream = BytesMut::new();
+    archive::begin(&mut stream);
+    archive::file_header(&mut stream, &cp("dir/file"), 3, -1, 0o644);
+    stream.extend_from_slice(b"abc");
+    archive::deleted(&mut stream, &cp("gone"));
+    archive::end(&mut stream);
+    let mut snap = Snapshot::default();
+    snap.files.insert(cp("a/b"), meta(1, 2, 3));
+    let snap = snap.encode();
+    for (bytes, is_archive) in [(stream.to_vec(), true), (snap.to_vec(), false)] {
+        for at in 0..bytes.len() {
+            for value in [0x00, 0x01, 0x02, 0x2E, 0x2F, 0x7F, 0xFF] {
+                let mut m = bytes.clone();
+                m[at] = value;
+                if is_archive {
+                    let mut d = archive::ArchiveDecoder::new();
+                    d.handle_input(&m);
+                    while let Ok(Some(_)) = d.poll_event() {}
+                    let _ = d.finish();
+                } else {
+                    let _ = Snapshot::decode(&m);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! I/O shell: a backup session (every selected owner's units into a new spool set).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use data_owners::wire::{Callback, DriveLetter, MAX_SECTION};
+use tracing::Instrument;
+
+use super::engine::{BackupRequest, Engine, Failure, SessionError};
+use crate::ipc::OwnerHandle;
+use crate::manifest::{BackupType, Manifest, OwnerOutcome, OwnerRecord, UnitRecord};
+use crate::mode::{BackupIncType, BurMode, BurPartType};
+use crate::passive::{Snapshot, capture_base, capture_increment};
+use crate::registration::{BackupRegistration, Drive, Sid};
+use crate::session::plan::backup_units;
+use crate::spool::{SpoolSet, UnitReader, UnitWriter};
+use crate::unit::{UnitId, UnitKind};
+
+/// Largest section asked from an owner per callback.
+const SECTION: u32 = 64 * 1024;
+
+impl Engine {
+    /// Runs a backup session: enters the backup mode, captures every selected owner's
+    /// units into `<spool>/<session>/`, writes `manifest.toml` last and returns the
+    /// device to Normal (also when the session fails).
+    ///
+    /// An owner that fails (not ready, crashed, callback error, unreadable file) is
+    /// recorded as failed with no units; the others continue.
+    ///
+    /// # Errors
+    /// [`SessionError`] if the session cannot start or the set cannot be written.
+    pub async fn backup(&self, req: BackupRequest) -> Result<Manifest, SessionError> {
+        let previous = match &req.previous {
+            Some(dir) if req.backup_type == BackupType::Incremental => {
+                // The snapshots an increment is computed against must be sound.
+                let set = SpoolSet::open(dir);
+                let (manifest, problems) = set.verify(|_| true)?;
+                if !problems.is_empty() {
+                    return Err(SessionError::Verify(
+                        problems.iter().map(ToString::to_string).collect(),
+                    ));
+                }
+                Some((set, manifest))
+            }
+            _ => None,
+        };
+        let part = if req.partial.is_some() {
+            BurPartType::BackupPartial
+        } else {
+            BurPartType::BackupFull
+        };
+        let inc = match req.backup_type {
+            BackupType::Base => BackupIncType::Base,
+            BackupType::Incremental => BackupIncType::Increment,
+        };
+        let mode = BurMode::new(part, inc).map_err(crate::mode::BusError::from)?;
+        let drives = self.config.drives.iter().map(|d| d.letter).collect();
+        self.bus
+            .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
+        // The set is created only once the mode is ours, so a refused session leaves nothing.
+        let result = match SpoolSet::create(&self.config.spool, &req.session) {
+            Ok(set) => self.capture_all(&set, &req, mode, previous.as_ref()).await,
+            Err(e) => Err(e.into()),
+        };
+        let back = self.bus.set(BurMode::NORMAL);
+        let manifest = result?;
+        back?;
+        Ok(manifest)
+    }
+
+    async fn capture_all(
+        &self,
+        set: &SpoolSet,
+        req: &BackupRequest,
+        mode: BurMode,
+        previous: Option<&(SpoolSet, Manifest)>,
+    ) -> Result<Manifest, SessionError> {
+        let selected: Vec<Sid> = match &req.partial {
+            Some(list) => list.iter().copied().collect(),
+            None => self.registrations.keys().copied().collect(),
+        };
+        self.prestart(&selected);
+        let mut owners = Vec::new();
+        let mut units = Vec::new();
+        for sid in selected {
+            let Some(reg) = self.registrations.get(&sid) else {
+                owners.push(record(
+                    sid,
+                    Failure::new(-1, "not a registered owner").outcome(),
+                    false,
+                ));
+                continue;
+            };
+            let span = tracing::info_span!("backup_owner", %sid);
+            match self
+                .capture_owner(set, reg, req, previous)
+                .instrument(span)
+                .await
+            {
+                Ok(mut done) => {
+                    units.append(&mut done);
+                    owners.push(record(sid, OwnerOutcome::Ok, reg.restore.requires_reboot));
+                }
+                Err(failure) => {
+                    tracing::warn!(%sid, reason = %failure.reason, "owner failed during backup");
+                    let dir = set.dir().join(sid.to_string());
+                    if dir.exists() {
+                        std::fs::remove_dir_all(&dir).map_err(|source| {
+                            SessionError::Spool(crate::spool::SpoolError::Io { path: dir, source })
+                        })?;
+                    }
+                    owners.push(record(sid, failure.outcome(), reg.restore.requires_reboot));
+                }
+            }
+        }
+        let manifest = Manifest {
+            session: req.session.clone(),
+            created: req.created.clone(),
+            mode,
+            backup_type: req.backup_type,
+            previous: previous.map(|(_, m)| m.session.clone()),
+            owners,
+            units,
+        };
+        set.write_manifest(&manifest)?;
+        Ok(manifest)
+    }
+
+    async fn capture_owner(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        req: &BackupRequest,
+        previous: Option<&(SpoolSet, Manifest)>,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let mut records = Vec::new();
+        let mut handle: Option<OwnerHandle> = None;
+        for drive in self.owner_drives(reg.sid) {
+            records.extend(
+                self.capture_drive(set, reg, req, previous, drive, &mut handle)
+                    .await?,
+            );
+        }
+        if reg.system_backup {
+            records.extend(self.capture_system(set, reg, req)?);
+        }
+        if let Some(public) = &reg.public {
+            records.extend(self.capture_public_units(set, reg, public, req)?);
+        }
+        Ok(records)
+    }
+
+    /// Captures the cage-bound units of one owner on one drive, in plan order.
+    async fn capture_drive(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        req: &BackupRequest,
+        previous: Option<&(SpoolSet, Manifest)>,
+        drive: &Drive,
+        handle: &mut Option<OwnerHandle>,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let unit = |kind| UnitId {
+            sid: reg.sid,
+            drive: drive.letter,
+            kind,
+        };
+        let prev_path = |kind| {
+            previous
+                .filter(|(_, m)| m.units.iter().any(|u| u.id == unit(kind)))
+                .map(|(s, _)| s.unit_path(unit(kind)))
+        };
+        let kinds = backup_units(
+            reg,
+            req.backup_type,
+            prev_path(UnitKind::ActiveSnapshot).is_some(),
+            prev_path(UnitKind::PassiveSnapshot).is_some(),
+        );
+        check_backup_order(reg, drive.letter, &kinds)?;
+        let mut records = Vec::new();
+        let mut passive_snapshot = None;
+        for kind in kinds {
+            let mut writer = set.unit_writer(unit(kind), req.compress)?;
+            match kind {
+                UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot => {
+                    let h = self.connected(reg.sid, handle).await?;
+                    let snapshot = prev_path(UnitKind::ActiveSnapshot);
+                    self.capture_active(&h, reg, drive, kind, snapshot, &mut writer)
+                        .await
+                        .inspect_err(|_| terminate(&h))?;
+                }
+                UnitKind::Proxy(proxy) => {
+                    self.capture_proxy(reg.sid, proxy, drive, &mut writer)
+                        .await?
+                }
+                UnitKind::PassiveBase | UnitKind::PassiveIncrement => {
+                    let old = prev_path(UnitKind::PassiveSnapshot);
+                    passive_snapshot =
+                        Some(self.capture_passive(reg, drive, kind, old, &mut writer)?);
+                }
+                UnitKind::PassiveSnapshot => {
+                    writer.write(&passive_snapshot.take().unwrap_or_default().encode())?;
+                }
+                UnitKind::Dbms => {
+                    let scratch = self.config.spool.join(".dbms-scratch");
+                    crate::dbms::capture_dbms(
+                        &drive.cage(reg.sid),
+                        &reg.dbms,
+                        &scratch,
+                        &mut writer,
+                    )
+                    .map_err(|e| Failure::new(-2, e.to_string()))?;
+                }
+                other => {
+                    return Err(Failure::new(
+                        -5,
+                        format!("{other} is not captured per cage"),
+                    ));
+                }
+            }
+            records.push(writer.finish()?);
+        }
+        Ok(records)
+    }
+
+    /// Returns the owner's connection, starting it and waiting for readiness once.
+    async fn connected(
+        &self,
+        sid: Sid,
+        handle: &mut Option<OwnerHandle>,
+    ) -> Result<OwnerHandle, Failure> {
+        if let Some(h) = handle {
+            return Ok(h.clone());
+        }
+        let h = self
+            .ipc
+            .ensure_ready(sid, self.config.ready_timeout)
+            .await?;
+        *handle = Some(h.clone());
+        Ok(h)
+    }
+
+    /// Captures a public unit on every drive where the owner has public files.
+    fn capture_public_units(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        public: &crate::registration::PublicBackup,
+        req: &BackupRequest,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let fail = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
+        let mut records = Vec::new();
+        for drive in &self.config.drives {
+            if crate::public::public_file_list(drive, public)
+                .map_err(fail)?
+                .is_empty()
+            {
+                continue;
+            }
+            let id = UnitId {
+                sid: reg.sid,
+                drive: drive.letter,
+                kind: UnitKind::Public,
+            };
+            let mut writer = set.unit_writer(id, req.compress)?;
+            crate::public::capture_public(drive, public, &mut writer).map_err(fail)?;
+            records.push(writer.finish()?);
+        }
+        Ok(records)
+    }
+
+    async fn capture_active(
+        &self,
+        h: &OwnerHandle,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        kind: UnitKind,
+        previous_snapshot: Option<std::path::PathBuf>,
+        writer: &mut UnitWriter,
+    ) -> Result<(), Failure> {
+        let wd = watchdog(reg);
+        let d = drive_letter(drive)?;
+        if kind == UnitKind::ActiveSnapshot {
+            return pull(h, wd, writer, |_| Callback::GetSnapshotData {
+                drive: d,
+                max_len: SECTION,
+            })
+            .await;
+        }
+        if kind == UnitKind::ActiveIncrement {
+            if let Some(path) = previous_snapshot {
+                push_unit(h, wd, &path, |data, last| Callback::ReceiveSnapshotData {
+                    drive: d,
+                    last,
+                    data,
+                })
+                .await?;
+            }
+        }
+        h.call_done(Callback::AllSnapshotsSupplied, wd).await?;
+        h.call_done(Callback::InitialiseGetBackupData { drive: d }, wd)
+            .await?;
+        pull(h, wd, writer, |_| Callback::GetBackupDataSection {
+            max_len: SECTION,
+        })
+        .await
+    }
+
+    async fn capture_proxy(
+        &self,
+        owner: Sid,
+        proxy: Sid,
+        drive: &Drive,
+        writer: &mut UnitWriter,
+    ) -> Result<(), Failure> {
+        let reg = self
+            .registrations
+            .get(&proxy)
+            .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
+        let h = self
+            .ipc
+            .ensure_ready(proxy, self.config.ready_timeout)
+            .await?;
+        let wd = watchdog(reg);
+        let d = drive_letter(drive)?;
+        h.call_done(
+            Callback::InitialiseGetProxyBackupData {
+                sid: owner.0,
+                drive: d,
+            },
+            wd,
+        )
+        .await?;
+        pull(&h, wd, writer, |_| Callback::GetBackupDataSection {
+            max_len: SECTION,
+        })
+        .await
+        .inspect_err(|_| terminate(&h))
+    }
+
+    fn capture_passive(
+        &self,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        kind: UnitKind,
+        old_snapshot: Option<std::path::PathBuf>,
+        writer: &mut UnitWriter,
+    ) -> Result<Snapshot, Failure> {
+        let passive =
+            &effective_passive(reg).ok_or_else(|| Failure::new(-5, "no passive registration"))?;
+        let cage = drive.cage(reg.sid);
+        let captured = if kind == UnitKind::PassiveIncrement {
+            let path = old_snapshot
+                .ok_or_else(|| Failure::new(-20, "increment without previous snapshot"))?;
+            let old = Snapshot::decode(&read_unit(&path)?)
+                .map_err(|e| Failure::new(-20, e.to_string()))?;
+            capture_increment(&cage, passive, &old, writer)?
+        } else {
+            capture_base(&cage, passive, writer)?
+        };
+        Ok(captured.snapshot)
+    }
+}
+
+impl Engine {
+    /// Captures the read-only files of the owner's package file list, one unit per drive
+    /// the list names. An owner without a list has no system data (logged).
+    fn capture_system(
+        &self,
+        set: &SpoolSet,
+        reg: &BackupRegistration,
+        req: &BackupRequest,
+    ) -> Result<Vec<UnitRecord>, Failure> {
+        let Some(c) = self.config.drives.iter().find(|d| d.letter == 'c') else {
+            return Ok(Vec::new());
+        };
+        let list_path = crate::system::package_dir(c, reg.sid).join(crate::system::FILE_LIST);
+        let text = match std::fs::read_to_string(&list_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(sid = %reg.sid, "system_backup without a package file list");
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(Failure::new(-2, format!("{}: {e}", list_path.display()))),
+        };
+        let list =
+            crate::system::parse_file_list(&text).map_err(|e| Failure::new(-20, e.to_string()))?;
+        let mut records = Vec::new();
+        for drive in self
+            .config
+            .drives
+            .iter()
+            .filter(|d| list.iter().any(|(l, _)| *l == d.letter))
+        {
+            let id = UnitId {
+                sid: reg.sid,
+                drive: drive.letter,
+                kind: UnitKind::System,
+            };
+            let mut writer = set.unit_writer(id, req.compress)?;
+            crate::system::capture_system(drive, &list, &mut writer)
+                .map_err(|e| Failure::new(-2, e.to_string()))?;
+            records.push(writer.finish()?);
+        }
+        Ok(records)
+    }
+}
+
+impl Engine {
+    /// Starts every selected active owner and their proxies at once, as Symbian does on
+    /// entry to a backup mode, so they prepare in parallel.
+    pub(crate) fn prestart(&self, selected: &[Sid]) {
+        for sid in selected {
+            if let Some(reg) = self.registrations.get(sid) {
+                if reg.needs_process() {
+                    self.ipc.prestart(*sid);
+                }
+                for proxy in &reg.proxies {
+                    self.ipc.prestart(*proxy);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the plan through the reference's sequencing rules before any owner is called.
+fn check_backup_order(
+    reg: &BackupRegistration,
+    drive: char,
+    kinds: &[UnitKind],
+) -> Result<(), Failure> {
+    use crate::session::sequence::{Direction, UnitSequencer};
+    let mut seq = UnitSequencer::new(reg, Direction::Backup);
+    let violation =
+        |e: crate::session::sequence::SequenceViolation| Failure::new(-20, e.to_string());
+    for (inc, snapshot) in [
+        (UnitKind::ActiveIncrement, UnitKind::ActiveSnapshot),
+        (UnitKind::PassiveIncrement, UnitKind::PassiveSnapshot),
+    ] {
+        if kinds.contains(&inc) {
+            seq.handle_supply(drive, snapshot, true)
+                .map_err(violation)?;
+        }
+    }
+    for kind in kinds {
+        seq.handle_request(drive, *kind, true).map_err(violation)?;
+    }
+    Ok(())
+}
+
+/// Returns the owner's passive selection with its DBMS directory excluded (databases
+/// travel consistently in the DBMS unit, never as raw files).
+pub(crate) fn effective_passive(
+    reg: &BackupRegistration,
+) -> Option<crate::registration::PassiveBackup> {
+    let mut passive = reg.passive.clone()?;
+    if !reg.dbms.is_empty() {
+        if let Some(dir) = crate::registration::CagePath::parse_relative(crate::dbms::DBMS_DIR) {
+            passive.excludes.push(dir);
+        }
+    }
+    Some(passive)
+}
+
+fn record(sid: Sid, outcome: OwnerOutcome, requires_reboot: bool) -> OwnerRecord {
+    OwnerRecord {
+        sid,
+        outcome,
+        requires_reboot,
+    }
+}
+
+pub(crate) fn watchdog(reg: &BackupRegistration) -> Duration {
+    reg.active
+        .as_ref()
+        .map_or(crate::registration::DEFAULT_CALLBACK_DELAY, |a| {
+            a.callback_delay
+        })
+}
+
+pub(crate) fn drive_letter(drive: &Drive) -> Result<DriveLetter, Failure> {
+    DriveLetter::new(drive.letter)
+        .ok_or_else(|| Failure::new(-6, format!("bad drive {}", drive.letter)))
+}
+
+/// Tells an owner its multi-stage operation is abandoned (best effort, in the background).
+pub(crate) fn terminate(h: &OwnerHandle) {
+    if h.is_connected() {
+        let h = h.clone();
+        tokio::spawn(async move {
+            let _ = h
+                .call(
+                    Callback::TerminateMultiStageOperation,
+                    Duration::from_secs(2),
+                )
+                .await;
+        });
+    }
+}
+
+/// Pulls data sections from an owner into `writer` until it says finished.
+async fn pull(
+    h: &OwnerHandle,
+    wd: Duration,
+    writer: &mut UnitWriter,
+    call: impl Fn(()) -> Callback,
+) -> Result<(), Failure> {
+    loop {
+        let (data, finished) = h.call_data(call(()), wd).await?;
+        if data.len() > MAX_SECTION as usize {
+            return Err(Failure::new(-9, "owner sent an oversized section"));
+        }
+        writer.write(&data)?;
+        if finished {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends a unit's raw data to an owner block by block, `last` on the final piece (an
+/// empty unit is one empty piece with `last`, unlike Symbian).
+pub(crate) async fn push_unit(
+    h: &OwnerHandle,
+    wd: Duration,
+    path: &std::path::Path,
+    call: impl Fn(Bytes, bool) -> Callback,
+) -> Result<(), Failure> {
+    let mut reader =
+        UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
+    let mut current = reader.next_block()?.unwrap_or_default();
+    loop {
+        let next = reader.next_block()?;
+        let last = next.is_none();
+        h.call_done(call(current, last), wd).await?;
+        match next {
+            Some(n) => current = n,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Reads a whole (small) unit's raw data.
+pub(crate) fn read_unit(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    let mut reader =
+        UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    while let Some(block) = reader.next_block()? {
+        out.extend_from_slice(&block);
+    }
+    Ok(out)
+}

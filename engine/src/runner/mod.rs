@@ -1,0 +1,14 @@
+//! I/O shell: the [`Engine`] object that runs backup and restore sessions over a spool,
+//! driving owners through the IPC server and applying the rules of [`crate::session`].
+
+mod backup;
+mod engine;
+mod restore;
+mod size;
+
+pub use engine::{
+    BackupRequest, Engine, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest,
+    SessionError,
+};
+pub use restore::RESTORE_RESULT_FILE;
+pub use size::SizeError;

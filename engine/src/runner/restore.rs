@@ -1,0 +1,403 @@
+//! I/O shell: a restore session (verify everything, then restore owner by owner).
+
+use std::collections::BTreeSet;
+
+use data_owners::wire::Callback;
+use tracing::Instrument;
+
+use super::backup::{drive_letter, push_unit, watchdog};
+use super::engine::{
+    Engine, Failure, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError,
+};
+use crate::ipc::OwnerHandle;
+use crate::manifest::{Manifest, OwnerOutcome};
+use crate::mode::{BackupIncType, BurMode, BurPartType};
+use crate::passive::PassiveRestore;
+use crate::registration::{BackupRegistration, Drive, Sid};
+use crate::session::plan::{RestoreStep, check_chain, restore_steps};
+use crate::spool::{SpoolSet, UnitReader};
+use crate::unit::{UnitId, UnitKind};
+
+/// The restore result's file name, written into the last set of the chain.
+pub const RESTORE_RESULT_FILE: &str = "restore-result.toml";
+
+fn open_unit(path: &std::path::Path) -> Result<UnitReader, Failure> {
+    UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))
+}
+
+impl Engine {
+    /// Runs a restore session over a chain of sets (a base, then its increments).
+    ///
+    /// Every set is verified first (manifest, every size, SHA-256 and block checksum, no
+    /// unlisted files, every owner registered unless the chain brings its system data)
+    /// and the chain is checked; on any problem nothing is touched. Then, as Symbian's
+    /// `AllSystemFilesRestored`: system (package) data of every owner first, a rescan of
+    /// the registrations (the package may have brought them), and then owners in SID
+    /// order: per drive passive data (base then increments) into staging, committed
+    /// atomically, DBMS and public data, then active and proxy data through the owners.
+    /// Back in Normal, owners get RestoreComplete.
+    ///
+    /// # Errors
+    /// [`SessionError::Verify`]/[`SessionError::Chain`] before anything is touched, or a
+    /// mode error. Owner failures are in the report.
+    pub async fn restore(&mut self, req: RestoreRequest) -> Result<RestoreReport, SessionError> {
+        let (sets, manifests) = self.verify_chain(&req.sets)?;
+        let mut owners: BTreeSet<Sid> = manifests
+            .iter()
+            .flat_map(|m| m.units.iter().map(|u| u.id.sid))
+            .collect();
+        if let Some(list) = &req.partial {
+            owners.retain(|s| list.contains(s));
+        }
+        let part = if req.partial.is_some() {
+            BurPartType::RestorePartial
+        } else {
+            BurPartType::RestoreFull
+        };
+        let mode =
+            BurMode::new(part, BackupIncType::NoBackup).map_err(crate::mode::BusError::from)?;
+        let drives = self.config.drives.iter().map(|d| d.letter).collect();
+        self.bus
+            .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
+
+        let mut failed = std::collections::BTreeMap::new();
+        for sid in &owners {
+            if let Err(f) = self.restore_system(&sets, &manifests, *sid) {
+                tracing::warn!(%sid, reason = %f.reason, "system data failed during restore");
+                failed.insert(*sid, f);
+            }
+        }
+        for e in self.rescan() {
+            tracing::warn!(error = %e, "registration left out after system restore");
+        }
+
+        self.prestart(
+            &owners
+                .iter()
+                .copied()
+                .filter(|s| !failed.contains_key(s))
+                .collect::<Vec<_>>(),
+        );
+        let mut report = RestoreReport::default();
+        let mut completed: Vec<(OwnerHandle, Sid, char)> = Vec::new();
+        for sid in owners {
+            let reg = self.registrations.get(&sid);
+            let mut skipped = Vec::new();
+            let outcome = match (failed.remove(&sid), reg) {
+                (Some(f), _) => f.outcome(),
+                (None, None) => {
+                    Failure::new(-1, "not registered after system data was restored").outcome()
+                }
+                (None, Some(reg)) => {
+                    let span = tracing::info_span!("restore_owner", %sid);
+                    let run =
+                        self.restore_owner(&sets, &manifests, reg, &mut skipped, &mut completed);
+                    match run.instrument(span).await {
+                        Ok(()) => OwnerOutcome::Ok,
+                        Err(f) => {
+                            tracing::warn!(%sid, reason = %f.reason, "owner failed during restore");
+                            f.outcome()
+                        }
+                    }
+                }
+            };
+            let requires_reboot = reg.is_some_and(|r| r.restore.requires_reboot);
+            report.owners.push(OwnerRestoreResult {
+                sid,
+                outcome,
+                requires_reboot,
+                skipped,
+            });
+        }
+        self.restore_complete(completed).await;
+        self.bus.set(BurMode::NORMAL)?;
+        if let Some(last) = sets.last() {
+            // The result lands next to the set (DESIGN: `<folder>/restore-result.toml`).
+            let path = last.dir().join(RESTORE_RESULT_FILE);
+            if let Err(e) = crate::mode::write_atomically(&path, report.to_toml().as_bytes()) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the restore result");
+            }
+        }
+        Ok(report)
+    }
+
+    /// Verifies every set of the chain and the chain itself.
+    fn verify_chain(
+        &self,
+        dirs: &[std::path::PathBuf],
+    ) -> Result<(Vec<SpoolSet>, Vec<Manifest>), SessionError> {
+        let sets: Vec<SpoolSet> = dirs.iter().map(SpoolSet::open).collect();
+        // An owner that is not registered may still come back with its package.
+        let mut with_system = BTreeSet::new();
+        for set in &sets {
+            let manifest = set.read_manifest()?;
+            with_system.extend(
+                manifest
+                    .units
+                    .iter()
+                    .filter(|u| u.id.kind == UnitKind::System)
+                    .map(|u| u.id.sid),
+            );
+        }
+        let mut manifests = Vec::new();
+        let mut problems = Vec::new();
+        for set in &sets {
+            let registered =
+                |sid| self.registrations.contains_key(&sid) || with_system.contains(&sid);
+            let (manifest, found) = set.verify(registered)?;
+            problems.extend(
+                found
+                    .iter()
+                    .map(|p| format!("{}: {p}", set.dir().display())),
+            );
+            manifests.push(manifest);
+        }
+        if !problems.is_empty() {
+            return Err(SessionError::Verify(problems));
+        }
+        check_chain(&manifests)?;
+        Ok((sets, manifests))
+    }
+
+    /// Restores the system (package) units of `sid` on every drive.
+    fn restore_system(
+        &self,
+        sets: &[SpoolSet],
+        manifests: &[Manifest],
+        sid: Sid,
+    ) -> Result<(), Failure> {
+        let steps = restore_steps(manifests, sid)?;
+        for (set, id) in steps
+            .into_iter()
+            .filter(|(_, id)| id.kind == UnitKind::System)
+        {
+            let drive = self
+                .config
+                .drives
+                .iter()
+                .find(|d| d.letter == id.drive)
+                .ok_or_else(|| Failure::new(-1, format!("drive {} is not configured", id.drive)))?;
+            let mut reader = open_unit(&sets[set].unit_path(id))?;
+            let mut next = || {
+                reader
+                    .next_block()
+                    .map_err(|e| crate::system::SystemError::Io {
+                        path: std::path::PathBuf::from(id.relative_path()),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                    .transpose()
+            };
+            crate::system::restore_system(drive, sid, &mut next)
+                .map_err(|e| Failure::new(-20, e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Sends RestoreComplete to every owner/drive that received active data.
+    async fn restore_complete(&self, completed: Vec<(OwnerHandle, Sid, char)>) {
+        for (h, sid, drive) in completed {
+            let Some(d) = data_owners::wire::DriveLetter::new(drive) else {
+                continue;
+            };
+            let wd = self
+                .registrations
+                .get(&sid)
+                .map_or(crate::registration::DEFAULT_CALLBACK_DELAY, watchdog);
+            if let Err(e) = h
+                .call_done(Callback::RestoreComplete { drive: d }, wd)
+                .await
+            {
+                tracing::warn!(%sid, error = %e, "restore complete failed");
+            }
+        }
+    }
+
+    async fn restore_owner(
+        &self,
+        sets: &[SpoolSet],
+        manifests: &[Manifest],
+        reg: &BackupRegistration,
+        skipped: &mut Vec<String>,
+        completed: &mut Vec<(OwnerHandle, Sid, char)>,
+    ) -> Result<(), Failure> {
+        let steps = restore_steps(manifests, reg.sid)?;
+        // The whole sequence must obey the rules before anything of this owner is touched.
+        let mut seq = crate::session::sequence::UnitSequencer::new(
+            reg,
+            crate::session::sequence::Direction::Restore,
+        );
+        for (_, id) in &steps {
+            seq.handle_supply(id.drive, id.kind, true)
+                .map_err(|e| Failure::new(-20, e.to_string()))?;
+        }
+        let drives: BTreeSet<char> = steps.iter().map(|(_, id)| id.drive).collect();
+        for letter in drives {
+            let drive = self
+                .config
+                .drives
+                .iter()
+                .find(|d| d.letter == letter)
+                .ok_or_else(|| Failure::new(-1, format!("drive {letter} is not configured")))?;
+            let on_drive: Vec<&RestoreStep> =
+                steps.iter().filter(|(_, id)| id.drive == letter).collect();
+            let passive: Vec<&RestoreStep> = on_drive
+                .iter()
+                .copied()
+                .filter(|(_, id)| id.kind.is_passive())
+                .collect();
+            if !passive.is_empty() {
+                let list = self.restore_passive(sets, reg, drive, &passive)?;
+                skipped.extend(list);
+            }
+            let mut owner_handle = None;
+            let rest = on_drive
+                .iter()
+                .filter(|(_, id)| !id.kind.is_passive() && id.kind != UnitKind::System);
+            for (set, id) in rest {
+                let path = sets[*set].unit_path(*id);
+                self.restore_active_unit(reg, drive, *id, &path, &mut owner_handle)
+                    .await?;
+            }
+            if let Some(h) = owner_handle {
+                completed.push((h, reg.sid, letter));
+            }
+        }
+        Ok(())
+    }
+
+    fn restore_passive(
+        &self,
+        sets: &[SpoolSet],
+        reg: &BackupRegistration,
+        drive: &Drive,
+        steps: &[&RestoreStep],
+    ) -> Result<Vec<String>, Failure> {
+        let cage = drive.cage(reg.sid);
+        let (dbms, files): (Vec<&RestoreStep>, Vec<&RestoreStep>) = steps
+            .iter()
+            .copied()
+            .partition(|(_, id)| id.kind == UnitKind::Dbms);
+        let mut skipped = Vec::new();
+        if !files.is_empty() {
+            let selection = super::backup::effective_passive(reg).ok_or_else(|| {
+                Failure::new(
+                    -5,
+                    "set has passive data but the owner has no passive registration",
+                )
+            })?;
+            let mut restore = PassiveRestore::begin(&cage, &selection)?;
+            for (set, id) in files {
+                let mut reader = open_unit(&sets[*set].unit_path(*id))?;
+                while let Some(block) = reader.next_block()? {
+                    restore.feed(&block)?;
+                }
+                restore.end_unit()?;
+            }
+            skipped = restore.skipped().iter().map(ToString::to_string).collect();
+            restore.commit()?;
+        }
+        for (set, id) in dbms {
+            let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms);
+            let mut reader = open_unit(&sets[*set].unit_path(*id))?;
+            let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
+            while let Some(block) = reader.next_block()? {
+                restore.feed(&block).map_err(dbms_err)?;
+            }
+            restore.commit().map_err(dbms_err)?;
+        }
+        Ok(skipped)
+    }
+
+    async fn restore_active_unit(
+        &self,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        id: UnitId,
+        path: &std::path::Path,
+        owner_handle: &mut Option<OwnerHandle>,
+    ) -> Result<(), Failure> {
+        let d = drive_letter(drive)?;
+        match id.kind {
+            UnitKind::ActiveBase | UnitKind::ActiveIncrement => {
+                let h = match owner_handle {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = self
+                            .ipc
+                            .ensure_ready(reg.sid, self.config.ready_timeout)
+                            .await?;
+                        *owner_handle = Some(h.clone());
+                        h
+                    }
+                };
+                let wd = watchdog(reg);
+                let result = if id.kind == UnitKind::ActiveBase {
+                    h.call_done(Callback::InitialiseRestoreBaseData { drive: d }, wd)
+                        .await?;
+                    push_unit(&h, wd, path, |data, last| {
+                        Callback::RestoreBaseDataSection { last, data }
+                    })
+                    .await
+                } else {
+                    h.call_done(Callback::InitialiseRestoreIncrementData { drive: d }, wd)
+                        .await?;
+                    push_unit(&h, wd, path, |data, last| {
+                        Callback::RestoreIncrementDataSection { last, data }
+                    })
+                    .await
+                };
+                result.inspect_err(|_| super::backup::terminate(&h))
+            }
+            UnitKind::Proxy(proxy) => {
+                let proxy_reg = self
+                    .registrations
+                    .get(&proxy)
+                    .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
+                let h = self
+                    .ipc
+                    .ensure_ready(proxy, self.config.ready_timeout)
+                    .await?;
+                let wd = watchdog(proxy_reg);
+                h.call_done(
+                    Callback::InitialiseRestoreProxyBaseData {
+                        sid: reg.sid.0,
+                        drive: d,
+                    },
+                    wd,
+                )
+                .await?;
+                push_unit(&h, wd, path, |data, last| {
+                    Callback::RestoreBaseDataSection { last, data }
+                })
+                .await
+            }
+            UnitKind::Public => restore_public(reg, drive, path),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Restores a public unit onto `drive` (each file atomically; paths outside the rules skipped).
+fn restore_public(
+    reg: &BackupRegistration,
+    drive: &Drive,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    let public = reg.public.as_ref().ok_or_else(|| {
+        Failure::new(
+            -5,
+            "set has public files but the owner has no public registration",
+        )
+    })?;
+    let public_err = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
+    let mut restore = crate::public::PublicRestore::new(drive, public);
+    let mut reader = open_unit(path)?;
+    while let Some(block) = reader.next_block()? {
+        restore.feed(&block).map_err(public_err)?;
+    }
+    let skipped = restore.finish().map_err(public_err)?;
+    if !skipped.is_empty() {
+        tracing::warn!(sid = %reg.sid, count = skipped.len(), "public files outside the rules skipped");
+    }
+    Ok(())
+}

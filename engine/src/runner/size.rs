@@ -1,0 +1,100 @@
+//! Expected data size of a unit (Symbian `ExpectedDataSizeL`): progress only.
+
+use data_owners::wire::{Callback, Reply};
+
+use super::backup::{drive_letter, effective_passive, watchdog};
+use super::engine::Engine;
+use crate::ipc::OwnerError;
+use crate::unit::{UnitId, UnitKind};
+
+/// Why a size cannot be given.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SizeError {
+    /// The owner is not registered or the drive is not configured.
+    #[error("unknown owner or drive for {0}")]
+    NotFound(UnitId),
+    /// The owner has no data of that kind, or the kind has no size (snapshots of active owners).
+    #[error("no size for {0}")]
+    NotSupported(UnitId),
+    /// Files could not be listed.
+    #[error("{0}")]
+    Io(String),
+    /// The owner failed to answer.
+    #[error(transparent)]
+    Owner(#[from] OwnerError),
+}
+
+impl Engine {
+    /// Returns the approximate raw size of a unit: the size of the files a passive,
+    /// public or DBMS unit would carry (plus per-file headers), or the active owner's own
+    /// estimate (`GetExpectedDataSize`, the owner must be connected and ready).
+    ///
+    /// # Errors
+    /// A [`SizeError`].
+    pub async fn expected_data_size(&self, id: UnitId) -> Result<u64, SizeError> {
+        let reg = self
+            .registrations
+            .get(&id.sid)
+            .ok_or(SizeError::NotFound(id))?;
+        let drive = self
+            .config
+            .drives
+            .iter()
+            .find(|d| d.letter == id.drive)
+            .ok_or(SizeError::NotFound(id))?;
+        let io = |e: &dyn std::fmt::Display| SizeError::Io(e.to_string());
+        let header = |path_len: usize| 1 + 2 + path_len as u64 + 20;
+        match id.kind {
+            UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::PassiveSnapshot => {
+                let passive = effective_passive(reg).ok_or(SizeError::NotSupported(id))?;
+                let files = crate::passive::select_files(&drive.cage(id.sid), &passive)
+                    .map_err(|e| io(&e))?;
+                let mut total = 0u64;
+                for (rel, abs) in &files {
+                    let len = std::fs::symlink_metadata(abs).map_err(|e| io(&e))?.len();
+                    total += if id.kind == UnitKind::PassiveSnapshot {
+                        2 + rel.as_str().len() as u64 + 48
+                    } else {
+                        header(rel.as_str().len()) + len
+                    };
+                }
+                Ok(total)
+            }
+            UnitKind::Dbms => {
+                let cage = drive.cage(id.sid);
+                let dbs = crate::dbms::list_databases(&cage, &reg.dbms).map_err(|e| io(&e))?;
+                let mut total = 0;
+                for rel in dbs {
+                    total += header(rel.as_str().len())
+                        + std::fs::metadata(cage.join(rel.as_str()))
+                            .map_err(|e| io(&e))?
+                            .len();
+                }
+                Ok(total)
+            }
+            UnitKind::Public => {
+                let public = reg.public.as_ref().ok_or(SizeError::NotSupported(id))?;
+                let list = crate::public::public_file_list(drive, public).map_err(|e| io(&e))?;
+                Ok(list
+                    .iter()
+                    .map(|e| header(e.path.as_str().len()) + e.size)
+                    .sum())
+            }
+            UnitKind::ActiveBase | UnitKind::ActiveIncrement => {
+                let handle = self.ipc.owner(id.sid).ok_or(OwnerError::NotConnected)?;
+                let d = drive_letter(drive).map_err(|f| SizeError::Io(f.reason))?;
+                match handle
+                    .call(Callback::GetExpectedDataSize { drive: d }, watchdog(reg))
+                    .await?
+                {
+                    Reply::Value(v) => Ok(v),
+                    other => {
+                        Err(OwnerError::Protocol(format!("expected a size, got {other:?}")).into())
+                    }
+                }
+            }
+            _ => Err(SizeError::NotSupported(id)),
+        }
+    }
+}

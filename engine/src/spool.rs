@@ -1,0 +1,445 @@
+//! I/O shell: backup sets on disk (`<spool>/<session>/<SID>/<drive>/<kind>.unit` plus
+//! `manifest.toml`), unit writers that hash as they write, and verification of a set.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::BytesMut;
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, UnitRecord, is_session_name};
+use crate::mode::write_atomically;
+use crate::registration::Sid;
+use crate::stream::{FrameError, UnitDecoder, UnitEncoder};
+use crate::unit::UnitId;
+
+/// A spool operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpoolError {
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The session name is not usable as a directory name.
+    #[error("bad session name {0:?}")]
+    BadSession(String),
+    /// The manifest is unusable.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One thing wrong with a set found by [`SpoolSet::verify`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A listed unit file is missing.
+    #[error("{0}: missing")]
+    Missing(UnitId),
+    /// A listed unit is a symlink, directory or other non-regular file.
+    #[error("{0}: not a regular file")]
+    NotAFile(UnitId),
+    /// A unit file has another size than listed.
+    #[error("{id}: size {found}, manifest says {expected}")]
+    Size {
+        /// The unit.
+        id: UnitId,
+        /// Listed size.
+        expected: u64,
+        /// Actual size.
+        found: u64,
+    },
+    /// A unit file's SHA-256 differs from the manifest.
+    #[error("{0}: sha-256 mismatch")]
+    Hash(UnitId),
+    /// A unit's framing or block checksums are broken.
+    #[error("{0}: {1}")]
+    Corrupt(UnitId, FrameError),
+    /// A unit holds another amount of raw data than listed, or another compression.
+    #[error("{0}: content does not match the manifest")]
+    Content(UnitId),
+    /// A file in an owner directory that the manifest does not list.
+    #[error("{}: not listed in the manifest", .0.display())]
+    Unlisted(PathBuf),
+    /// The set names an owner that is not registered on this device.
+    #[error("owner {0} is not registered")]
+    Unregistered(Sid),
+    /// A file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// One backup set directory.
+#[derive(Debug, Clone)]
+pub struct SpoolSet {
+    dir: PathBuf,
+}
+
+impl SpoolSet {
+    /// Creates a new, empty set `<spool>/<session>`.
+    ///
+    /// # Errors
+    /// [`SpoolError::BadSession`] for an unusable name, [`SpoolError::Io`] if the
+    /// directory exists already or cannot be created.
+    pub fn create(spool: &Path, session: &str) -> Result<Self, SpoolError> {
+        if !is_session_name(session) {
+            return Err(SpoolError::BadSession(session.to_owned()));
+        }
+        let dir = spool.join(session);
+        std::fs::create_dir_all(spool).map_err(io_err(spool))?;
+        // Sets hold owners' private data: only the engine may enter them.
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+            .map_err(io_err(&dir))?;
+        Ok(Self { dir })
+    }
+
+    /// Opens an existing set directory (nothing is checked until [`SpoolSet::verify`]).
+    pub fn open(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// Returns the set's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Returns the path of a unit's file.
+    pub fn unit_path(&self, id: UnitId) -> PathBuf {
+        self.dir.join(id.relative_path())
+    }
+
+    /// Starts writing a unit; the file appears under its name only on
+    /// [`UnitWriter::finish`].
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be created.
+    pub fn unit_writer(&self, id: UnitId, compress: bool) -> Result<UnitWriter, SpoolError> {
+        let path = self.unit_path(id);
+        let parent = path.parent().unwrap_or(&self.dir).to_owned();
+        std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        let tmp = path.with_extension("unit.part");
+        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut buf = BytesMut::new();
+        let encoder = UnitEncoder::new(compress, &mut buf);
+        let mut w = UnitWriter {
+            id,
+            compress,
+            file: BufWriter::new(file),
+            tmp,
+            path,
+            encoder: Some(encoder),
+            buf,
+            hasher: Sha256::new(),
+            size: 0,
+            raw: 0,
+        };
+        w.drain()?;
+        Ok(w)
+    }
+
+    /// Writes the manifest atomically; call it last, after every unit is finished.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if it cannot be written.
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), SpoolError> {
+        let path = self.dir.join(MANIFEST_FILE);
+        write_atomically(&path, manifest.to_toml().as_bytes()).map_err(io_err(&path))
+    }
+
+    /// Reads and parses the manifest.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] or [`SpoolError::Manifest`].
+    pub fn read_manifest(&self) -> Result<Manifest, SpoolError> {
+        let path = self.dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        Ok(Manifest::from_toml(&text)?)
+    }
+
+    /// Verifies the whole set: the manifest, every unit's size, SHA-256, framing and
+    /// block checksums, that no unlisted file hides in an owner directory, and that every
+    /// owner with units is registered (`is_registered`). Nothing is modified.
+    ///
+    /// # Errors
+    /// [`SpoolError`] if the manifest is unusable, otherwise `Ok` with every
+    /// [`Problem`] found (empty when the set is sound).
+    pub fn verify(
+        &self,
+        is_registered: impl Fn(Sid) -> bool,
+    ) -> Result<(Manifest, Vec<Problem>), SpoolError> {
+        let manifest = self.read_manifest()?;
+        let mut problems = Vec::new();
+        // Only owners with data matter; a failed owner without units restores nothing.
+        let with_units: std::collections::BTreeSet<Sid> =
+            manifest.units.iter().map(|u| u.id.sid).collect();
+        for sid in with_units {
+            if !is_registered(sid) {
+                problems.push(Problem::Unregistered(sid));
+            }
+        }
+        for unit in &manifest.units {
+            if let Err(p) = self.verify_unit(unit) {
+                problems.push(p);
+            }
+        }
+        self.find_unlisted(&manifest, &mut problems);
+        Ok((manifest, problems))
+    }
+
+    fn verify_unit(&self, unit: &UnitRecord) -> Result<(), Problem> {
+        let id = unit.id;
+        let path = self.unit_path(id);
+        let meta = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Problem::Missing(id)),
+            Err(source) => return Err(Problem::Io { path, source }),
+            Ok(m) => m,
+        };
+        if !meta.file_type().is_file() {
+            return Err(Problem::NotAFile(id));
+        }
+        if meta.len() != unit.size {
+            return Err(Problem::Size {
+                id,
+                expected: unit.size,
+                found: meta.len(),
+            });
+        }
+        let mut reader = UnitReader::open(&path).map_err(|source| Problem::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut raw = 0u64;
+        loop {
+            match reader.next_block() {
+                Ok(Some(block)) => raw += block.len() as u64,
+                Ok(None) => break,
+                Err(ReadError::Io(source)) => return Err(Problem::Io { path, source }),
+                Err(ReadError::Frame(e)) => return Err(Problem::Corrupt(id, e)),
+            }
+        }
+        if reader.sha256() != unit.sha256 {
+            return Err(Problem::Hash(id));
+        }
+        if raw != unit.raw_size || reader.compressed() != Some(unit.compressed) {
+            return Err(Problem::Content(id));
+        }
+        Ok(())
+    }
+
+    fn find_unlisted(&self, manifest: &Manifest, problems: &mut Vec<Problem>) {
+        let listed: std::collections::BTreeSet<PathBuf> = manifest
+            .units
+            .iter()
+            .map(|u| self.unit_path(u.id))
+            .collect();
+        let Ok(top) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for owner_dir in top.flatten() {
+            let name = owner_dir.file_name();
+            let is_owner = name
+                .to_str()
+                .is_some_and(|n| n.len() == 8 && Sid::parse_hex(n).is_some());
+            if is_owner {
+                walk_unlisted(&owner_dir.path(), &listed, problems);
+            }
+        }
+    }
+}
+
+fn walk_unlisted(
+    dir: &Path,
+    listed: &std::collections::BTreeSet<PathBuf>,
+    problems: &mut Vec<Problem>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        problems.push(Problem::Unlisted(dir.to_owned()));
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk_unlisted(&path, listed, problems),
+            _ if listed.contains(&path) => {}
+            _ => problems.push(Problem::Unlisted(path)),
+        }
+    }
+}
+
+/// Writes one unit: encodes, hashes and counts as it goes.
+#[derive(Debug)]
+pub struct UnitWriter {
+    id: UnitId,
+    compress: bool,
+    file: BufWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    encoder: Option<UnitEncoder>,
+    buf: BytesMut,
+    hasher: Sha256,
+    size: u64,
+    raw: u64,
+}
+
+impl UnitWriter {
+    /// Adds raw data to the unit.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be written.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), SpoolError> {
+        if let Some(encoder) = self.encoder.as_mut() {
+            encoder.write(data, &mut self.buf);
+        }
+        self.raw += data.len() as u64;
+        self.drain()
+    }
+
+    /// Ends the unit, syncs it, moves it under its final name and returns its record.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be written or renamed.
+    pub fn finish(mut self) -> Result<UnitRecord, SpoolError> {
+        if let Some(encoder) = self.encoder.take() {
+            encoder.finish(&mut self.buf);
+        }
+        self.drain()?;
+        let file = self.file.into_inner().map_err(|e| SpoolError::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io_err(&self.tmp))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        Ok(UnitRecord {
+            id: self.id,
+            size: self.size,
+            raw_size: self.raw,
+            sha256: self.hasher.finalize().into(),
+            compressed: self.compress,
+        })
+    }
+
+    fn drain(&mut self) -> Result<(), SpoolError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buf.split();
+        self.hasher.update(&chunk);
+        self.size += chunk.len() as u64;
+        self.file.write_all(&chunk).map_err(io_err(&self.tmp))
+    }
+}
+
+impl Write for UnitWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        Self::write(self, data).map_err(std::io::Error::other)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why reading a unit failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The unit is corrupt.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+}
+
+/// Reads a unit file block by block, checking framing and CRCs and hashing the file.
+#[derive(Debug)]
+pub struct UnitReader {
+    file: File,
+    decoder: UnitDecoder,
+    hasher: Sha256,
+    eof: bool,
+    flags: Option<bool>,
+    first: Vec<u8>,
+    chunk: Vec<u8>,
+}
+
+impl UnitReader {
+    /// Opens a unit file.
+    ///
+    /// # Errors
+    /// The I/O error of opening it.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            file: File::open(path)?,
+            decoder: UnitDecoder::new(),
+            hasher: Sha256::new(),
+            eof: false,
+            flags: None,
+            first: Vec::new(),
+            chunk: vec![0u8; 64 * 1024],
+        })
+    }
+
+    /// Returns the next raw block, `Ok(None)` at the (checked) end of the unit.
+    ///
+    /// # Errors
+    /// [`ReadError`] on I/O failure or corruption.
+    pub fn next_block(&mut self) -> Result<Option<bytes::Bytes>, ReadError> {
+        loop {
+            if let Some(block) = self.decoder.poll_block()? {
+                return Ok(Some(block));
+            }
+            if self.eof {
+                self.decoder.finish()?;
+                return Ok(None);
+            }
+            let n = self.file.read(&mut self.chunk)?;
+            let chunk = &self.chunk;
+            if n == 0 {
+                self.eof = true;
+                continue;
+            }
+            if self.first.len() < 8 {
+                let want = (8 - self.first.len()).min(n);
+                self.first.extend_from_slice(&chunk[..want]);
+                if self.first.len() >= 5 {
+                    self.flags = Some(self.first[4] & 1 != 0);
+                }
+            }
+            self.hasher.update(&chunk[..n]);
+            self.decoder.handle_input(&chunk[..n]);
+        }
+    }
+
+    /// Returns whether the unit says it is compressed (once its header was read).
+    pub fn compressed(&self) -> Option<bool> {
+        self.flags
+    }
+
+    /// Returns the SHA-256 of everything read (the whole file after `Ok(None)`).
+    pub fn sha256(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod tests;

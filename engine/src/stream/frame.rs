@@ -1,0 +1,304 @@
+//! The framed unit format: optional LZ4 compression with a CRC-32 per block (pure).
+//!
+//! ```text
+//! header   "SBU1" | flags u8 (bit 0: LZ4) | 3 zero bytes                       8 bytes
+//! block    0x01 | raw_len u32 | stored_len u32 | crc32(raw) u32 | stored bytes 13 + n
+//! end      0x02 | total_raw u64 | blocks u32                                  13 bytes
+//! ```
+//! All integers little-endian. `raw_len` is 1..=[`MAX_BLOCK`]; uncompressed blocks have
+//! `stored_len == raw_len`. The end record makes truncation at a block boundary
+//! detectable; a CRC mismatch, a bad length or a bad LZ4 block is an error, so corrupt
+//! data is never handed on. The decoder accepts the stream re-chunked at any byte.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// Largest raw block.
+pub const MAX_BLOCK: usize = 64 * 1024;
+
+const MAGIC: &[u8; 4] = b"SBU1";
+const HEADER_LEN: usize = 8;
+const BLOCK_HEADER_LEN: usize = 13;
+const FLAG_LZ4: u8 = 0x01;
+const TAG_BLOCK: u8 = 0x01;
+const TAG_END: u8 = 0x02;
+
+/// A corrupt or truncated unit stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The stream does not start with the unit magic.
+    #[error("not a unit stream")]
+    BadMagic,
+    /// Flags or reserved bytes have unknown bits.
+    #[error("unsupported unit flags {0:#04x}")]
+    BadFlags(u8),
+    /// A record tag that is neither block nor end.
+    #[error("unknown record tag {0:#04x}")]
+    BadTag(u8),
+    /// A block length out of range.
+    #[error("bad block length")]
+    BadLength,
+    /// LZ4 could not decompress a block to its announced size.
+    #[error("block does not decompress")]
+    Decompress,
+    /// The CRC of a block does not match.
+    #[error("block checksum mismatch")]
+    Checksum,
+    /// The end record disagrees with the blocks seen.
+    #[error("end record does not match the blocks")]
+    BadEnd,
+    /// Bytes after the end record.
+    #[error("bytes after the end of the unit")]
+    TrailingBytes,
+    /// The stream ended before its end record.
+    #[error("unit stream is truncated")]
+    Truncated,
+}
+
+/// Encodes a unit: feed raw data with [`UnitEncoder::write`], end with
+/// [`UnitEncoder::finish`]; encoded bytes are appended to the caller's buffer.
+#[derive(Debug)]
+pub struct UnitEncoder {
+    compress: bool,
+    pending: BytesMut,
+    total: u64,
+    blocks: u32,
+}
+
+impl UnitEncoder {
+    /// Starts a unit and appends its header to `out`.
+    pub fn new(compress: bool, out: &mut BytesMut) -> Self {
+        out.put_slice(MAGIC);
+        out.put_u8(if compress { FLAG_LZ4 } else { 0 });
+        out.put_slice(&[0, 0, 0]);
+        Self {
+            compress,
+            pending: BytesMut::new(),
+            total: 0,
+            blocks: 0,
+        }
+    }
+
+    /// Adds raw data; whole blocks are appended to `out`.
+    pub fn write(&mut self, mut data: &[u8], out: &mut BytesMut) {
+        while !data.is_empty() {
+            let room = MAX_BLOCK - self.pending.len();
+            let take = room.min(data.len());
+            self.pending.put_slice(&data[..take]);
+            data = &data[take..];
+            if self.pending.len() == MAX_BLOCK {
+                self.flush_block(out);
+            }
+        }
+    }
+
+    /// Ends the unit: appends the last partial block and the end record.
+    pub fn finish(mut self, out: &mut BytesMut) {
+        if !self.pending.is_empty() {
+            self.flush_block(out);
+        }
+        out.put_u8(TAG_END);
+        out.put_u64_le(self.total);
+        out.put_u32_le(self.blocks);
+    }
+
+    fn flush_block(&mut self, out: &mut BytesMut) {
+        let raw = self.pending.split().freeze();
+        let crc = crc32fast::hash(&raw);
+        let compressed = self.compress.then(|| lz4_flex::block::compress(&raw));
+        // A block that does not shrink is still stored compressed when the unit says so;
+        // the flag is per unit, so the reader never guesses.
+        let stored: &[u8] = compressed.as_deref().unwrap_or(&raw);
+        out.put_u8(TAG_BLOCK);
+        out.put_u32_le(len_u32(raw.len()));
+        out.put_u32_le(len_u32(stored.len()));
+        out.put_u32_le(crc);
+        out.put_slice(stored);
+        self.total += raw.len() as u64;
+        self.blocks += 1;
+    }
+}
+
+fn len_u32(n: usize) -> u32 {
+    // Blocks are at most MAX_BLOCK (or its LZ4 bound), far below u32::MAX.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Decodes a unit stream chunk by chunk.
+///
+/// Call protocol: [`UnitDecoder::handle_input`] with each chunk, then
+/// [`UnitDecoder::poll_block`] until it returns `Ok(None)`; after the last chunk call
+/// [`UnitDecoder::finish`]. After an error the decoder stays failed.
+#[derive(Debug, Default)]
+pub struct UnitDecoder {
+    buf: BytesMut,
+    compressed: Option<bool>,
+    total: u64,
+    blocks: u32,
+    ended: bool,
+    failed: Option<FrameError>,
+}
+
+impl UnitDecoder {
+    /// Creates a decoder expecting a unit header.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds encoded bytes.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        self.buf.put_slice(data);
+    }
+
+    /// Returns the next decoded raw block, `Ok(None)` if more input is needed or the
+    /// unit has ended.
+    ///
+    /// # Errors
+    /// A [`FrameError`] for corrupt data; the decoder then stays failed.
+    pub fn poll_block(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let result = self.next_block();
+        if let Err(e) = result {
+            self.failed = Some(e);
+        }
+        result
+    }
+
+    /// Checks that the unit ended properly with nothing after it.
+    ///
+    /// # Errors
+    /// [`FrameError::Truncated`] if the end record is missing, or the earlier error.
+    pub fn finish(&mut self) -> Result<(), FrameError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        while self.poll_block()?.is_some() {}
+        if self.ended {
+            Ok(())
+        } else {
+            Err(FrameError::Truncated)
+        }
+    }
+
+    /// Returns the number of raw bytes decoded so far.
+    pub fn raw_len(&self) -> u64 {
+        self.total
+    }
+
+    fn next_block(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if self.ended {
+            return if self.buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(FrameError::TrailingBytes)
+            };
+        }
+        let Some(compressed) = self.compressed else {
+            if self.buf.len() < HEADER_LEN {
+                return Ok(None);
+            }
+            let header = self.buf.split_to(HEADER_LEN);
+            if &header[..4] != MAGIC {
+                return Err(FrameError::BadMagic);
+            }
+            if header[4] & !FLAG_LZ4 != 0 || header[5..] != [0, 0, 0] {
+                return Err(FrameError::BadFlags(header[4]));
+            }
+            self.compressed = Some(header[4] & FLAG_LZ4 != 0);
+            return self.next_block();
+        };
+        let Some(&tag) = self.buf.first() else {
+            return Ok(None);
+        };
+        match tag {
+            TAG_END => self.end_record(),
+            TAG_BLOCK => self.data_block(compressed),
+            t => Err(FrameError::BadTag(t)),
+        }
+    }
+
+    fn end_record(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if self.buf.len() < BLOCK_HEADER_LEN {
+            return Ok(None);
+        }
+        let mut rec = self.buf.split_to(BLOCK_HEADER_LEN);
+        rec.advance(1);
+        if rec.get_u64_le() != self.total || rec.get_u32_le() != self.blocks {
+            return Err(FrameError::BadEnd);
+        }
+        self.ended = true;
+        self.next_block()
+    }
+
+    fn data_block(&mut self, compressed: bool) -> Result<Option<Bytes>, FrameError> {
+        if self.buf.len() < BLOCK_HEADER_LEN {
+            return Ok(None);
+        }
+        let mut head = &self.buf[1..BLOCK_HEADER_LEN];
+        let raw_len = head.get_u32_le() as usize;
+        let stored_len = head.get_u32_le() as usize;
+        let crc = head.get_u32_le();
+        let max_stored = if compressed {
+            lz4_bound(MAX_BLOCK)
+        } else {
+            MAX_BLOCK
+        };
+        if raw_len == 0 || raw_len > MAX_BLOCK || stored_len > max_stored {
+            return Err(FrameError::BadLength);
+        }
+        if !compressed && stored_len != raw_len {
+            return Err(FrameError::BadLength);
+        }
+        if self.buf.len() < BLOCK_HEADER_LEN + stored_len {
+            return Ok(None);
+        }
+        self.buf.advance(BLOCK_HEADER_LEN);
+        let stored = self.buf.split_to(stored_len).freeze();
+        let raw = if compressed {
+            let out = lz4_flex::block::decompress(&stored, raw_len)
+                .map_err(|_| FrameError::Decompress)?;
+            if out.len() != raw_len {
+                return Err(FrameError::Decompress);
+            }
+            Bytes::from(out)
+        } else {
+            stored
+        };
+        if crc32fast::hash(&raw) != crc {
+            return Err(FrameError::Checksum);
+        }
+        self.total += raw_len as u64;
+        self.blocks += 1;
+        Ok(Some(raw))
+    }
+}
+
+fn lz4_bound(n: usize) -> usize {
+    lz4_flex::block::get_maximum_output_size(n)
+}
+
+/// Encodes a whole buffer as one unit (convenience for small units and tests).
+pub fn encode_unit(data: &[u8], compress: bool) -> Bytes {
+    let mut out = BytesMut::new();
+    let mut enc = UnitEncoder::new(compress, &mut out);
+    enc.write(data, &mut out);
+    enc.finish(&mut out);
+    out.freeze()
+}
+
+/// Decodes a whole unit (convenience for small units and tests).
+///
+/// # Errors
+/// A [`FrameError`] if the unit is corrupt or truncated.
+pub fn decode_unit(data: &[u8]) -> Result<Vec<u8>, FrameError> {
+    let mut dec = UnitDecoder::new();
+    dec.handle_input(data);
+    let mut out = Vec::new();
+    while let Some(block) = dec.poll_block()? {
+        out.extend_from_slice(&block);
+    }
+    dec.finish()?;
+    Ok(out)
+}

@@ -1,0 +1,305 @@
+//! System (package) data: the read-only files of an owner's installed package.
+//!
+//! Linux has no Symbian software-install registry, so the package file list is a file:
+//! `<c>/private/10202d56/import/packages/<sid>/files.txt`, one `<drive>:\path` per line
+//! (`#` starts a comment). Only files that exist, are regular (symlinks are skipped) and
+//! are read-only (no write bit) are system data — writable files belong to passive or
+//! public backup (seed 004). Restore writes each file under a temporary name, renames it
+//! into place and keeps its read-only mode; it never writes into another owner's cage.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use bytes::BytesMut;
+
+use crate::passive::archive::{self, ArchiveDecoder, ArchiveError, ArchiveEvent};
+use crate::registration::{CagePath, Drive, ENGINE_SID, Sid};
+
+/// The package file list's name in a package directory.
+pub const FILE_LIST: &str = "files.txt";
+
+/// A system-data failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SystemError {
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A line of the file list is not `<drive>:\path` inside the drive.
+    #[error("file list line {line}: bad path {text:?}")]
+    BadLine {
+        /// 1-based line.
+        line: usize,
+        /// The text.
+        text: String,
+    },
+    /// The stream is malformed.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The stream names a path system data may not write.
+    #[error("system data may not write {0}")]
+    Forbidden(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SystemError + '_ {
+    move |source| SystemError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Returns the package directory of `sid` on drive `c`.
+pub fn package_dir(c: &Drive, sid: Sid) -> PathBuf {
+    c.cage(ENGINE_SID)
+        .join("import")
+        .join("packages")
+        .join(sid.to_string())
+}
+
+/// Parses a package file list into (drive letter, path below the drive root).
+///
+/// # Errors
+/// [`SystemError::BadLine`] for a line that is not `<letter>:\path` or would leave the
+/// drive root.
+pub fn parse_file_list(text: &str) -> Result<Vec<(char, CagePath)>, SystemError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = || SystemError::BadLine {
+            line: i + 1,
+            text: line.to_owned(),
+        };
+        let (drive, rest) = line.split_once(':').ok_or_else(bad)?;
+        let mut chars = drive.chars();
+        let letter = match (chars.next(), chars.next()) {
+            (Some(c), None) if c.is_ascii_alphabetic() => c.to_ascii_lowercase(),
+            _ => return Err(bad()),
+        };
+        let path = CagePath::parse_relative(rest)
+            .filter(|p| !p.is_root())
+            .ok_or_else(bad)?;
+        out.push((letter, path));
+    }
+    Ok(out)
+}
+
+/// Returns true if system data of `sid` may write `path`: anything outside `private/`,
+/// the owner's own cage, and its own package directory.
+pub fn may_write(path: &CagePath, sid: Sid) -> bool {
+    let comps: Vec<&str> = path.components().collect();
+    match comps.as_slice() {
+        [first, ..] if !first.eq_ignore_ascii_case("private") => true,
+        [_, cage, _, ..] if *cage == sid.to_string() => true,
+        [_, engine, "import", "packages", pkg, _, ..] => {
+            *engine == ENGINE_SID.to_string() && *pkg == sid.to_string()
+        }
+        _ => false,
+    }
+}
+
+/// Writes the read-only files of `list` that are on `drive` to `sink`; returns how many.
+///
+/// # Errors
+/// A [`SystemError`]; the stream is then incomplete.
+pub fn capture_system(
+    drive: &Drive,
+    list: &[(char, CagePath)],
+    sink: &mut impl Write,
+) -> Result<usize, SystemError> {
+    let mut out = BytesMut::new();
+    archive::begin(&mut out);
+    let mut count = 0;
+    for (_, rel) in list.iter().filter(|(l, _)| *l == drive.letter) {
+        let abs = drive.root.join(rel.as_str());
+        let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if !meta.is_file() || mode & 0o222 != 0 {
+            continue;
+        }
+        let mut file = File::open(&abs).map_err(io_err(&abs))?;
+        archive::file_header(
+            &mut out,
+            rel,
+            meta.len(),
+            crate::passive::mtime_ns(&meta),
+            mode & 0o777,
+        );
+        let exact = crate::passive::copy_exact(&mut file, meta.len(), &mut out, sink, None)
+            .map_err(|e| match e {
+                crate::passive::CopyError::Read(source)
+                | crate::passive::CopyError::Sink(source) => SystemError::Io {
+                    path: abs.clone(),
+                    source,
+                },
+            })?;
+        if !exact {
+            return Err(SystemError::Io {
+                path: abs,
+                source: std::io::Error::other("changed during capture"),
+            });
+        }
+        sink.write_all(&out.split()).map_err(io_err(&drive.root))?;
+        count += 1;
+    }
+    archive::end(&mut out);
+    sink.write_all(&out).map_err(io_err(&drive.root))?;
+    Ok(count)
+}
+
+/// Restores a system stream of owner `sid` onto `drive`.
+///
+/// # Errors
+/// [`SystemError::Forbidden`] for a path outside [`may_write`] (nothing after it is
+/// written), or an I/O or stream error.
+pub fn restore_system(
+    drive: &Drive,
+    sid: Sid,
+    stream: &mut dyn FnMut() -> Option<Result<bytes::Bytes, SystemError>>,
+) -> Result<usize, SystemError> {
+    let mut decoder = ArchiveDecoder::new();
+    let mut current: Option<(PathBuf, PathBuf, File, u32)> = None;
+    let mut count = 0;
+    while let Some(block) = stream() {
+        decoder.handle_input(&block?);
+        while let Some(event) = decoder.poll_event()? {
+            match event {
+                ArchiveEvent::File { path, mode, .. } => {
+                    if !may_write(&path, sid) {
+                        return Err(SystemError::Forbidden(path.to_string()));
+                    }
+                    let target = drive.root.join(path.as_str());
+                    let dir = target.parent().unwrap_or(&drive.root).to_owned();
+                    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+                    let tmp = target.with_extension("system-tmp");
+                    let file = File::create(&tmp).map_err(io_err(&tmp))?;
+                    current = Some((tmp, target, file, mode));
+                }
+                ArchiveEvent::Data(bytes) => {
+                    if let Some((tmp, _, file, _)) = current.as_mut() {
+                        file.write_all(&bytes).map_err(io_err(tmp))?;
+                    }
+                }
+                ArchiveEvent::FileEnd => {
+                    if let Some((tmp, target, file, mode)) = current.take() {
+                        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o555))
+                            .map_err(io_err(&tmp))?;
+                        file.sync_all().map_err(io_err(&tmp))?;
+                        crate::public::inherit_owner(&tmp, &target).map_err(io_err(&target))?;
+                        std::fs::rename(&tmp, &target).map_err(io_err(&target))?;
+                        count += 1;
+                    }
+                }
+                ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
+            }
+        }
+    }
+    decoder.finish()?;
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cp(s: &str) -> CagePath {
+        CagePath::parse_relative(s).expect("path")
+    }
+
+    #[test]
+    fn file_list_lines_are_drive_paths_inside_the_root() {
+        let list =
+            parse_file_list("# package 1\nc:\\sys\\bin\\app\n\nE:/resource/app.rsc # icon\n")
+                .expect("list");
+        assert_eq!(
+            list,
+            vec![('c', cp("sys/bin/app")), ('e', cp("resource/app.rsc"))]
+        );
+        for bad in ["sys\\bin\\app", "c:\\..\\etc", "cc:\\x", "c:\\"] {
+            assert!(
+                matches!(
+                    parse_file_list(bad),
+                    Err(SystemError::BadLine { line: 1, .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn system_data_never_writes_into_other_cages() {
+        let me = Sid(0x1111_1111);
+        assert!(may_write(&cp("sys/bin/app"), me));
+        assert!(may_write(
+            &cp("private/11111111/backup_registration.xml"),
+            me
+        ));
+        assert!(may_write(
+            &cp("private/10202d56/import/packages/11111111/files.txt"),
+            me
+        ));
+        assert!(!may_write(&cp("private/22222222/data"), me));
+        assert!(!may_write(
+            &cp("private/10202d56/import/packages/22222222/files.txt"),
+            me
+        ));
+        assert!(!may_write(&cp("private/10202d56/other"), me));
+    }
+
+    #[test]
+    fn only_read_only_files_are_captured_and_they_restore_read_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Drive::new('c', dir.path().join("c"));
+        let write = |rel: &str, data: &[u8], mode: u32| {
+            let p = c.root.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, data).expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        };
+        write("sys/bin/app", b"binary", 0o555);
+        write("resource/app.rsc", b"writable", 0o644);
+        let list = parse_file_list("c:\\sys\\bin\\app\nc:\\resource\\app.rsc\nc:\\missing\n")
+            .expect("list");
+        let mut stream = Vec::new();
+        assert_eq!(capture_system(&c, &list, &mut stream).expect("capture"), 1);
+
+        std::fs::remove_file(c.root.join("sys/bin/app")).expect("rm");
+        let mut once = Some(Ok(bytes::Bytes::from(stream)));
+        let restored = restore_system(&c, Sid(1), &mut || once.take()).expect("restore");
+        assert_eq!(restored, 1);
+        let meta = std::fs::metadata(c.root.join("sys/bin/app")).expect("restored");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o555);
+        assert_eq!(
+            std::fs::read(c.root.join("sys/bin/app")).expect("read"),
+            b"binary"
+        );
+    }
+
+    #[test]
+    fn restore_refuses_a_foreign_cage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Drive::new('c', dir.path().join("c"));
+        let mut out = BytesMut::new();
+        archive::begin(&mut out);
+        archive::file_header(&mut out, &cp("private/22222222/data"), 1, 0, 0o444);
+        out.extend_from_slice(b"x");
+        archive::end(&mut out);
+        let mut once = Some(Ok(out.freeze()));
+        assert!(matches!(
+            restore_system(&c, Sid(0x1111_1111), &mut || once.take()),
+            Err(SystemError::Forbidden(_))
+        ));
+        assert!(!c.root.join("private/22222222/data").exists());
+    }
+}

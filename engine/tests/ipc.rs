@@ -1,0 +1,352 @@
+//! The IPC server against real owner processes (`sbe-test-owner`) over the socket.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use data_owners::client::{ActiveBackupClient, ClientError};
+use data_owners::wire::{Callback, DriveLetter};
+use engine::ipc::{IpcConfig, IpcServer, OwnerError, OwnerStatus};
+use engine::mode::{BackupIncType, BurMode, BurPartType, ModeBus};
+use engine::registration::{CENTRAL_REPOSITORY_SID, Drive, Sid, discover};
+
+const SID: Sid = Sid(0x0AB7_E58C);
+const WATCHDOG: Duration = Duration::from_secs(2);
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    cage: PathBuf,
+    socket: PathBuf,
+    bus: ModeBus,
+    server: IpcServer,
+}
+
+fn c() -> DriveLetter {
+    DriveLetter::new('c').expect("c")
+}
+
+async fn rig(behaviour: &str) -> Rig {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let drive = Drive::new('c', dir.path().join("c"));
+    let cage = drive.cage(SID);
+    std::fs::create_dir_all(&cage).expect("cage");
+    std::fs::write(
+        cage.join("backup_registration.xml"),
+        r#"<backup_registration version="1.0"><active_backup process_name="sbe-test-owner" supports_incremental="yes"/></backup_registration>"#,
+    )
+    .expect("registration");
+    std::fs::write(cage.join("behaviour"), behaviour).expect("behaviour");
+    std::fs::write(cage.join("active.dat"), b"active owner data").expect("data");
+    let found = discover(std::slice::from_ref(&drive), CENTRAL_REPOSITORY_SID);
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    let bus = ModeBus::new(None).expect("bus");
+    let socket = dir.path().join("engine.sock");
+    let owner_dir = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let config = IpcConfig {
+        socket: socket.clone(),
+        drives: vec![drive],
+        owner_dir,
+        hello_timeout: Duration::from_secs(2),
+    };
+    let server = IpcServer::bind(config, bus.subscribe()).expect("bind");
+    server.set_registrations(
+        found
+            .owners
+            .into_iter()
+            .map(|(s, o)| (s, o.registration))
+            .collect(),
+    );
+    Rig {
+        _dir: dir,
+        cage,
+        socket,
+        bus,
+        server,
+    }
+}
+
+fn enter_backup(bus: &ModeBus) {
+    let mode = BurMode::new(BurPartType::BackupFull, BackupIncType::Base).expect("mode");
+    bus.set_operation(mode, vec!['c'], Default::default())
+        .expect("backup mode");
+}
+
+#[tokio::test]
+async fn owner_is_started_on_demand_confirms_ready_and_serves_its_data() {
+    let rig = rig("normal").await;
+    enter_backup(&rig.bus);
+    let owner = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("ready");
+    assert_eq!(owner.status(), OwnerStatus::Ready);
+    owner
+        .call_done(Callback::InitialiseGetBackupData { drive: c() }, WATCHDOG)
+        .await
+        .expect("init");
+    let mut data = Vec::new();
+    loop {
+        let (piece, finished) = owner
+            .call_data(Callback::GetBackupDataSection { max_len: 5 }, WATCHDOG)
+            .await
+            .expect("section");
+        data.extend_from_slice(&piece);
+        if finished {
+            break;
+        }
+    }
+    assert_eq!(data, b"active owner data");
+    let log = std::fs::read_to_string(rig.cage.join("calls.log")).expect("log");
+    assert!(log.contains("mode 0x102 affects_me=true"), "{log}");
+}
+
+#[tokio::test]
+async fn owner_that_never_confirms_times_out() {
+    let rig = rig("never-confirm").await;
+    enter_backup(&rig.bus);
+    let err = rig
+        .server
+        .ensure_ready(SID, Duration::from_millis(1500))
+        .await
+        .expect_err("never ready");
+    assert_eq!(err, OwnerError::NeverReady);
+}
+
+#[tokio::test]
+async fn owner_that_crashes_mid_callback_is_reported_and_nothing_hangs() {
+    let rig = rig("crash").await;
+    enter_backup(&rig.bus);
+    let owner = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("ready");
+    let err = owner
+        .call_done(Callback::InitialiseGetBackupData { drive: c() }, WATCHDOG)
+        .await
+        .expect_err("crash");
+    assert!(matches!(err, OwnerError::Exited(_)), "{err:?}");
+    assert!(!owner.is_connected());
+}
+
+#[tokio::test]
+async fn owner_that_returns_garbage_is_disconnected_as_misbehaving() {
+    let rig = rig("garbage").await;
+    enter_backup(&rig.bus);
+    let owner = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("ready");
+    let err = owner
+        .call_done(Callback::InitialiseGetBackupData { drive: c() }, WATCHDOG)
+        .await
+        .expect_err("garbage");
+    assert!(matches!(err, OwnerError::Protocol(_)), "{err:?}");
+    assert!(matches!(owner.status(), OwnerStatus::Misbehaved(_)));
+}
+
+#[tokio::test]
+async fn owner_errors_travel_as_errors_and_the_connection_stays_up() {
+    let rig = rig("error").await;
+    enter_backup(&rig.bus);
+    let owner = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("ready");
+    let err = owner
+        .call_done(Callback::InitialiseGetBackupData { drive: c() }, WATCHDOG)
+        .await
+        .expect_err("owner error");
+    assert_eq!(
+        err,
+        OwnerError::Callback {
+            code: -14,
+            message: "owner is busy".into()
+        }
+    );
+    assert_eq!(err.code(), -14);
+    // Still connected: a callback that does not fail works.
+    owner
+        .call_done(Callback::RestoreComplete { drive: c() }, WATCHDOG)
+        .await
+        .expect("still connected");
+}
+
+#[tokio::test]
+async fn slow_callback_trips_the_watchdog_and_locks_the_owner_out() {
+    let rig = rig("slow").await;
+    enter_backup(&rig.bus);
+    let owner = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("ready");
+    let err = owner
+        .call_done(
+            Callback::InitialiseGetBackupData { drive: c() },
+            Duration::from_millis(300),
+        )
+        .await
+        .expect_err("watchdog");
+    assert_eq!(err, OwnerError::Timeout);
+    let mut status = owner.status();
+    for _ in 0..50 {
+        if !matches!(status, OwnerStatus::Ready) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        status = owner.status();
+    }
+    assert!(matches!(status, OwnerStatus::Misbehaved(_)), "{status:?}");
+}
+
+#[tokio::test]
+async fn peer_whose_uid_does_not_own_the_cage_is_refused() {
+    let rig = rig("normal").await;
+    // This test process is the peer; hand the cage to another uid so SO_PEERCRED differs.
+    let me = rustix_uid();
+    let other = if me == 4242 { 4243 } else { 4242 };
+    if std::os::unix::fs::chown(&rig.cage, Some(other), None).is_err() {
+        eprintln!("cannot chown without root; the uid check is covered by ipc::peer unit tests");
+        return;
+    }
+    let err = ActiveBackupClient::connect(&rig.socket, SID.0)
+        .await
+        .expect_err("refused");
+    match err {
+        ClientError::Refused(reason) => {
+            assert!(
+                reason.contains(&format!("uid {me} does not own")),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // A SID that is not registered is refused as well.
+    let err = ActiveBackupClient::connect(&rig.socket, 0x1234_5678)
+        .await
+        .expect_err("unregistered");
+    assert!(matches!(err, ClientError::Refused(r) if r.contains("not a registered")));
+}
+
+#[tokio::test]
+async fn peer_owning_the_cage_is_accepted_and_sees_the_mode() {
+    let rig = rig("normal").await;
+    enter_backup(&rig.bus);
+    std::os::unix::fs::chown(&rig.cage, Some(rustix_uid()), None).ok();
+    let client = ActiveBackupClient::connect(&rig.socket, SID.0)
+        .await
+        .expect("accepted");
+    assert_eq!(client.mode_info().mode_bits, 0x102);
+    assert!(client.does_partial_bur_affect_me());
+}
+
+fn rustix_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    // The uid this process creates files with.
+    let f = tempfile::NamedTempFile::new().expect("temp");
+    f.as_file().metadata().expect("meta").uid()
+}
+
+#[tokio::test]
+async fn binding_never_deletes_a_regular_file_at_the_socket_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("not-a-socket");
+    std::fs::write(&path, b"precious").expect("write");
+    let bus = ModeBus::new(None).expect("bus");
+    let config = IpcConfig {
+        socket: path.clone(),
+        drives: vec![],
+        owner_dir: dir.path().to_owned(),
+        hello_timeout: Duration::from_secs(1),
+    };
+    assert!(IpcServer::bind(config, bus.subscribe()).is_err());
+    assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
+}
+
+#[tokio::test]
+async fn two_peers_claiming_the_same_sid_never_both_get_in() {
+    let rig = rig("normal").await;
+    let (a, b) = tokio::join!(
+        ActiveBackupClient::connect(&rig.socket, SID.0),
+        ActiveBackupClient::connect(&rig.socket, SID.0)
+    );
+    let accepted = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+    assert_eq!(accepted, 1, "exactly one peer speaks for the sid");
+    let refused = if a.is_err() { a.err() } else { b.err() };
+    assert!(matches!(refused, Some(ClientError::Refused(r)) if r.contains("already connected")));
+}
+
+#[tokio::test]
+async fn owner_is_started_as_the_uid_that_owns_its_cage() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let rig = rig("normal").await;
+    if rustix_uid() != 0 {
+        eprintln!("not root: cannot start an owner as another uid; skipped");
+        return;
+    }
+    // Let the unprivileged owner reach the socket, then hand it the cage.
+    let root = rig.socket.parent().expect("dir").to_owned();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::os::unix::fs::chown(&rig.cage, Some(4242), Some(4242)).expect("chown cage");
+    enter_backup(&rig.bus);
+    let owner = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("ready as uid 4242");
+    assert_eq!(owner.status(), OwnerStatus::Ready);
+    let log = std::fs::metadata(rig.cage.join("calls.log")).expect("owner wrote its log");
+    assert_eq!(
+        (log.uid(), log.gid()),
+        (4242, 4242),
+        "the owner ran as the cage's uid and gid"
+    );
+}
+
+#[tokio::test]
+async fn an_owner_that_stops_reading_cannot_hang_the_engine() {
+    use data_owners::transport::send;
+    use data_owners::wire::{OwnerMsg, PROTOCOL_VERSION};
+    let rig = rig("normal").await;
+    // A peer that says hello and then never reads again.
+    let stream = tokio::net::UnixStream::connect(&rig.socket)
+        .await
+        .expect("connect");
+    let (_read, mut write) = stream.into_split();
+    send(
+        &mut write,
+        &OwnerMsg::Hello {
+            version: PROTOCOL_VERSION,
+            sid: SID.0,
+        },
+    )
+    .await
+    .expect("hello");
+    let owner = loop {
+        if let Some(h) = rig.server.owner(SID) {
+            break h;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let big = bytes::Bytes::from(vec![0u8; 1 << 19]);
+    for round in 0..4 {
+        let call = Callback::RestoreBaseDataSection {
+            last: false,
+            data: big.clone(),
+        };
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            owner.call(call, Duration::from_millis(300)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: the engine hung"));
+        assert!(result.is_err(), "round {round}: {result:?}");
+    }
+    assert!(matches!(owner.status(), OwnerStatus::Misbehaved(_)));
+}
