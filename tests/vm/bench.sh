@@ -36,13 +36,13 @@ echo "===== benchmark: mtpbur vs umtprd (same boot, BENCH_MB=${BENCH_MB:-256}, B
 awk '
     /^BENCH / { v[$2 " " $3] = $4 }
     END {
-        split("get_s send_s list_s rss_kib", m, " ")
-        split("0.5 0.2 0.5 -", target, " ")
+        split("get_s send_s list_s walk_s rss_kib", m, " ")
+        split("0.5 0.2 0.5 - -", target, " ")
         printf "%-8s %12s %12s %10s %s\n", "metric", "mtpbur", "umtprd", "ratio", "target"
-        for (i = 1; i <= 4; i++) {
+        for (i = 1; i <= 5; i++) {
             a = v["mtpbur " m[i]]; b = v["umtprd " m[i]]
             r = (b > 0) ? sprintf("%.3f", a / b) : "n/a"
-            t = (m[i] == "rss_kib") ? "< 8192 KiB" : "ratio <= " target[i]
+            t = (m[i] == "rss_kib") ? "< 8192 KiB" : (target[i] == "-") ? "(no target)" : "ratio <= " target[i]
             printf "%-8s %12s %12s %10s %s\n", m[i], a, b, r, t
         }
     }' "$CONSOLE"

@@ -282,10 +282,11 @@ impl Harness {
         (payload, resp)
     }
 
-    fn upload(&mut self, name: &str, data: &[u8]) -> u32 {
+    /// SendObjectInfo for a file of `size` bytes in the root; returns the new handle.
+    fn announce(&mut self, name: &str, size: u32) -> u32 {
         let info = ObjectInfo {
             format: 0x3000,
-            compressed_size: data.len() as u32,
+            compressed_size: size,
             filename: name.into(),
             ..Default::default()
         };
@@ -295,10 +296,15 @@ impl Harness {
         self.data(Op::SendObjectInfo, tx, &b);
         let r = self.response();
         assert_eq!(r.code, ResponseCode::Ok.to_u16());
+        r.param(2)
+    }
+
+    fn upload(&mut self, name: &str, data: &[u8]) -> u32 {
+        let handle = self.announce(name, data.len() as u32);
         let tx = self.cmd(Op::SendObject, &[]);
         self.data(Op::SendObject, tx, data);
         assert_eq!(self.response().code, ResponseCode::Ok.to_u16());
-        r.param(2)
+        handle
     }
 }
 
@@ -420,17 +426,7 @@ fn cancel_during_get_object_sends_no_response_and_reports_busy_until_aborted() {
 #[test]
 fn cancel_during_send_object_aborts_the_sink_and_skips_stale_data() {
     let mut h = Harness::in_session();
-    let info = ObjectInfo {
-        format: 0x3000,
-        compressed_size: 10_000,
-        filename: "x".into(),
-        ..Default::default()
-    };
-    let mut b = Vec::new();
-    info.put(&mut b);
-    let tx = h.cmd(Op::SendObjectInfo, &[STORE.0, 0]);
-    h.data(Op::SendObjectInfo, tx, &b);
-    assert_eq!(code(&h.response()), ResponseCode::Ok);
+    h.announce("x", 10_000);
     let tx = h.cmd(Op::SendObject, &[]);
     let mut first = BytesMut::from(&data_header(Op::SendObject.to_u16(), tx, 10_000)[..]);
     first.extend_from_slice(&[1u8; 500]);
@@ -474,17 +470,7 @@ fn cancel_that_overtakes_its_command_drops_the_command_and_its_data() {
 #[test]
 fn a_killed_host_mid_upload_is_replaced_by_the_next_one() {
     let mut h = Harness::in_session();
-    let info = ObjectInfo {
-        format: 0x3000,
-        compressed_size: 100_000,
-        filename: "k".into(),
-        ..Default::default()
-    };
-    let mut b = Vec::new();
-    info.put(&mut b);
-    let tx = h.cmd(Op::SendObjectInfo, &[STORE.0, 0]);
-    h.data(Op::SendObjectInfo, tx, &b);
-    assert_eq!(code(&h.response()), ResponseCode::Ok);
+    h.announce("k", 100_000);
     let tx = h.cmd(Op::SendObject, &[]);
     let mut first = BytesMut::from(&data_header(Op::SendObject.to_u16(), tx, 100_000)[..]);
     first.extend_from_slice(&[1u8; 4084]);
@@ -626,17 +612,7 @@ fn events_are_sent_only_inside_a_session() {
 #[test]
 fn split_header_send_object_is_accepted() {
     let mut h = Harness::in_session();
-    let info = ObjectInfo {
-        format: 0x3000,
-        compressed_size: 600,
-        filename: "s".into(),
-        ..Default::default()
-    };
-    let mut b = Vec::new();
-    info.put(&mut b);
-    let tx = h.cmd(Op::SendObjectInfo, &[STORE.0, 0]);
-    h.data(Op::SendObjectInfo, tx, &b);
-    let obj = h.response().param(2);
+    let obj = h.announce("s", 600);
     let tx = h.cmd(Op::SendObject, &[]);
     h.r.handle_bulk_out(
         Bytes::copy_from_slice(&data_header(Op::SendObject.to_u16(), tx, 600)),
