@@ -33,8 +33,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Check(p) => run::check(&p),
-        Command::Run(p) => match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        // One thread serves everything: under the emulated controller (and on single-core
+        // boards) cross-thread wake-ups per USB completion cost more than they save.
+        Command::Run(p) => match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
         {
