@@ -5,6 +5,7 @@ mod backup;
 mod engine;
 mod restore;
 mod size;
+mod units;
 
 pub use engine::{
     BackupRequest, Engine, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest,
@@ -12,3 +13,4 @@ pub use engine::{
 };
 pub use restore::RESTORE_RESULT_FILE;
 pub use size::SizeError;
+pub use units::{Chunk, MAX_CHUNK, Supplied, UnitError, UnitStream};
