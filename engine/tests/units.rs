@@ -605,3 +605,40 @@ async fn a_corrupt_supplied_unit_is_refused_and_nothing_changes() {
         b"active data v1"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_failure_passes_through_and_the_unit_can_be_tried_again() {
+    const BUSY: Sid = Sid(0x9999_9999);
+    let rig = rig_with(std::time::Duration::from_secs(10), &[(BUSY, "error")]);
+    rig.engine
+        .set_bur_mode(backup_mode(false, BackupIncType::Base), &[])
+        .await
+        .expect("backup");
+    for attempt in 0..2 {
+        let r = rig.engine.request_data(id(BUSY, ActiveBase), false).await;
+        match r {
+            Err(e @ UnitError::Failed { .. }) => {
+                assert_eq!(e.code(), -14, "attempt {attempt}: the owner's own code");
+            }
+            other => panic!("attempt {attempt}: {other:?}"),
+        }
+    }
+    // TerminateMultiStageOperation is sent in the background.
+    for _ in 0..100 {
+        if calls(&rig, BUSY).contains("terminate") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        calls(&rig, BUSY).contains("terminate"),
+        "the abandoned unit was terminated: {}",
+        calls(&rig, BUSY)
+    );
+    // Other owners are not affected.
+    fetch(&rig.engine, id(ACTIVE, ActiveBase), false).await;
+    rig.engine
+        .set_bur_mode(BurMode::NORMAL, &[])
+        .await
+        .expect("normal");
+}

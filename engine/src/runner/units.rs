@@ -284,6 +284,8 @@ struct Operation {
     completed: Vec<(OwnerHandle, Sid, char)>,
     /// Supplies in progress.
     incoming: BTreeMap<UnitId, Incoming>,
+    /// Complete supplies being applied.
+    applying: BTreeSet<UnitId>,
 }
 
 impl Operation {
@@ -301,6 +303,7 @@ impl Operation {
             passive_restored: BTreeSet::new(),
             completed: Vec::new(),
             incoming: BTreeMap::new(),
+            applying: BTreeSet::new(),
         }
     }
 
@@ -691,6 +694,12 @@ impl Engine {
             let mut st = self.units.lock();
             let op = self.current_op(&mut st, "supply_data")?;
             let reg = self.admit(op, unit, true)?;
+            if op.applying.contains(&unit) {
+                return Err(UnitError::Sequence {
+                    unit,
+                    violation: SequenceViolation::InProgress(unit.kind),
+                });
+            }
             if !op.incoming.contains_key(&unit) {
                 if let Some(reg) = reg {
                     op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, false))?;
@@ -726,6 +735,7 @@ impl Engine {
                 return Ok(Supplied::Pending);
             };
             let fresh = !op.passive_restored.contains(&(unit.sid, unit.drive));
+            op.applying.insert(unit);
             (incoming, reg, fresh, op.is_backup())
         };
         let applied = self.apply(unit, reg, &incoming.path, fresh, backup).await;
@@ -737,6 +747,7 @@ impl Engine {
                 mode: self.bus.current(),
             });
         };
+        op.applying.remove(&unit);
         let applied = match applied {
             Ok(a) => a,
             Err(e) => {
