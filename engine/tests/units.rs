@@ -78,6 +78,15 @@ async fn supply(
     last
 }
 
+/// Files left in the scratch directory for units in transit.
+fn scratch_files(rig: &Rig) -> Vec<String> {
+    let dir = rig.spool().join(".unit-transfer");
+    if !dir.exists() {
+        return Vec::new();
+    }
+    tree(&dir).into_keys().collect()
+}
+
 fn order(r: Result<impl std::fmt::Debug, UnitError>) -> bool {
     matches!(
         r,
@@ -420,6 +429,10 @@ async fn every_refusal_has_its_error_and_changes_nothing() {
     let r = e.request_data(id(HYBRID, PassiveBase), false).await;
     assert!(order(r), "hybrid: active before passive on backup");
     assert!(
+        !calls(&rig, HYBRID).contains("init_backup"),
+        "a refused request reaches no owner"
+    );
+    assert!(
         order(e.request_data(id(ACTIVE, ActiveIncrement), false).await),
         "active increment without a snapshot"
     );
@@ -536,6 +549,7 @@ async fn every_refusal_has_its_error_and_changes_nothing() {
         !rig.cage(DATABASE).join("notes.txt").exists(),
         "the half-supplied unit was discarded"
     );
+    assert_eq!(scratch_files(&rig), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -585,6 +599,11 @@ async fn a_corrupt_supplied_unit_is_refused_and_nothing_changes() {
     assert!(
         !calls(&rig, ACTIVE).contains("init_restore_base"),
         "nothing reached the owner"
+    );
+    assert_eq!(
+        scratch_files(&rig),
+        Vec::<String>::new(),
+        "refused units leave nothing behind"
     );
 
     // The sound unit is still accepted afterwards.

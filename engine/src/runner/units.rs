@@ -638,6 +638,10 @@ impl Engine {
         let produced = self.produce(reg, unit, inputs, compress).await;
         let mut st = self.units.lock();
         let Some(op) = st.op() else {
+            // The mode changed meanwhile: the unit belongs to no operation any more.
+            if let Ok((_, path, _)) = &produced {
+                let _ = std::fs::remove_file(path);
+            }
             return Err(UnitError::WrongMode {
                 call: "request_data",
                 mode: self.bus.current(),
