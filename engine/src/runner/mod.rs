@@ -1,5 +1,7 @@
 //! I/O shell: the [`Engine`] object that runs backup and restore sessions over a spool,
-//! driving owners through the IPC server and applying the rules of [`crate::session`].
+//! and serves the per-unit client calls of a backup server (`units`: request and supply
+//! data unit by unit), driving owners through the IPC server and applying the rules of
+//! [`crate::session`].
 
 mod backup;
 mod engine;
