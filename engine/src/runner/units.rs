@@ -704,40 +704,37 @@ impl Engine {
                     violation: SequenceViolation::InProgress(unit.kind),
                 });
             }
-            if !op.incoming.contains_key(&unit) {
-                if let Some(reg) = reg {
-                    op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, false))?;
-                }
-                let path = self
-                    .scratch()
-                    .map(|s| s.unit_path(unit).with_extension("unit.in"))
-                    .and_then(|p| Incoming::create(p).map_err(|e| Failure::new(-2, e.to_string())));
-                match path {
-                    Ok(incoming) => {
-                        op.incoming.insert(unit, incoming);
+            let mut incoming = match op.incoming.remove(&unit) {
+                Some(incoming) => incoming,
+                None => {
+                    if let Some(reg) = reg {
+                        op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, false))?;
                     }
-                    Err(f) => {
-                        op.abandon(unit);
-                        return Err(UnitError::failed(unit, f));
+                    let created = self.scratch().and_then(|s| {
+                        Incoming::create(s.unit_path(unit).with_extension("unit.in"))
+                            .map_err(|e| Failure::new(-2, e.to_string()))
+                    });
+                    match created {
+                        Ok(incoming) => incoming,
+                        Err(f) => {
+                            op.abandon(unit);
+                            return Err(UnitError::failed(unit, f));
+                        }
                     }
                 }
-            }
-            let fed = match op.incoming.get_mut(&unit) {
-                Some(incoming) => incoming
-                    .feed(chunk)
-                    .and_then(|()| if finished { incoming.finish() } else { Ok(()) }),
-                None => Ok(()),
             };
+            let fed = incoming
+                .feed(chunk)
+                .and_then(|()| if finished { incoming.finish() } else { Ok(()) });
             if let Err(e) = fed {
+                drop(incoming);
                 op.abandon(unit);
                 return Err(e.into_unit_error(unit));
             }
             if !finished {
+                op.incoming.insert(unit, incoming);
                 return Ok(Supplied::Pending);
             }
-            let Some(incoming) = op.incoming.remove(&unit) else {
-                return Ok(Supplied::Pending);
-            };
             let fresh = !op.passive_restored.contains(&(unit.sid, unit.drive));
             op.applying.insert(unit);
             (incoming, reg, fresh, op.is_backup())
