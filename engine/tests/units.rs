@@ -661,3 +661,94 @@ async fn an_owner_failure_passes_through_and_the_unit_can_be_tried_again() {
         .await
         .expect("normal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_system_files_restored_brings_an_uninstalled_owner_back_for_its_data() {
+    use std::os::unix::fs::PermissionsExt;
+    const APP: Sid = Sid(0x5A5A_5A5A);
+    let mut rig = rig();
+    let c = rig.c();
+    register(
+        &c,
+        APP,
+        r#"<passive_backup><include_directory name="\"/></passive_backup><system_backup/>"#,
+    );
+    fs::set_permissions(
+        c.cage(APP).join("backup_registration.xml"),
+        fs::Permissions::from_mode(0o444),
+    )
+    .expect("read-only registration");
+    write(&c.root.join("sys/bin/app"), b"the app");
+    fs::set_permissions(
+        c.root.join("sys/bin/app"),
+        fs::Permissions::from_mode(0o555),
+    )
+    .expect("chmod");
+    write(
+        &c.cage(Sid(0x1020_2D56))
+            .join("import/packages/5a5a5a5a/files.txt"),
+        b"c:\\private\\5a5a5a5a\\backup_registration.xml\nc:\\sys\\bin\\app\n",
+    );
+    write(&c.cage(APP).join("user-data.txt"), b"precious");
+    assert!(rig.engine.rescan().is_empty());
+    rig.engine
+        .set_sid_list_for_partial([APP].into())
+        .expect("list");
+    rig.engine
+        .set_bur_mode(backup_mode(true, BackupIncType::Base), &[])
+        .await
+        .expect("backup");
+    let system = fetch(&rig.engine, id(APP, System), true).await;
+    let passive = fetch(&rig.engine, id(APP, PassiveBase), true).await;
+    rig.engine
+        .set_bur_mode(BurMode::NORMAL, &[])
+        .await
+        .expect("normal");
+
+    // Uninstall: package and cage gone, the engine forgets the owner.
+    fs::remove_dir_all(c.cage(APP)).expect("rm cage");
+    fs::remove_file(c.root.join("sys/bin/app")).expect("rm app");
+    assert!(rig.engine.rescan().is_empty());
+    assert!(!rig.engine.registrations().contains_key(&APP));
+
+    rig.engine
+        .set_bur_mode(
+            mode(BurPartType::RestorePartial, BackupIncType::NoBackup),
+            &[],
+        )
+        .await
+        .expect("restore");
+    assert!(matches!(
+        rig.engine
+            .supply_data(id(APP, PassiveBase), &passive, true)
+            .await,
+        Err(UnitError::SystemFilesPending(_))
+    ));
+    let r = supply(&rig.engine, id(APP, System), &system, 100).await;
+    assert!(matches!(r, Ok(Supplied::Applied { .. })), "{r:?}");
+    assert!(
+        !rig.engine.registrations().contains_key(&APP),
+        "registrations are read again only when told"
+    );
+    assert!(
+        rig.engine
+            .all_system_files_restored()
+            .expect("rescan")
+            .is_empty()
+    );
+    assert!(rig.engine.registrations().contains_key(&APP));
+    let r = supply(&rig.engine, id(APP, PassiveBase), &passive, 100).await;
+    assert!(matches!(r, Ok(Supplied::Applied { .. })), "{r:?}");
+    rig.engine
+        .set_bur_mode(BurMode::NORMAL, &[])
+        .await
+        .expect("normal");
+    assert_eq!(
+        fs::read(c.root.join("sys/bin/app")).expect("app"),
+        b"the app"
+    );
+    assert_eq!(
+        fs::read(c.cage(APP).join("user-data.txt")).expect("data"),
+        b"precious"
+    );
+}
