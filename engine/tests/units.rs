@@ -386,6 +386,12 @@ async fn every_refusal_has_its_error_and_changes_nothing() {
         e.supply_data(id(PASSIVE, PassiveBase), b"x", true).await
     ));
     assert!(wrong_mode(e.all_snapshots_supplied().await));
+    assert!(matches!(
+        e.set_bur_mode(backup_mode(false, BackupIncType::Base), &['c', 'q'])
+            .await,
+        Err(UnitError::UnknownDrive('q'))
+    ));
+    assert_eq!(e.bus().current(), BurMode::NORMAL, "nothing changed");
 
     // A backup mode.
     e.set_bur_mode(backup_mode(false, BackupIncType::Base), &[])
