@@ -11,7 +11,8 @@
 //! - [`passive`], [`dbms`], [`public`], [`system`]: the kinds of data the engine copies itself.
 //! - [`owners`]: capability flags and status as the backup server sees them.
 //! - [`session`]: the pure rules of sessions (unit plans, sequencing).
-//! - [`runner`]: the [`runner::Engine`] that runs backup and restore sessions over the spool.
+//! - [`runner`]: the [`runner::Engine`] that runs backup and restore sessions over the spool,
+//!   and the per-unit `CSBEClient` calls (`request_data`, `supply_data`, …).
 #![forbid(unsafe_code)]
 
 pub mod dbms;

@@ -73,6 +73,10 @@ impl ActiveBackupDataClient for TestOwner {
         }
         (!matches!(mode.mode_bits & 0xFF, 0 | 1)).then_some(0)
     }
+    fn all_snapshots_supplied(&mut self) -> Result<(), OwnerError> {
+        self.log("all_snapshots_supplied");
+        Ok(())
+    }
     fn receive_snapshot_data(
         &mut self,
         _d: DriveLetter,

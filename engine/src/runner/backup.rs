@@ -19,6 +19,20 @@ use crate::unit::{UnitId, UnitKind};
 /// Largest section asked from an owner per callback.
 const SECTION: u32 = 64 * 1024;
 
+/// What capturing one unit needs besides the owner and drive.
+#[derive(Debug, Default)]
+pub(crate) struct UnitInputs {
+    /// Active increment: the previous active snapshot to hand the owner first (sessions;
+    /// the per-unit API supplies it through `supply_data` instead).
+    pub(crate) active_snapshot: Option<std::path::PathBuf>,
+    /// Send `AllSnapshotsSupplied` before asking for active data.
+    pub(crate) announce: bool,
+    /// Passive increment: the snapshot to compare with.
+    pub(crate) passive_previous: Option<Snapshot>,
+    /// Passive snapshot unit: the snapshot taken with this drive's passive data, if any.
+    pub(crate) passive_taken: Option<Snapshot>,
+}
+
 impl Engine {
     /// Runs a backup session: enters the backup mode, captures every selected owner's
     /// units into `<spool>/<session>/`, writes `manifest.toml` last and returns the
@@ -180,47 +194,80 @@ impl Engine {
         let mut records = Vec::new();
         let mut passive_snapshot = None;
         for kind in kinds {
+            let passive_previous = match (kind, prev_path(UnitKind::PassiveSnapshot)) {
+                (UnitKind::PassiveIncrement, Some(path)) => Some(
+                    Snapshot::decode(&read_unit(&path)?)
+                        .map_err(|e| Failure::new(-20, e.to_string()))?,
+                ),
+                _ => None,
+            };
+            let inputs = UnitInputs {
+                active_snapshot: prev_path(UnitKind::ActiveSnapshot),
+                announce: true,
+                passive_previous,
+                passive_taken: passive_snapshot.take(),
+            };
             let mut writer = set.unit_writer(unit(kind), req.compress)?;
-            match kind {
-                UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot => {
-                    let h = self.connected(reg.sid, handle).await?;
-                    let snapshot = prev_path(UnitKind::ActiveSnapshot);
-                    self.capture_active(&h, reg, drive, kind, snapshot, &mut writer)
-                        .await
-                        .inspect_err(|_| terminate(&h))?;
-                }
-                UnitKind::Proxy(proxy) => {
-                    self.capture_proxy(reg.sid, proxy, drive, &mut writer)
-                        .await?
-                }
-                UnitKind::PassiveBase | UnitKind::PassiveIncrement => {
-                    let old = prev_path(UnitKind::PassiveSnapshot);
-                    passive_snapshot =
-                        Some(self.capture_passive(reg, drive, kind, old, &mut writer)?);
-                }
-                UnitKind::PassiveSnapshot => {
-                    writer.write(&passive_snapshot.take().unwrap_or_default().encode())?;
-                }
-                UnitKind::Dbms => {
-                    let scratch = self.config.spool.join(".dbms-scratch");
-                    crate::dbms::capture_dbms(
-                        &drive.cage(reg.sid),
-                        &reg.dbms,
-                        &scratch,
-                        &mut writer,
-                    )
-                    .map_err(|e| Failure::new(-2, e.to_string()))?;
-                }
-                other => {
-                    return Err(Failure::new(
-                        -5,
-                        format!("{other} is not captured per cage"),
-                    ));
-                }
-            }
+            passive_snapshot = self
+                .capture_unit(reg, drive, kind, inputs, handle, &mut writer)
+                .await?;
             records.push(writer.finish()?);
         }
         Ok(records)
+    }
+
+    /// Captures one cage-bound unit (active, proxy, passive, passive snapshot, DBMS) of
+    /// `reg` on `drive` into `writer`: the one implementation sessions and the per-unit
+    /// API share. Returns the passive snapshot a passive base or increment produced.
+    pub(crate) async fn capture_unit(
+        &self,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        kind: UnitKind,
+        inputs: UnitInputs,
+        handle: &mut Option<OwnerHandle>,
+        writer: &mut UnitWriter,
+    ) -> Result<Option<Snapshot>, Failure> {
+        match kind {
+            UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot => {
+                let h = self.connected(reg.sid, handle).await?;
+                self.capture_active(&h, reg, drive, kind, &inputs, writer)
+                    .await
+                    .inspect_err(|_| terminate(&h))?;
+            }
+            UnitKind::Proxy(proxy) => self.capture_proxy(reg.sid, proxy, drive, writer).await?,
+            UnitKind::PassiveBase | UnitKind::PassiveIncrement => {
+                return self
+                    .capture_passive(reg, drive, kind, inputs.passive_previous.as_ref(), writer)
+                    .map(Some);
+            }
+            UnitKind::PassiveSnapshot => {
+                let snapshot = match inputs.passive_taken {
+                    Some(s) => s,
+                    // Asked for on its own: a fresh scan of the selection (as Symbian).
+                    None => self.capture_passive(
+                        reg,
+                        drive,
+                        UnitKind::PassiveBase,
+                        None,
+                        &mut std::io::sink(),
+                    )?,
+                };
+                writer.write(&snapshot.encode())?;
+            }
+            UnitKind::Dbms => {
+                let scratch = self.config.spool.join(".dbms-scratch");
+                crate::dbms::capture_dbms(&drive.cage(reg.sid), &reg.dbms, &scratch, writer)
+                    .map_err(|e| Failure::new(-2, e.to_string()))?;
+            }
+            other => {
+                return Err(Failure::new(
+                    -5,
+                    format!("{other} is not captured per cage"),
+                ));
+            }
+        }
+        Ok(None)
     }
 
     /// Returns the owner's connection, starting it and waiting for readiness once.
@@ -275,7 +322,7 @@ impl Engine {
         reg: &BackupRegistration,
         drive: &Drive,
         kind: UnitKind,
-        previous_snapshot: Option<std::path::PathBuf>,
+        inputs: &UnitInputs,
         writer: &mut UnitWriter,
     ) -> Result<(), Failure> {
         let wd = watchdog(reg);
@@ -288,8 +335,8 @@ impl Engine {
             .await;
         }
         if kind == UnitKind::ActiveIncrement {
-            if let Some(path) = previous_snapshot {
-                push_unit(h, wd, &path, |data, last| Callback::ReceiveSnapshotData {
+            if let Some(path) = &inputs.active_snapshot {
+                push_unit(h, wd, path, |data, last| Callback::ReceiveSnapshotData {
                     drive: d,
                     last,
                     data,
@@ -297,7 +344,9 @@ impl Engine {
                 .await?;
             }
         }
-        h.call_done(Callback::AllSnapshotsSupplied, wd).await?;
+        if inputs.announce {
+            h.call_done(Callback::AllSnapshotsSupplied, wd).await?;
+        }
         h.call_done(Callback::InitialiseGetBackupData { drive: d }, wd)
             .await?;
         pull(h, wd, writer, |_| Callback::GetBackupDataSection {
@@ -343,18 +392,16 @@ impl Engine {
         reg: &BackupRegistration,
         drive: &Drive,
         kind: UnitKind,
-        old_snapshot: Option<std::path::PathBuf>,
-        writer: &mut UnitWriter,
+        old_snapshot: Option<&Snapshot>,
+        writer: &mut impl std::io::Write,
     ) -> Result<Snapshot, Failure> {
         let passive =
             &effective_passive(reg).ok_or_else(|| Failure::new(-5, "no passive registration"))?;
         let cage = drive.cage(reg.sid);
         let captured = if kind == UnitKind::PassiveIncrement {
-            let path = old_snapshot
+            let old = old_snapshot
                 .ok_or_else(|| Failure::new(-20, "increment without previous snapshot"))?;
-            let old = Snapshot::decode(&read_unit(&path)?)
-                .map_err(|e| Failure::new(-20, e.to_string()))?;
-            capture_increment(&cage, passive, &old, writer)?
+            capture_increment(&cage, passive, old, writer)?
         } else {
             capture_base(&cage, passive, writer)?
         };
@@ -371,20 +418,7 @@ impl Engine {
         reg: &BackupRegistration,
         req: &BackupRequest,
     ) -> Result<Vec<UnitRecord>, Failure> {
-        let Some(c) = self.config.drives.iter().find(|d| d.letter == 'c') else {
-            return Ok(Vec::new());
-        };
-        let list_path = crate::system::package_dir(c, reg.sid).join(crate::system::FILE_LIST);
-        let text = match std::fs::read_to_string(&list_path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!(sid = %reg.sid, "system_backup without a package file list");
-                return Ok(Vec::new());
-            }
-            Err(e) => return Err(Failure::new(-2, format!("{}: {e}", list_path.display()))),
-        };
-        let list =
-            crate::system::parse_file_list(&text).map_err(|e| Failure::new(-20, e.to_string()))?;
+        let list = self.system_file_list(reg.sid)?;
         let mut records = Vec::new();
         for drive in self
             .config
@@ -403,6 +437,26 @@ impl Engine {
             records.push(writer.finish()?);
         }
         Ok(records)
+    }
+
+    /// Returns the owner's package file list (empty, logged, if it has none).
+    pub(crate) fn system_file_list(
+        &self,
+        sid: Sid,
+    ) -> Result<Vec<(char, crate::registration::CagePath)>, Failure> {
+        let Some(c) = self.config.drives.iter().find(|d| d.letter == 'c') else {
+            return Ok(Vec::new());
+        };
+        let list_path = crate::system::package_dir(c, sid).join(crate::system::FILE_LIST);
+        let text = match std::fs::read_to_string(&list_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(%sid, "system_backup without a package file list");
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(Failure::new(-2, format!("{}: {e}", list_path.display()))),
+        };
+        crate::system::parse_file_list(&text).map_err(|e| Failure::new(-20, e.to_string()))
     }
 }
 

@@ -189,6 +189,7 @@ pub struct Engine {
     pub(crate) bus: ModeBus,
     pub(crate) ipc: IpcServer,
     pub(crate) registrations: BTreeMap<Sid, BackupRegistration>,
+    pub(crate) units: super::units::UnitOps,
 }
 
 impl Engine {
@@ -207,11 +208,13 @@ impl Engine {
             hello_timeout: Duration::from_secs(5),
         };
         let ipc = IpcServer::bind(ipc_config, bus.subscribe()).map_err(SessionError::Bind)?;
+        let units = super::units::UnitOps::new(bus.subscribe());
         let mut engine = Self {
             config,
             bus,
             ipc,
             registrations: BTreeMap::new(),
+            units,
         };
         let errors = engine.rescan();
         Ok((engine, errors))

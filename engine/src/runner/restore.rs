@@ -171,30 +171,40 @@ impl Engine {
             .into_iter()
             .filter(|(_, id)| id.kind == UnitKind::System)
         {
-            let drive = self
-                .config
-                .drives
-                .iter()
-                .find(|d| d.letter == id.drive)
-                .ok_or_else(|| Failure::new(-1, format!("drive {} is not configured", id.drive)))?;
-            let mut reader = open_unit(&sets[set].unit_path(id))?;
-            let mut next = || {
-                reader
-                    .next_block()
-                    .map_err(|e| crate::system::SystemError::Io {
-                        path: std::path::PathBuf::from(id.relative_path()),
-                        source: std::io::Error::other(e.to_string()),
-                    })
-                    .transpose()
-            };
-            crate::system::restore_system(drive, sid, &mut next)
-                .map_err(|e| Failure::new(-20, e.to_string()))?;
+            self.restore_system_unit(id, &sets[set].unit_path(id))?;
         }
         Ok(())
     }
 
+    /// Restores one system (package) unit from its file.
+    pub(crate) fn restore_system_unit(
+        &self,
+        id: UnitId,
+        path: &std::path::Path,
+    ) -> Result<(), Failure> {
+        let drive = self
+            .config
+            .drives
+            .iter()
+            .find(|d| d.letter == id.drive)
+            .ok_or_else(|| Failure::new(-1, format!("drive {} is not configured", id.drive)))?;
+        let mut reader = open_unit(path)?;
+        let mut next = || {
+            reader
+                .next_block()
+                .map_err(|e| crate::system::SystemError::Io {
+                    path: std::path::PathBuf::from(id.relative_path()),
+                    source: std::io::Error::other(e.to_string()),
+                })
+                .transpose()
+        };
+        crate::system::restore_system(drive, id.sid, &mut next)
+            .map_err(|e| Failure::new(-20, e.to_string()))?;
+        Ok(())
+    }
+
     /// Sends RestoreComplete to every owner/drive that received active data.
-    async fn restore_complete(&self, completed: Vec<(OwnerHandle, Sid, char)>) {
+    pub(crate) async fn restore_complete(&self, completed: Vec<(OwnerHandle, Sid, char)>) {
         for (h, sid, drive) in completed {
             let Some(d) = data_owners::wire::DriveLetter::new(drive) else {
                 continue;
@@ -246,7 +256,11 @@ impl Engine {
                 .filter(|(_, id)| id.kind.is_passive())
                 .collect();
             if !passive.is_empty() {
-                let list = self.restore_passive(sets, reg, drive, &passive)?;
+                let units: Vec<(UnitId, std::path::PathBuf)> = passive
+                    .iter()
+                    .map(|(set, id)| (*id, sets[*set].unit_path(*id)))
+                    .collect();
+                let list = restore_passive(reg, drive, &units, true)?;
                 skipped.extend(list);
             }
             let mut owner_handle = None;
@@ -265,50 +279,7 @@ impl Engine {
         Ok(())
     }
 
-    fn restore_passive(
-        &self,
-        sets: &[SpoolSet],
-        reg: &BackupRegistration,
-        drive: &Drive,
-        steps: &[&RestoreStep],
-    ) -> Result<Vec<String>, Failure> {
-        let cage = drive.cage(reg.sid);
-        let (dbms, files): (Vec<&RestoreStep>, Vec<&RestoreStep>) = steps
-            .iter()
-            .copied()
-            .partition(|(_, id)| id.kind == UnitKind::Dbms);
-        let mut skipped = Vec::new();
-        if !files.is_empty() {
-            let selection = super::backup::effective_passive(reg).ok_or_else(|| {
-                Failure::new(
-                    -5,
-                    "set has passive data but the owner has no passive registration",
-                )
-            })?;
-            let mut restore = PassiveRestore::begin(&cage, &selection)?;
-            for (set, id) in files {
-                let mut reader = open_unit(&sets[*set].unit_path(*id))?;
-                while let Some(block) = reader.next_block()? {
-                    restore.feed(&block)?;
-                }
-                restore.end_unit()?;
-            }
-            skipped = restore.skipped().iter().map(ToString::to_string).collect();
-            restore.commit()?;
-        }
-        for (set, id) in dbms {
-            let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms);
-            let mut reader = open_unit(&sets[*set].unit_path(*id))?;
-            let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
-            while let Some(block) = reader.next_block()? {
-                restore.feed(&block).map_err(dbms_err)?;
-            }
-            restore.commit().map_err(dbms_err)?;
-        }
-        Ok(skipped)
-    }
-
-    async fn restore_active_unit(
+    pub(crate) async fn restore_active_unit(
         &self,
         reg: &BackupRegistration,
         drive: &Drive,
@@ -377,8 +348,54 @@ impl Engine {
     }
 }
 
+/// Restores passive units of `reg` on `drive`, in order: passive base and increments
+/// into one staging copy of the cage, committed atomically, then DBMS units. `fresh`:
+/// the first passive data of this drive in the operation (only then does
+/// `delete_before_restore` start from an empty cage; later increments build on it).
+/// Returns the files the registration does not select.
+pub(crate) fn restore_passive(
+    reg: &BackupRegistration,
+    drive: &Drive,
+    units: &[(UnitId, std::path::PathBuf)],
+    fresh: bool,
+) -> Result<Vec<String>, Failure> {
+    let cage = drive.cage(reg.sid);
+    let (dbms, files): (Vec<_>, Vec<_>) =
+        units.iter().partition(|(id, _)| id.kind == UnitKind::Dbms);
+    let mut skipped = Vec::new();
+    if !files.is_empty() {
+        let mut selection = super::backup::effective_passive(reg).ok_or_else(|| {
+            Failure::new(
+                -5,
+                "set has passive data but the owner has no passive registration",
+            )
+        })?;
+        selection.delete_before_restore &= fresh;
+        let mut restore = PassiveRestore::begin(&cage, &selection)?;
+        for (_, path) in files {
+            let mut reader = open_unit(path)?;
+            while let Some(block) = reader.next_block()? {
+                restore.feed(&block)?;
+            }
+            restore.end_unit()?;
+        }
+        skipped = restore.skipped().iter().map(ToString::to_string).collect();
+        restore.commit()?;
+    }
+    for (_, path) in dbms {
+        let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms);
+        let mut reader = open_unit(path)?;
+        let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
+        while let Some(block) = reader.next_block()? {
+            restore.feed(&block).map_err(dbms_err)?;
+        }
+        restore.commit().map_err(dbms_err)?;
+    }
+    Ok(skipped)
+}
+
 /// Restores a public unit onto `drive` (each file atomically; paths outside the rules skipped).
-fn restore_public(
+pub(crate) fn restore_public(
     reg: &BackupRegistration,
     drive: &Drive,
     path: &std::path::Path,

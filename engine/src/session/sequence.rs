@@ -63,6 +63,8 @@ struct DriveState {
     /// snapshots the server requests).
     supplied: BTreeMap<UnitKind, Progress>,
     current: Option<UnitKind>,
+    /// What the unit in progress replaced: (supplied during backup, kind, progress before).
+    undo: Option<(bool, UnitKind, Progress)>,
 }
 
 impl DriveState {
@@ -128,6 +130,7 @@ impl UnitSequencer {
         } else if state.done(kind) {
             return Err(out_of_order(kind, "requested twice"));
         }
+        remember(state, false, kind);
         advance(state, kind, finished);
         Ok(())
     }
@@ -163,6 +166,7 @@ impl UnitSequencer {
             } else {
                 Progress::Started
             };
+            remember(state, true, kind);
             state.supplied.insert(kind, progress);
             state.current = (!finished).then_some(kind);
             return Ok(());
@@ -172,8 +176,29 @@ impl UnitSequencer {
         } else if state.done(kind) && !kind.is_increment() {
             return Err(out_of_order(kind, "supplied twice"));
         }
+        remember(state, false, kind);
         advance(state, kind, finished);
         Ok(())
+    }
+
+    /// The unit in progress on `drive` was abandoned (an error, a corrupt chunk, an owner
+    /// failure): it goes back to where it was before its first chunk, so the server may
+    /// try it again (Symbian: "any error resets that state"). A no-op when none is open.
+    pub fn handle_abandon(&mut self, drive: char) {
+        let Some(state) = self.drives.get_mut(&drive) else {
+            return;
+        };
+        if state.current.take().is_none() {
+            return;
+        }
+        if let Some((supplied, kind, before)) = state.undo.take() {
+            let map = if supplied {
+                &mut state.supplied
+            } else {
+                &mut state.units
+            };
+            map.insert(kind, before);
+        }
     }
 
     fn supported(&self, kind: UnitKind) -> Result<(), SequenceViolation> {
@@ -202,6 +227,18 @@ fn check_current(state: &DriveState, kind: UnitKind) -> Result<(), SequenceViola
     match state.current {
         Some(current) if current != kind => Err(SequenceViolation::InProgress(current)),
         _ => Ok(()),
+    }
+}
+
+/// Records what a unit that starts now replaces (for [`UnitSequencer::handle_abandon`]).
+fn remember(state: &mut DriveState, supplied: bool, kind: UnitKind) {
+    if state.current.is_none() {
+        let before = if supplied {
+            state.supplied(kind)
+        } else {
+            state.progress(kind)
+        };
+        state.undo = Some((supplied, kind, before));
     }
 }
 

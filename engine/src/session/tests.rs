@@ -315,6 +315,38 @@ mod sequencing {
     }
 
     #[test]
+    fn an_abandoned_unit_goes_back_to_where_it_was() {
+        let mut s = UnitSequencer::new(&hybrid(), Direction::Restore);
+        s.handle_supply('c', PassiveBase, false)
+            .expect("first chunk");
+        s.handle_abandon('c');
+        s.handle_supply('c', PassiveBase, true)
+            .expect("tried again after the abandon");
+        s.handle_supply('c', ActiveBase, true).expect("active base");
+        s.handle_supply('c', ActiveIncrement, true)
+            .expect("first increment");
+        s.handle_supply('c', ActiveIncrement, false)
+            .expect("second increment starts");
+        s.handle_abandon('c');
+        // The first increment still counts; nothing is in progress any more.
+        s.handle_supply('c', ActiveIncrement, true)
+            .expect("second increment again");
+        assert!(order(s.handle_supply('c', ActiveBase, true)), "base twice");
+        s.handle_abandon('c');
+        assert!(
+            order(s.handle_supply('c', ActiveBase, true)),
+            "an abandon with nothing open changes nothing"
+        );
+
+        let mut b = UnitSequencer::new(&hybrid(), Direction::Backup);
+        b.handle_supply('c', ActiveSnapshot, false)
+            .expect("snapshot chunk");
+        b.handle_abandon('c');
+        b.handle_request('c', ActiveBase, true)
+            .expect("the abandoned snapshot does not count");
+    }
+
+    #[test]
     fn incremental_backup_needs_supplied_snapshots_first() {
         let mut s = UnitSequencer::new(&hybrid(), Direction::Backup);
         assert!(

@@ -1,0 +1,975 @@
+//! I/O shell: the per-unit client API of the backup server (Symbian `CSBEClient`): set
+//! the BUR mode and the partial SID list, request and supply data one transfer unit
+//! (SID, drive, kind) at a time with a finished flag, `AllSnapshotsSupplied` and
+//! `AllSystemFilesRestored`.
+//!
+//! Nothing here is a second implementation: units are captured by the same code as
+//! sessions ([`Engine::capture_unit`], system and public capture) into a scratch unit
+//! file and handed out in bounded chunks of the framed unit format; supplied units are
+//! checked block by block as they arrive (framing, CRC-32, end record) and applied,
+//! once complete, by the same restore code as sessions (staged, atomic passive commit,
+//! DBMS, public, system, owner callbacks). Every step goes through the owner's
+//! [`UnitSequencer`] first.
+//!
+//! Call protocol: [`Engine::set_sid_list_for_partial`] (Normal), [`Engine::set_bur_mode`]
+//! into a backup or restore mode, then the unit calls, then `set_bur_mode` back to
+//! Normal (which sends RestoreComplete after a restore). Unit calls are refused unless
+//! the current mode was entered through [`Engine::set_bur_mode`] (a session or a direct
+//! bus change in between ends the operation).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use data_owners::wire::Callback;
+use tokio::sync::watch;
+
+use super::backup::{UnitInputs, push_unit, read_unit, watchdog};
+use super::engine::{Engine, Failure};
+use super::restore::{restore_passive, restore_public};
+use crate::ipc::OwnerHandle;
+use crate::manifest::UnitRecord;
+use crate::mode::{BurMode, BurState, BusError};
+use crate::passive::Snapshot;
+use crate::registration::{BackupRegistration, Drive, RegistrationError, Sid};
+use crate::session::sequence::{Direction, SequenceViolation, UnitSequencer};
+use crate::spool::SpoolSet;
+use crate::stream::{FrameError, UnitDecoder};
+use crate::unit::{UnitId, UnitKind};
+
+/// Largest chunk [`UnitStream::next_chunk`] hands out.
+pub const MAX_CHUNK: usize = 64 * 1024;
+
+/// Scratch directory (under the spool) for units in transit.
+const SCRATCH: &str = ".unit-transfer";
+
+/// Why a per-unit call was refused or failed. A refused call changes nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnitError {
+    /// The call is not allowed in the current mode (Symbian KErrAccessDenied), or the
+    /// mode was not entered through [`Engine::set_bur_mode`].
+    #[error("{call} is not allowed in mode {mode}")]
+    WrongMode {
+        /// The refused call.
+        call: &'static str,
+        /// The current mode.
+        mode: BurMode,
+    },
+    /// The mode could not be changed.
+    #[error(transparent)]
+    Mode(#[from] BusError),
+    /// The owner is not registered (KErrNotFound).
+    #[error("owner {0} is not registered")]
+    UnknownOwner(Sid),
+    /// The drive is not configured or not part of the operation (KErrNotFound).
+    #[error("drive {0} is not part of the operation")]
+    UnknownDrive(char),
+    /// The owner has no cage on the unit's drive (KErrNotFound).
+    #[error("{0}: the owner has no data on this drive")]
+    NotOnDrive(UnitId),
+    /// A partial operation that does not list the owner.
+    #[error("owner {0} is not in the partial operation")]
+    NotSelected(Sid),
+    /// The owner's registration has no data of this kind (KErrNotSupported).
+    #[error("{0}: the owner did not register this kind of data")]
+    NotRegistered(UnitId),
+    /// The sequencing rules refuse the step (KErrCorrupt; KErrNotReady when another unit
+    /// of the owner and drive is in progress).
+    #[error("{unit}: {violation}")]
+    Sequence {
+        /// The unit.
+        unit: UnitId,
+        /// The rule.
+        violation: SequenceViolation,
+    },
+    /// A snapshot supplied after [`Engine::all_snapshots_supplied`].
+    #[error("{0}: all snapshots were already supplied")]
+    SnapshotsClosed(UnitId),
+    /// Owner data supplied before [`Engine::all_system_files_restored`].
+    #[error("{0}: system files come first (call all_system_files_restored)")]
+    SystemFilesPending(UnitId),
+    /// System data supplied after [`Engine::all_system_files_restored`].
+    #[error("{0}: system files were already restored")]
+    SystemFilesDone(UnitId),
+    /// The supplied data is corrupt (framing, block checksum, truncation, content);
+    /// the unit is discarded and nothing was applied.
+    #[error("{unit}: corrupt data: {reason}")]
+    Corrupt {
+        /// The unit.
+        unit: UnitId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Capturing or applying the unit failed (owner error, I/O); the unit is abandoned
+    /// and may be tried again.
+    #[error("{unit}: failed ({code}): {reason}")]
+    Failed {
+        /// The unit.
+        unit: UnitId,
+        /// A Symbian-style code (the owner's own code for its errors).
+        code: i32,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl UnitError {
+    /// Returns the Symbian error code the server would have seen.
+    pub fn code(&self) -> i32 {
+        match self {
+            Self::WrongMode { .. } | Self::NotSelected(_) => -21,
+            Self::Mode(BusError::Mode(_)) => -20,
+            Self::Mode(_) => -2,
+            Self::UnknownOwner(_) | Self::UnknownDrive(_) | Self::NotOnDrive(_) => -1,
+            Self::NotRegistered(_) => -5,
+            Self::Sequence { violation, .. } => match violation {
+                SequenceViolation::InProgress(_) => -18,
+                SequenceViolation::NotSupported(_) => -5,
+                _ => -20,
+            },
+            Self::SystemFilesPending(_) => -18,
+            Self::SnapshotsClosed(_) | Self::SystemFilesDone(_) | Self::Corrupt { .. } => -20,
+            Self::Failed { code, .. } => *code,
+        }
+    }
+
+    fn failed(unit: UnitId, f: Failure) -> Self {
+        Self::Failed {
+            unit,
+            code: f.code,
+            reason: f.reason,
+        }
+    }
+}
+
+/// One chunk of a requested unit (Symbian `TransferDataInfoL`: data plus finished).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// At most [`MAX_CHUNK`] bytes of the framed unit.
+    pub data: Bytes,
+    /// This is the unit's last chunk.
+    pub finished: bool,
+}
+
+/// A requested unit, handed out in chunks of the framed unit format; the chunks
+/// concatenated are exactly the unit file a session would write.
+#[derive(Debug)]
+pub struct UnitStream {
+    record: UnitRecord,
+    file: File,
+    left: u64,
+}
+
+impl UnitStream {
+    /// Returns the unit.
+    pub fn unit(&self) -> UnitId {
+        self.record.id
+    }
+
+    /// Returns the unit's record (encoded size, raw size, SHA-256, compression), as a
+    /// session's manifest would list it.
+    pub fn record(&self) -> &UnitRecord {
+        &self.record
+    }
+
+    /// Returns true once the last chunk was handed out.
+    pub fn is_finished(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Returns the next chunk (`finished` on the last), `Ok(None)` after the last.
+    ///
+    /// # Errors
+    /// [`UnitError::Failed`] if the scratch copy cannot be read.
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>, UnitError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let n = usize::try_from(self.left)
+            .unwrap_or(MAX_CHUNK)
+            .min(MAX_CHUNK);
+        let mut data = vec![0u8; n];
+        self.file
+            .read_exact(&mut data)
+            .map_err(|e| UnitError::failed(self.record.id, Failure::new(-2, e.to_string())))?;
+        self.left -= n as u64;
+        Ok(Some(Chunk {
+            data: data.into(),
+            finished: self.left == 0,
+        }))
+    }
+}
+
+/// What a [`Engine::supply_data`] call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Supplied {
+    /// The chunk was checked and kept; the unit is not finished.
+    Pending,
+    /// The unit was complete, sound and applied.
+    Applied {
+        /// Passive files in the unit that the registration does not select (skipped).
+        skipped: Vec<String>,
+    },
+}
+
+/// The per-unit operation state inside the engine.
+#[derive(Debug)]
+pub(crate) struct UnitOps {
+    state: std::sync::Mutex<OpsState>,
+}
+
+impl UnitOps {
+    pub(crate) fn new(rx: watch::Receiver<BurState>) -> Self {
+        Self {
+            state: std::sync::Mutex::new(OpsState {
+                rx,
+                partial: BTreeSet::new(),
+                op: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpsState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[derive(Debug)]
+struct OpsState {
+    /// Sees every mode change: one not made by `set_bur_mode` ends the operation.
+    rx: watch::Receiver<BurState>,
+    /// `SetSIDListForPartialBURL`: kept until replaced.
+    partial: BTreeSet<Sid>,
+    op: Option<Operation>,
+}
+
+impl OpsState {
+    /// Returns the operation entered through `set_bur_mode`, if the mode is still its.
+    fn op(&mut self) -> Option<&mut Operation> {
+        if self.rx.has_changed().unwrap_or(true) {
+            self.rx.borrow_and_update();
+            self.op = None;
+        }
+        self.op.as_mut()
+    }
+}
+
+/// One backup or restore operation driven unit by unit.
+#[derive(Debug)]
+struct Operation {
+    mode: BurMode,
+    drives: Vec<char>,
+    /// The partial SID list (None: every owner).
+    selected: Option<BTreeSet<Sid>>,
+    sequencers: BTreeMap<Sid, UnitSequencer>,
+    /// Passive snapshots taken with a passive base or increment, for the snapshot unit.
+    taken: BTreeMap<(Sid, char), Snapshot>,
+    /// Passive snapshots the server supplied (for increments).
+    supplied: BTreeMap<(Sid, char), Snapshot>,
+    /// Active owners already told `AllSnapshotsSupplied`.
+    announced: BTreeSet<Sid>,
+    /// `all_snapshots_supplied` was called: no more snapshots.
+    snapshots_closed: bool,
+    /// `all_system_files_restored` was called.
+    system_done: bool,
+    /// Drives of owners that received passive data (later units build on it).
+    passive_restored: BTreeSet<(Sid, char)>,
+    /// Owners and drives that received active data: RestoreComplete at Normal.
+    completed: Vec<(OwnerHandle, Sid, char)>,
+    /// Supplies in progress.
+    incoming: BTreeMap<UnitId, Incoming>,
+    /// Complete supplies being applied.
+    applying: BTreeSet<UnitId>,
+}
+
+impl Operation {
+    fn new(mode: BurMode, drives: Vec<char>, selected: Option<BTreeSet<Sid>>) -> Self {
+        Self {
+            mode,
+            drives,
+            selected,
+            sequencers: BTreeMap::new(),
+            taken: BTreeMap::new(),
+            supplied: BTreeMap::new(),
+            announced: BTreeSet::new(),
+            snapshots_closed: false,
+            system_done: false,
+            passive_restored: BTreeSet::new(),
+            completed: Vec::new(),
+            incoming: BTreeMap::new(),
+            applying: BTreeSet::new(),
+        }
+    }
+
+    fn is_backup(&self) -> bool {
+        self.mode.part().is_backup()
+    }
+
+    /// Runs one step of `reg`'s sequencing rules.
+    fn step(
+        &mut self,
+        reg: &BackupRegistration,
+        unit: UnitId,
+        step: impl FnOnce(&mut UnitSequencer) -> Result<(), SequenceViolation>,
+    ) -> Result<(), UnitError> {
+        let direction = if self.is_backup() {
+            Direction::Backup
+        } else {
+            Direction::Restore
+        };
+        let seq = self
+            .sequencers
+            .entry(reg.sid)
+            .or_insert_with(|| UnitSequencer::new(reg, direction));
+        step(seq).map_err(|violation| UnitError::Sequence { unit, violation })
+    }
+
+    /// The unit in progress failed: it goes back to where it was before.
+    fn abandon(&mut self, unit: UnitId) {
+        self.incoming.remove(&unit);
+        if let Some(seq) = self.sequencers.get_mut(&unit.sid) {
+            seq.handle_abandon(unit.drive);
+        }
+    }
+}
+
+/// A supplied unit being received into a scratch file, checked as it arrives.
+#[derive(Debug)]
+struct Incoming {
+    path: PathBuf,
+    file: File,
+    decoder: UnitDecoder,
+}
+
+impl Incoming {
+    fn create(path: PathBuf) -> std::io::Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = File::create(&path)?;
+        Ok(Self {
+            path,
+            file,
+            decoder: UnitDecoder::new(),
+        })
+    }
+
+    /// Keeps a chunk and checks every block it completes.
+    fn feed(&mut self, data: &[u8]) -> Result<(), FeedError> {
+        self.decoder.handle_input(data);
+        while self.decoder.poll_block()?.is_some() {}
+        self.file.write_all(data)?;
+        Ok(())
+    }
+
+    /// Checks the end of the unit and makes the copy durable.
+    fn finish(&mut self) -> Result<(), FeedError> {
+        self.decoder.finish()?;
+        self.file.sync_all()?;
+        Ok(())
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FeedError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl FeedError {
+    fn into_unit_error(self, unit: UnitId) -> UnitError {
+        match self {
+            Self::Frame(e) => UnitError::Corrupt {
+                unit,
+                reason: e.to_string(),
+            },
+            Self::Io(e) => UnitError::failed(unit, Failure::new(-2, e.to_string())),
+        }
+    }
+}
+
+/// What applying a supplied unit produced.
+#[derive(Debug, Default)]
+struct Applied {
+    skipped: Vec<String>,
+    snapshot: Option<Snapshot>,
+    handle: Option<OwnerHandle>,
+}
+
+/// Returns true if `reg` declares data of `kind`.
+fn registered_for(reg: &BackupRegistration, kind: UnitKind) -> bool {
+    match kind {
+        UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot => reg
+            .active
+            .as_ref()
+            .is_some_and(|a| a.active_type.has_own_active_data()),
+        UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::PassiveSnapshot => {
+            reg.passive.is_some()
+        }
+        UnitKind::Proxy(proxy) => reg.proxies.contains(&proxy),
+        UnitKind::Dbms => !reg.dbms.is_empty(),
+        UnitKind::System => reg.system_backup,
+        UnitKind::Public => reg.public.is_some(),
+        // Registration data is deprecated (Symbian KErrNotSupported).
+        _ => false,
+    }
+}
+
+/// Returns true for the kinds that live in the owner's cage on the unit's drive.
+fn cage_bound(kind: UnitKind) -> bool {
+    !matches!(kind, UnitKind::System | UnitKind::Public)
+}
+
+fn is_snapshot(kind: UnitKind) -> bool {
+    matches!(kind, UnitKind::ActiveSnapshot | UnitKind::PassiveSnapshot)
+}
+
+impl Engine {
+    /// Sets the SID list for partial operations (Symbian `SetSIDListForPartialBURL`). It
+    /// applies to the next [`Engine::set_bur_mode`] into a partial mode and is kept until
+    /// replaced.
+    ///
+    /// # Errors
+    /// [`UnitError::WrongMode`] outside Normal.
+    pub fn set_sid_list_for_partial(&self, sids: BTreeSet<Sid>) -> Result<(), UnitError> {
+        let mode = self.bus.current();
+        if !mode.is_normal() {
+            return Err(UnitError::WrongMode {
+                call: "set_sid_list_for_partial",
+                mode,
+            });
+        }
+        self.units.lock().partial = sids;
+        Ok(())
+    }
+
+    /// Changes the BUR mode for a unit-by-unit operation (Symbian `SetBURModeL`):
+    /// `drives` (empty: every configured drive) and, for a partial mode, the list of
+    /// [`Engine::set_sid_list_for_partial`] are published with it. Entering a backup
+    /// mode starts every selected active owner (and its proxies). Going back to Normal
+    /// after a restore first sends RestoreComplete to every owner and drive that
+    /// received active data; units still being supplied are discarded.
+    ///
+    /// # Errors
+    /// [`UnitError::UnknownDrive`] for a drive that is not configured, or the
+    /// [`BusError`] of a change the rules refuse (nothing changes then).
+    pub async fn set_bur_mode(&self, mode: BurMode, drives: &[char]) -> Result<(), UnitError> {
+        if mode.is_normal() {
+            let completed = self
+                .units
+                .lock()
+                .op()
+                .map(|op| std::mem::take(&mut op.completed))
+                .unwrap_or_default();
+            self.restore_complete(completed).await;
+            let mut st = self.units.lock();
+            self.bus.set(mode)?;
+            st.rx.borrow_and_update();
+            st.op = None;
+            return Ok(());
+        }
+        let mut letters: Vec<char> = if drives.is_empty() {
+            self.config.drives.iter().map(|d| d.letter).collect()
+        } else {
+            drives.to_vec()
+        };
+        letters.sort_unstable();
+        letters.dedup();
+        if let Some(bad) = letters.iter().find(|l| self.drive(**l).is_none()) {
+            return Err(UnitError::UnknownDrive(*bad));
+        }
+        let selected = {
+            let mut st = self.units.lock();
+            let selected = mode.part().is_partial().then(|| st.partial.clone());
+            self.bus
+                .set_operation(mode, letters.clone(), selected.clone().unwrap_or_default())?;
+            st.rx.borrow_and_update();
+            st.op = Some(Operation::new(mode, letters, selected.clone()));
+            selected
+        };
+        if mode.part().is_backup() {
+            self.prestart(&self.selected_owners(selected.as_ref()));
+        }
+        Ok(())
+    }
+
+    /// Tells every selected active owner that all snapshots are supplied (Symbian
+    /// `AllSnapshotsSuppliedL`; here to every selected owner with its own active data,
+    /// not only in partial backups). Owner failures are logged, not returned, and such
+    /// an owner is told again before its data is requested. Afterwards snapshots are
+    /// refused ([`UnitError::SnapshotsClosed`]).
+    ///
+    /// # Errors
+    /// [`UnitError::WrongMode`] outside a backup mode entered with `set_bur_mode`.
+    pub async fn all_snapshots_supplied(&self) -> Result<(), UnitError> {
+        let targets: Vec<Sid> = {
+            let mut st = self.units.lock();
+            let mode = self.bus.current();
+            let op = st
+                .op()
+                .filter(|op| op.is_backup())
+                .ok_or(UnitError::WrongMode {
+                    call: "all_snapshots_supplied",
+                    mode,
+                })?;
+            op.snapshots_closed = true;
+            let selected = op.selected.clone();
+            let targets: Vec<Sid> = self
+                .selected_owners(selected.as_ref())
+                .into_iter()
+                .filter(|sid| {
+                    self.registrations
+                        .get(sid)
+                        .is_some_and(|r| registered_for(r, UnitKind::ActiveBase))
+                })
+                .filter(|sid| !op.announced.contains(sid))
+                .collect();
+            op.announced.extend(targets.iter().copied());
+            targets
+        };
+        let mut failed = Vec::new();
+        for sid in targets {
+            let Some(reg) = self.registrations.get(&sid) else {
+                continue;
+            };
+            let told = match self.ipc.ensure_ready(sid, self.config.ready_timeout).await {
+                Ok(h) => h
+                    .call_done(Callback::AllSnapshotsSupplied, watchdog(reg))
+                    .await
+                    .map_err(Failure::from),
+                Err(e) => Err(Failure::from(e)),
+            };
+            if let Err(f) = told {
+                tracing::warn!(%sid, reason = %f.reason, "all snapshots supplied not delivered");
+                failed.push(sid);
+            }
+        }
+        if let Some(op) = self.units.lock().op() {
+            for sid in failed {
+                op.announced.remove(&sid);
+            }
+        }
+        Ok(())
+    }
+
+    /// Declares the system (package) data restored (Symbian `AllSystemFilesRestored`):
+    /// rescans the registrations (the packages may have brought owners back), starts the
+    /// selected active owners, and opens the operation to owner data. Before it only
+    /// system units may be supplied, after it none.
+    ///
+    /// # Errors
+    /// [`UnitError::WrongMode`] outside a restore mode entered with `set_bur_mode`.
+    /// Otherwise the registration files that were left out.
+    pub fn all_system_files_restored(&mut self) -> Result<Vec<RegistrationError>, UnitError> {
+        let selected = {
+            let mut st = self.units.lock();
+            let mode = self.bus.current();
+            let op = st
+                .op()
+                .filter(|op| !op.is_backup())
+                .ok_or(UnitError::WrongMode {
+                    call: "all_system_files_restored",
+                    mode,
+                })?;
+            op.system_done = true;
+            // New registrations: the rules start again from them.
+            op.sequencers.clear();
+            op.selected.clone()
+        };
+        let errors = self.rescan();
+        for e in &errors {
+            tracing::warn!(error = %e, "registration left out after system restore");
+        }
+        self.prestart(&self.selected_owners(selected.as_ref()));
+        Ok(errors)
+    }
+
+    /// Produces one unit of the current backup operation and hands it out in chunks.
+    /// The unit is captured whole (by the session code, into a scratch file under the
+    /// spool) before the first chunk; `compress` selects LZ4 blocks.
+    ///
+    /// # Errors
+    /// A refusal ([`UnitError::WrongMode`] outside a backup mode, unknown owner or
+    /// drive, an owner not in the partial list, a kind the owner did not register, a
+    /// sequencing violation) changes nothing. [`UnitError::Failed`] if capturing failed
+    /// (the unit may then be requested again).
+    pub async fn request_data(
+        &self,
+        unit: UnitId,
+        compress: bool,
+    ) -> Result<UnitStream, UnitError> {
+        let (reg, inputs) = {
+            let mut st = self.units.lock();
+            let op = self.current_op(&mut st, "request_data")?;
+            let reg = self
+                .admit(op, unit, false)?
+                .ok_or(UnitError::UnknownOwner(unit.sid))?;
+            op.step(reg, unit, |s| {
+                s.handle_request(unit.drive, unit.kind, false)
+            })?;
+            let key = (unit.sid, unit.drive);
+            let inputs = UnitInputs {
+                active_snapshot: None,
+                announce: matches!(unit.kind, UnitKind::ActiveBase | UnitKind::ActiveIncrement)
+                    && op.announced.insert(unit.sid),
+                passive_previous: (unit.kind == UnitKind::PassiveIncrement)
+                    .then(|| op.supplied.get(&key).cloned())
+                    .flatten(),
+                passive_taken: (unit.kind == UnitKind::PassiveSnapshot)
+                    .then(|| op.taken.remove(&key))
+                    .flatten(),
+            };
+            (reg, inputs)
+        };
+        let produced = self.produce(reg, unit, inputs, compress).await;
+        let mut st = self.units.lock();
+        let Some(op) = st.op() else {
+            // The mode changed meanwhile: the unit belongs to no operation any more.
+            if let Ok((_, path, _)) = &produced {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(UnitError::WrongMode {
+                call: "request_data",
+                mode: self.bus.current(),
+            });
+        };
+        match produced {
+            Ok((record, path, snapshot)) => {
+                op.step(reg, unit, |s| s.handle_request(unit.drive, unit.kind, true))?;
+                if let Some(snapshot) = snapshot {
+                    op.taken.insert((unit.sid, unit.drive), snapshot);
+                }
+                let opened = File::open(&path).and_then(|f| {
+                    // The open file is the stream; the name goes at once.
+                    std::fs::remove_file(&path)?;
+                    Ok(f)
+                });
+                let file =
+                    opened.map_err(|e| UnitError::failed(unit, Failure::new(-2, e.to_string())))?;
+                Ok(UnitStream {
+                    left: record.size,
+                    record,
+                    file,
+                })
+            }
+            Err(f) => {
+                op.abandon(unit);
+                Err(UnitError::failed(unit, f))
+            }
+        }
+    }
+
+    /// Receives one chunk of a unit for the current operation (Symbian `SupplyDataL`):
+    /// data during a restore mode, snapshots during a backup mode. Chunks may split the
+    /// framed unit anywhere; every block is checked (length, CRC-32, LZ4) as it
+    /// completes. With `finished` the end record is checked and the unit is applied as a
+    /// session applies it: system files; passive data through a staging copy committed
+    /// atomically; DBMS databases in one transaction; public files; active, proxy and
+    /// snapshot data through the owner's callbacks; a passive snapshot during a backup
+    /// is kept for the next passive increment request (during a restore it is checked
+    /// and not needed: increments carry deletions).
+    ///
+    /// # Errors
+    /// A refusal (wrong mode, unknown owner or drive, not selected, not registered,
+    /// sequencing, snapshots closed, system files pending or done) changes nothing.
+    /// [`UnitError::Corrupt`] discards the unit (nothing applied), [`UnitError::Failed`]
+    /// abandons it; both let the server supply it again from the start.
+    pub async fn supply_data(
+        &self,
+        unit: UnitId,
+        chunk: &[u8],
+        finished: bool,
+    ) -> Result<Supplied, UnitError> {
+        let (incoming, reg, fresh, backup) = {
+            let mut st = self.units.lock();
+            let op = self.current_op(&mut st, "supply_data")?;
+            let reg = self.admit(op, unit, true)?;
+            if op.applying.contains(&unit) {
+                return Err(UnitError::Sequence {
+                    unit,
+                    violation: SequenceViolation::InProgress(unit.kind),
+                });
+            }
+            let mut incoming = match op.incoming.remove(&unit) {
+                Some(incoming) => incoming,
+                None => {
+                    if let Some(reg) = reg {
+                        op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, false))?;
+                    }
+                    let created = self.scratch().and_then(|s| {
+                        Incoming::create(s.unit_path(unit).with_extension("unit.in"))
+                            .map_err(|e| Failure::new(-2, e.to_string()))
+                    });
+                    match created {
+                        Ok(incoming) => incoming,
+                        Err(f) => {
+                            op.abandon(unit);
+                            return Err(UnitError::failed(unit, f));
+                        }
+                    }
+                }
+            };
+            let fed = incoming
+                .feed(chunk)
+                .and_then(|()| if finished { incoming.finish() } else { Ok(()) });
+            if let Err(e) = fed {
+                drop(incoming);
+                op.abandon(unit);
+                return Err(e.into_unit_error(unit));
+            }
+            if !finished {
+                op.incoming.insert(unit, incoming);
+                return Ok(Supplied::Pending);
+            }
+            let fresh = !op.passive_restored.contains(&(unit.sid, unit.drive));
+            op.applying.insert(unit);
+            (incoming, reg, fresh, op.is_backup())
+        };
+        let applied = self.apply(unit, reg, &incoming.path, fresh, backup).await;
+        drop(incoming);
+        let mut st = self.units.lock();
+        let Some(op) = st.op() else {
+            return Err(UnitError::WrongMode {
+                call: "supply_data",
+                mode: self.bus.current(),
+            });
+        };
+        op.applying.remove(&unit);
+        let applied = match applied {
+            Ok(a) => a,
+            Err(e) => {
+                op.abandon(unit);
+                return Err(e);
+            }
+        };
+        if let Some(reg) = reg {
+            op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, true))?;
+        }
+        let key = (unit.sid, unit.drive);
+        if let Some(snapshot) = applied.snapshot {
+            op.supplied.insert(key, snapshot);
+        }
+        if matches!(
+            unit.kind,
+            UnitKind::PassiveBase | UnitKind::PassiveIncrement
+        ) {
+            op.passive_restored.insert(key);
+        }
+        if let Some(h) = applied.handle {
+            if !op.completed.iter().any(|(_, sid, d)| (*sid, *d) == key) {
+                op.completed.push((h, unit.sid, unit.drive));
+            }
+        }
+        Ok(Supplied::Applied {
+            skipped: applied.skipped,
+        })
+    }
+
+    /// Returns the current unit operation or the wrong-mode refusal.
+    fn current_op<'s>(
+        &self,
+        st: &'s mut OpsState,
+        call: &'static str,
+    ) -> Result<&'s mut Operation, UnitError> {
+        let mode = self.bus.current();
+        st.op().ok_or(UnitError::WrongMode { call, mode })
+    }
+
+    /// The checks before a unit call touches anything; returns the owner's registration
+    /// (`None` only for system data of an owner a restore may bring back).
+    fn admit(
+        &self,
+        op: &Operation,
+        unit: UnitId,
+        supply: bool,
+    ) -> Result<Option<&BackupRegistration>, UnitError> {
+        let (call, allowed) = if supply {
+            ("supply_data", !op.is_backup() || is_snapshot(unit.kind))
+        } else {
+            ("request_data", op.is_backup())
+        };
+        if !allowed {
+            return Err(UnitError::WrongMode {
+                call,
+                mode: op.mode,
+            });
+        }
+        if !op.drives.contains(&unit.drive) {
+            return Err(UnitError::UnknownDrive(unit.drive));
+        }
+        if op.selected.as_ref().is_some_and(|s| !s.contains(&unit.sid)) {
+            return Err(UnitError::NotSelected(unit.sid));
+        }
+        if !op.is_backup() {
+            match (unit.kind == UnitKind::System, op.system_done) {
+                (true, true) => return Err(UnitError::SystemFilesDone(unit)),
+                (true, false) => return Ok(self.registrations.get(&unit.sid)),
+                (false, false) => return Err(UnitError::SystemFilesPending(unit)),
+                (false, true) => {}
+            }
+        }
+        let reg = self
+            .registrations
+            .get(&unit.sid)
+            .ok_or(UnitError::UnknownOwner(unit.sid))?;
+        if !registered_for(reg, unit.kind) {
+            return Err(UnitError::NotRegistered(unit));
+        }
+        if !supply
+            && cage_bound(unit.kind)
+            && !self
+                .owner_drives(unit.sid)
+                .iter()
+                .any(|d| d.letter == unit.drive)
+        {
+            return Err(UnitError::NotOnDrive(unit));
+        }
+        if supply && op.is_backup() && op.snapshots_closed {
+            return Err(UnitError::SnapshotsClosed(unit));
+        }
+        Ok(Some(reg))
+    }
+
+    /// Captures `unit` into a scratch unit file; returns its record, its path and the
+    /// passive snapshot a passive base or increment took.
+    async fn produce(
+        &self,
+        reg: &BackupRegistration,
+        unit: UnitId,
+        inputs: UnitInputs,
+        compress: bool,
+    ) -> Result<(UnitRecord, PathBuf, Option<Snapshot>), Failure> {
+        let scratch = self.scratch()?;
+        let drive = self
+            .drive(unit.drive)
+            .ok_or_else(|| Failure::new(-1, format!("drive {} is not configured", unit.drive)))?;
+        let mut writer = scratch.unit_writer(unit, compress)?;
+        let path = scratch.unit_path(unit);
+        let captured = match unit.kind {
+            UnitKind::System => {
+                let list = self.system_file_list(reg.sid)?;
+                crate::system::capture_system(drive, &list, &mut writer)
+                    .map(|_| None)
+                    .map_err(|e| Failure::new(-2, e.to_string()))
+            }
+            UnitKind::Public => match &reg.public {
+                Some(public) => crate::public::capture_public(drive, public, &mut writer)
+                    .map(|_| None)
+                    .map_err(|e| Failure::new(-2, e.to_string())),
+                None => Err(Failure::new(-5, "no public registration")),
+            },
+            kind => {
+                let mut handle = None;
+                self.capture_unit(reg, drive, kind, inputs, &mut handle, &mut writer)
+                    .await
+            }
+        };
+        let snapshot = match captured {
+            Ok(s) => s,
+            Err(f) => {
+                drop(writer);
+                let _ = std::fs::remove_file(path.with_extension("unit.part"));
+                return Err(f);
+            }
+        };
+        Ok((writer.finish()?, path, snapshot))
+    }
+
+    /// Applies a complete, checked supplied unit.
+    async fn apply(
+        &self,
+        unit: UnitId,
+        reg: Option<&BackupRegistration>,
+        path: &std::path::Path,
+        fresh: bool,
+        backup: bool,
+    ) -> Result<Applied, UnitError> {
+        let failed = |f: Failure| UnitError::failed(unit, f);
+        let drive = self
+            .drive(unit.drive)
+            .ok_or(UnitError::UnknownDrive(unit.drive))?;
+        if unit.kind == UnitKind::System {
+            self.restore_system_unit(unit, path).map_err(failed)?;
+            return Ok(Applied::default());
+        }
+        let reg = reg.ok_or(UnitError::UnknownOwner(unit.sid))?;
+        let mut applied = Applied::default();
+        match unit.kind {
+            UnitKind::PassiveSnapshot => {
+                let snapshot =
+                    Snapshot::decode(&read_unit(path).map_err(failed)?).map_err(|e| {
+                        UnitError::Corrupt {
+                            unit,
+                            reason: e.to_string(),
+                        }
+                    })?;
+                applied.snapshot = backup.then_some(snapshot);
+            }
+            UnitKind::ActiveSnapshot => {
+                let h = self
+                    .ipc
+                    .ensure_ready(unit.sid, self.config.ready_timeout)
+                    .await
+                    .map_err(|e| failed(e.into()))?;
+                let d = super::backup::drive_letter(drive).map_err(failed)?;
+                push_unit(&h, watchdog(reg), path, |data, last| {
+                    Callback::ReceiveSnapshotData {
+                        drive: d,
+                        last,
+                        data,
+                    }
+                })
+                .await
+                .map_err(failed)?;
+            }
+            UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::Dbms => {
+                applied.skipped = restore_passive(reg, drive, &[(unit, path.to_owned())], fresh)
+                    .map_err(failed)?;
+            }
+            UnitKind::Public => restore_public(reg, drive, path).map_err(failed)?,
+            _ => {
+                self.restore_active_unit(reg, drive, unit, path, &mut applied.handle)
+                    .await
+                    .map_err(failed)?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Returns the owners an operation concerns: the partial list, or every registered
+    /// owner.
+    fn selected_owners(&self, selected: Option<&BTreeSet<Sid>>) -> Vec<Sid> {
+        match selected {
+            Some(list) => list.iter().copied().collect(),
+            None => self.registrations.keys().copied().collect(),
+        }
+    }
+
+    fn drive(&self, letter: char) -> Option<&Drive> {
+        self.config.drives.iter().find(|d| d.letter == letter)
+    }
+
+    /// The scratch set for units in transit (`<spool>/.unit-transfer`, mode 0700).
+    fn scratch(&self) -> Result<SpoolSet, Failure> {
+        let dir = self.config.spool.join(SCRATCH);
+        let mut builder = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o700)
+            .create(&dir)
+            .map_err(|e| Failure::new(-2, format!("{}: {e}", dir.display())))?;
+        Ok(SpoolSet::open(dir))
+    }
+}
