@@ -1,10 +1,13 @@
 //! The client side an active data owner links: connect, confirm ready, serve callbacks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
+
+use crate::mode::ModeWatcher;
 
 use crate::transport::{FrameReader, TransportError, send};
 use crate::wire::{Callback, DriveLetter, EngineMsg, ModeInfo, OwnerMsg, PROTOCOL_VERSION, Reply};
@@ -240,7 +243,39 @@ pub enum ClientError {
 pub struct ActiveBackupClient {
     reader: FrameReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
-    mode: ModeInfo,
+    mode: watch::Sender<ModeInfo>,
+}
+
+/// What the engine gives an owner process it starts: `SBE_SOCKET`, `SBE_SID` (8 hex
+/// digits) and `SBE_CAGE` (the owner's private directory on the first drive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerEnv {
+    /// The engine's socket.
+    pub socket: PathBuf,
+    /// The owner's SID.
+    pub sid: u32,
+    /// The owner's cage.
+    pub cage: PathBuf,
+}
+
+impl OwnerEnv {
+    /// Reads the environment the engine sets.
+    ///
+    /// # Errors
+    /// A message naming the missing or malformed variable.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var_os(name).ok_or_else(|| format!("{name} is not set"));
+        let sid = var("SBE_SID")?;
+        let sid = sid
+            .to_str()
+            .and_then(|s| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+            .ok_or_else(|| format!("SBE_SID {sid:?} is not a hex SID"))?;
+        Ok(Self {
+            socket: var("SBE_SOCKET")?.into(),
+            sid,
+            cage: var("SBE_CAGE")?.into(),
+        })
+    }
 }
 
 impl ActiveBackupClient {
@@ -267,7 +302,7 @@ impl ActiveBackupClient {
             Some(EngineMsg::Welcome(mode)) => Ok(Self {
                 reader,
                 writer,
-                mode,
+                mode: watch::Sender::new(mode),
             }),
             Some(EngineMsg::Refused { reason }) => Err(ClientError::Refused(reason)),
             Some(_) => Err(ClientError::Protocol("expected welcome")),
@@ -275,14 +310,30 @@ impl ActiveBackupClient {
         }
     }
 
-    /// Returns the last mode the engine reported (`BURModeInfoL`).
-    pub fn mode_info(&self) -> &ModeInfo {
-        &self.mode
+    /// Connects with the socket and SID the engine put in the environment.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_env(env: &OwnerEnv) -> Result<Self, ClientError> {
+        Self::connect(&env.socket, env.sid).await
+    }
+
+    /// Returns the last mode the engine reported (`BURModeInfoL`: drives, part type via
+    /// [`ModeInfo::part_type`], increment type via [`ModeInfo::inc_type`]).
+    pub fn mode_info(&self) -> ModeInfo {
+        self.mode.borrow().clone()
     }
 
     /// Returns true if the current operation concerns this owner (`DoesPartialBURAffectMeL`).
     pub fn does_partial_bur_affect_me(&self) -> bool {
-        self.mode.affects_me
+        self.mode.borrow().affects_me
+    }
+
+    /// A watcher that reports the current mode at once and every change the engine
+    /// sends while [`run`](Self::run) serves the connection (for application tasks that
+    /// must stop writing during a backup or restore).
+    pub fn mode_watcher(&self) -> ModeWatcher {
+        ModeWatcher::new(self.mode.subscribe())
     }
 
     /// Confirms readiness for the current operation (`error` 0) or reports a failure.
@@ -305,7 +356,7 @@ impl ActiveBackupClient {
         &mut self,
         owner: &mut D,
     ) -> Result<(), ClientError> {
-        let mode = self.mode.clone();
+        let mode = self.mode_info();
         self.mode_changed(owner, mode).await?;
         loop {
             match self.reader.recv::<EngineMsg>().await? {
@@ -326,7 +377,7 @@ impl ActiveBackupClient {
         mode: ModeInfo,
     ) -> Result<(), ClientError> {
         let confirm = owner.bur_mode_changed(&mode);
-        self.mode = mode;
+        self.mode.send_replace(mode);
         if let Some(error) = confirm {
             self.confirm_ready_for_bur(error).await?;
         }
