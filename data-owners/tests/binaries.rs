@@ -3,7 +3,12 @@
 
 #[test]
 fn reference_owner_binaries_exist() {
-    for bin in [env!("CARGO_BIN_EXE_ref-record-store")] {
+    for bin in [
+        env!("CARGO_BIN_EXE_ref-record-store"),
+        env!("CARGO_BIN_EXE_ref-sqlite-app"),
+        env!("CARGO_BIN_EXE_ref-hybrid"),
+        env!("CARGO_BIN_EXE_ref-settings-store"),
+    ] {
         assert!(std::path::Path::new(bin).is_file(), "{bin}");
     }
 }

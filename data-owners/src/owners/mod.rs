@@ -5,12 +5,19 @@
 //! | Binary | Module | Kind |
 //! |---|---|---|
 //! | `ref-record-store` | [`record_store`] | active, base + incremental |
+//! | `ref-sqlite-app` | [`sqlite_app`] | `dbms_backup` (engine copies the database) + mode follower |
+//! | `ref-hybrid` | [`hybrid`] | active prepares files, passive carries them |
+//! | `ref-settings-store` | [`settings_store`] | proxy data manager (central repository), base only |
+//! | (none) | — | passive-only: `owners/passive-app/backup_registration.xml` |
 
 use std::path::PathBuf;
 
 use crate::client::{ActiveBackupClient, ActiveBackupDataClient, OwnerEnv, OwnerError, Section};
 
+pub mod hybrid;
 pub mod record_store;
+pub mod settings_store;
+pub mod sqlite_app;
 
 /// Symbian `KErrNotReady`: asked for something out of order, or the app is busy.
 pub const ERR_NOT_READY: i32 = -18;
@@ -22,6 +29,25 @@ pub const ERR_GENERAL: i32 = -2;
 /// Turns an I/O error into an owner error the engine reports.
 pub fn io_error(e: std::io::Error) -> OwnerError {
     OwnerError::new(ERR_GENERAL, e.to_string())
+}
+
+/// Writes `data` to `path` atomically (temporary file, fsync, rename), creating the
+/// directory.
+///
+/// # Errors
+/// I/O errors; the old file is then untouched.
+pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)
 }
 
 /// Hands out a buffer in sections of at most the size the engine asks for.
