@@ -150,3 +150,53 @@ async fn increment_after_one_percent_change_moves_at_most_two_percent_of_the_bas
     rig.restore(&["base", "inc"], Some(&[STORE])).await;
     assert_same(&load(&rig, STORE), &v1);
 }
+
+/// A restore broken off half way (the base reached the owner, the increment is
+/// unusable and the operation abandoned) leaves the store as it was; the owner keeps
+/// serving and the next restore succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_broken_off_half_way_leaves_the_store_and_the_owner_usable() {
+    use engine::mode::{BackupIncType, BurMode, BurPartType};
+    use engine::unit::UnitId;
+
+    let v0 = records(11, 80, 100);
+    let mut rig = store_rig(&v0, &records(12, 1, 1));
+    rig.backup("base", None, None).await;
+    let current = records(13, 20, 50);
+    record_store::save(&rig.cage(STORE), &current).expect("save");
+
+    let unit = |kind| UnitId {
+        sid: STORE,
+        drive: 'c',
+        kind,
+    };
+    let base_unit =
+        std::fs::read(rig.set("base").join("20000001/c/active-base.unit")).expect("base unit");
+    let restore = BurMode::new(BurPartType::RestoreFull, BackupIncType::NoBackup).expect("mode");
+    rig.engine
+        .set_bur_mode(restore, &[])
+        .await
+        .expect("restore mode");
+    rig.engine
+        .all_system_files_restored()
+        .expect("system files");
+    rig.engine
+        .supply_data(unit(UnitKind::ActiveBase), &base_unit, true)
+        .await
+        .expect("base applied to the owner's staging");
+    let junk = engine::stream::encode_unit(b"RSI1\x07 not an increment", false);
+    let err = rig
+        .engine
+        .supply_data(unit(UnitKind::ActiveIncrement), &junk, true)
+        .await
+        .expect_err("owner refuses the increment");
+    assert_eq!(err.code(), data_owners::owners::ERR_CORRUPT, "{err}");
+    rig.engine
+        .set_bur_mode(BurMode::NORMAL, &[])
+        .await
+        .expect("normal");
+    assert_same(&load(&rig, STORE), &current);
+
+    rig.restore(&["base"], None).await;
+    assert_same(&load(&rig, STORE), &v0);
+}
