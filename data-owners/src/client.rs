@@ -264,7 +264,15 @@ impl OwnerEnv {
     /// # Errors
     /// A message naming the missing or malformed variable.
     pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| std::env::var_os(name).ok_or_else(|| format!("{name} is not set"));
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    /// Reads the variables through `get` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// A message naming the missing or malformed variable.
+    pub fn from_vars(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Self, String> {
+        let var = |name: &str| get(name).ok_or_else(|| format!("{name} is not set"));
         let sid = var("SBE_SID")?;
         let sid = sid
             .to_str()

@@ -132,7 +132,9 @@ impl ModeWatcher {
     }
 
     /// The next mode to act on: the current one on the first call, then each change.
-    /// Returns `None` once the client is gone (the connection ended).
+    /// Returns `None` once the client is gone (the connection ended). Like any
+    /// `tokio::sync::watch`, a watcher that falls behind skips to the latest mode: act on
+    /// the mode it returns, not on the transition.
     pub async fn next(&mut self) -> Option<ModeInfo> {
         if !self.seen_first {
             self.seen_first = true;
