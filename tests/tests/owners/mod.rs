@@ -100,6 +100,11 @@ pub fn install(c: &Drive, sid: Sid, name: &str) {
 
 /// Starts an engine over `dir/c` after `setup` has populated the drive.
 pub fn rig(setup: impl FnOnce(&Drive)) -> Rig {
+    rig_in(owner_dir(), setup)
+}
+
+/// Like [`rig`], starting owners from `owners`.
+pub fn rig_in(owners: PathBuf, setup: impl FnOnce(&Drive)) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let c = Drive::new('c', dir.path().join("c"));
     setup(&c);
@@ -107,7 +112,7 @@ pub fn rig(setup: impl FnOnce(&Drive)) -> Rig {
         drives: vec![c],
         spool: dir.path().join("spool"),
         socket: dir.path().join("engine.sock"),
-        owner_dir: owner_dir(),
+        owner_dir: owners,
         state_file: Some(dir.path().join("bur-state")),
         ready_timeout: Duration::from_secs(20),
         cenrep: CENTRAL_REPOSITORY_SID,
