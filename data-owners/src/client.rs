@@ -244,6 +244,22 @@ pub struct ActiveBackupClient {
     reader: FrameReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     mode: watch::Sender<ModeInfo>,
+    ready_tx: tokio::sync::mpsc::UnboundedSender<i32>,
+    ready_rx: tokio::sync::mpsc::UnboundedReceiver<i32>,
+}
+
+/// Confirms readiness from another task while [`ActiveBackupClient::run`] serves the
+/// connection (for an owner that needs time to prepare: `bur_mode_changed` returns
+/// `None`, a task prepares, then calls [`ReadyHandle::confirm`]).
+#[derive(Debug, Clone)]
+pub struct ReadyHandle(tokio::sync::mpsc::UnboundedSender<i32>);
+
+impl ReadyHandle {
+    /// Sends `ConfirmReady { error }` (0 = ready) through the running client. Returns
+    /// false if the client is gone.
+    pub fn confirm(&self, error: i32) -> bool {
+        self.0.send(error).is_ok()
+    }
 }
 
 /// What the engine gives an owner process it starts: `SBE_SOCKET`, `SBE_SID` (8 hex
@@ -307,11 +323,16 @@ impl ActiveBackupClient {
         .await?;
         let mut reader = FrameReader::new(read);
         match reader.recv::<EngineMsg>().await? {
-            Some(EngineMsg::Welcome(mode)) => Ok(Self {
-                reader,
-                writer,
-                mode: watch::Sender::new(mode),
-            }),
+            Some(EngineMsg::Welcome(mode)) => {
+                let (ready_tx, ready_rx) = tokio::sync::mpsc::unbounded_channel();
+                Ok(Self {
+                    reader,
+                    writer,
+                    mode: watch::Sender::new(mode),
+                    ready_tx,
+                    ready_rx,
+                })
+            }
             Some(EngineMsg::Refused { reason }) => Err(ClientError::Refused(reason)),
             Some(_) => Err(ClientError::Protocol("expected welcome")),
             None => Err(TransportError::UnexpectedEof.into()),
@@ -335,6 +356,12 @@ impl ActiveBackupClient {
     /// Returns true if the current operation concerns this owner (`DoesPartialBURAffectMeL`).
     pub fn does_partial_bur_affect_me(&self) -> bool {
         self.mode.borrow().affects_me
+    }
+
+    /// A handle to confirm readiness later, from another task, while
+    /// [`run`](Self::run) serves the connection.
+    pub fn ready_handle(&self) -> ReadyHandle {
+        ReadyHandle(self.ready_tx.clone())
     }
 
     /// A watcher that reports the current mode at once and every change the engine
@@ -367,7 +394,16 @@ impl ActiveBackupClient {
         let mode = self.mode_info();
         self.mode_changed(owner, mode).await?;
         loop {
-            match self.reader.recv::<EngineMsg>().await? {
+            // `recv` is cancel-safe (bytes read stay buffered), so a confirmation from a
+            // `ReadyHandle` may interleave between frames.
+            let msg = tokio::select! {
+                msg = self.reader.recv::<EngineMsg>() => msg?,
+                Some(error) = self.ready_rx.recv() => {
+                    self.confirm_ready_for_bur(error).await?;
+                    continue;
+                }
+            };
+            match msg {
                 None => return Ok(()),
                 Some(EngineMsg::Call { id, call }) => {
                     let reply = dispatch(owner, call);

@@ -289,3 +289,56 @@ fn owner_env_reads_the_engine_variables() {
     assert!(OwnerEnv::from_vars(vars("xyz")).is_err());
     assert!(OwnerEnv::from_vars(|_| None).is_err());
 }
+
+/// Confirms nothing itself: readiness comes from a `ReadyHandle` in another task.
+struct Slow;
+
+impl ActiveBackupDataClient for Slow {
+    fn bur_mode_changed(&mut self, _mode: &ModeInfo) -> Option<i32> {
+        None
+    }
+    fn initialise_get_backup_data(&mut self, _drive: DriveLetter) -> Result<(), OwnerError> {
+        Ok(())
+    }
+    fn get_backup_data_section(&mut self, _max_len: usize) -> Result<Section, OwnerError> {
+        Ok((Vec::new(), true))
+    }
+    fn initialise_restore_base_data(&mut self, _drive: DriveLetter) -> Result<(), OwnerError> {
+        Ok(())
+    }
+    fn restore_base_data_section(&mut self, _data: &[u8], _last: bool) -> Result<(), OwnerError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn ready_handle_confirms_from_another_task_while_run_serves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("engine.sock");
+    let listener = UnixListener::bind(&path).expect("bind");
+    let engine = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (r, mut w) = stream.into_split();
+        let mut r = FrameReader::new(r);
+        let _hello: Option<OwnerMsg> = r.recv().await.expect("hello");
+        send(&mut w, &EngineMsg::Welcome(mode(0x102)))
+            .await
+            .expect("w");
+        let confirm = r.recv::<OwnerMsg>().await.expect("confirm");
+        drop(w);
+        confirm
+    });
+    let mut client = ActiveBackupClient::connect(&path, 1)
+        .await
+        .expect("connect");
+    let handle = client.ready_handle();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(handle.confirm(-7));
+    });
+    client.run(&mut Slow).await.expect("run");
+    assert_eq!(
+        engine.await.expect("engine"),
+        Some(OwnerMsg::ConfirmReady { error: -7 })
+    );
+}

@@ -265,7 +265,8 @@ impl RecordStoreOwner {
         Ok(Self {
             cage,
             records,
-            writable: true,
+            // Not until the first mode says Normal: a backup may already be running.
+            writable: false,
             snapshot_in: Vec::new(),
             snapshot: None,
             snapshot_out: None,
