@@ -142,3 +142,6 @@ impl ActiveBackupDataClient for HybridOwner {
 pub fn main() {
     crate::owners::run_main("ref-hybrid", HybridOwner::open);
 }
+
+#[cfg(test)]
+mod tests;

@@ -196,3 +196,6 @@ impl ActiveBackupDataClient for SettingsStoreOwner {
 pub fn main() {
     crate::owners::run_main("ref-settings-store", SettingsStoreOwner::open);
 }
+
+#[cfg(test)]
+mod tests;

@@ -157,3 +157,6 @@ impl ActiveBackupDataClient for SqliteAppOwner {
 pub fn main() {
     crate::owners::run_main("ref-sqlite-app", SqliteAppOwner::open);
 }
+
+#[cfg(test)]
+mod tests;
