@@ -200,3 +200,81 @@ async fn restore_broken_off_half_way_leaves_the_store_and_the_owner_usable() {
     rig.restore(&["base"], None).await;
     assert_same(&load(&rig, STORE), &v0);
 }
+
+/// A store registered after the base set gets a base inside the incremental set (no
+/// snapshot to compare with), and the chain restores both stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_added_after_the_base_gets_a_base_in_the_increment() {
+    let a = records(21, 40, 64);
+    let mut rig = rig(|c| {
+        install(c, STORE, "record-store");
+        record_store::save(&c.cage(STORE), &a).expect("save");
+    });
+    rig.backup("base", None, None).await;
+    let b = records(22, 30, 64);
+    install(&rig.c(), OTHER, "record-store");
+    record_store::save(&rig.cage(OTHER), &b).expect("save");
+    assert!(rig.engine.rescan().is_empty(), "registrations parse");
+    let m = rig.backup("inc", Some("base"), None).await;
+    assert_eq!(
+        kinds(&m, OTHER),
+        vec![UnitKind::ActiveBase, UnitKind::ActiveSnapshot]
+    );
+    assert_eq!(
+        kinds(&m, STORE),
+        vec![UnitKind::ActiveIncrement, UnitKind::ActiveSnapshot]
+    );
+    for sid in [STORE, OTHER] {
+        record_store::save(&rig.cage(sid), &Records::new()).expect("wipe");
+    }
+    rig.restore(&["base", "inc"], None).await;
+    assert_same(&load(&rig, STORE), &a);
+    assert_same(&load(&rig, OTHER), &b);
+}
+
+/// A backup broken off after the snapshot was supplied (the server went away before
+/// asking for data): the next base backup is a real base and restores record by record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_broken_off_after_the_snapshot_leaves_no_trace() {
+    use engine::mode::{BackupIncType, BurMode, BurPartType};
+    use engine::unit::UnitId;
+
+    let v0 = records(31, 60, 80);
+    let mut rig = store_rig(&v0, &records(32, 1, 1));
+    rig.backup("base", None, None).await;
+    let snapshot = std::fs::read(rig.set("base").join("20000001/c/active-snapshot.unit"))
+        .expect("snapshot unit");
+    let inc = BurMode::new(BurPartType::BackupFull, BackupIncType::Increment).expect("mode");
+    rig.engine
+        .set_bur_mode(inc, &[])
+        .await
+        .expect("backup mode");
+    rig.engine
+        .supply_data(
+            UnitId {
+                sid: STORE,
+                drive: 'c',
+                kind: UnitKind::ActiveSnapshot,
+            },
+            &snapshot,
+            true,
+        )
+        .await
+        .expect("snapshot supplied");
+    rig.engine
+        .set_bur_mode(BurMode::NORMAL, &[])
+        .await
+        .expect("broken off");
+
+    let mut v1 = v0.clone();
+    churn(&mut v1, 33, 6);
+    record_store::save(&rig.cage(STORE), &v1).expect("save");
+    let m = rig.backup("base2", None, None).await;
+    assert_eq!(
+        kinds(&m, STORE),
+        vec![UnitKind::ActiveBase, UnitKind::ActiveSnapshot]
+    );
+    record_store::save(&rig.cage(STORE), &Records::new()).expect("wipe");
+    rig.restore(&["base2"], None).await;
+    assert_same(&load(&rig, STORE), &v1);
+}
