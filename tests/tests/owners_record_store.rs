@@ -278,3 +278,33 @@ async fn backup_broken_off_after_the_snapshot_leaves_no_trace() {
     rig.restore(&["base2"], None).await;
     assert_same(&load(&rig, STORE), &v1);
 }
+
+/// A store whose file is damaged confirms readiness with `KErrCorrupt`: the code reaches
+/// the manifest as that owner's failure and the other store is backed up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_store_fails_readiness_with_its_code_and_only_itself() {
+    use engine::manifest::OwnerOutcome;
+
+    let rig = store_rig(&records(41, 5, 5), &records(42, 5, 5));
+    std::fs::write(rig.cage(STORE).join(record_store::STORE_FILE), b"garbage").expect("damage");
+    let m = rig
+        .engine
+        .backup(engine::runner::BackupRequest {
+            session: "b".into(),
+            created: "2026-11-24T22:00:00Z".into(),
+            partial: None,
+            backup_type: engine::manifest::BackupType::Base,
+            previous: None,
+            compress: false,
+        })
+        .await
+        .expect("backup");
+    match &m.owner(STORE).expect("listed").outcome {
+        OwnerOutcome::Failed { code, .. } => {
+            assert_eq!(*code, data_owners::owners::ERR_CORRUPT);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(kinds(&m, STORE).is_empty());
+    assert_eq!(m.owner(OTHER).expect("listed").outcome, OwnerOutcome::Ok);
+}

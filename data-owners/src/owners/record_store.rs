@@ -256,15 +256,16 @@ pub struct RecordStoreOwner {
 }
 
 impl RecordStoreOwner {
-    /// An owner over `cage`; loads the store.
+    /// An owner over `cage`. The store is loaded when the first mode arrives (at
+    /// connect), so a damaged file is reported to the engine as a readiness failure
+    /// (`KErrCorrupt`) instead of a process that exits.
     ///
     /// # Errors
-    /// The store file cannot be read.
+    /// None today; the signature leaves room for opening resources.
     pub fn open(cage: PathBuf) -> std::io::Result<Self> {
-        let records = load(&cage)?;
         Ok(Self {
             cage,
-            records,
+            records: Records::new(),
             // Not until the first mode says Normal: a backup may already be running.
             writable: false,
             snapshot_in: Vec::new(),
@@ -319,16 +320,25 @@ impl ActiveBackupDataClient for RecordStoreOwner {
                     self.records = r;
                     0
                 }
+                // A restore is how a damaged store is repaired: take part in it.
+                Err(_) if mode.part_type().is_restore() => {
+                    self.records = Records::new();
+                    0
+                }
                 Err(_) => ERR_CORRUPT,
             });
         }
         // Back to normal (also after a broken-off operation): drop anything staged and
         // reload what is on disk.
         self.forget_operation();
-        if let Ok(r) = load(&self.cage) {
-            self.records = r;
+        match load(&self.cage) {
+            Ok(r) => {
+                self.records = r;
+                self.writable = true;
+            }
+            // A damaged store stays read-only until a restore replaces it.
+            Err(e) => eprintln!("ref-record-store: cannot load the store: {e}"),
         }
-        self.writable = true;
         None
     }
 

@@ -142,3 +142,22 @@ fn corrupt_restore_data_is_an_owner_error_and_leaves_the_store() {
     );
     assert_eq!(load(dir.path()).expect("load"), records(3));
 }
+
+#[test]
+fn damaged_store_fails_a_backup_but_takes_part_in_the_restore_that_repairs_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join(STORE_FILE), b"junk").expect("damage");
+    let mut owner = RecordStoreOwner::open(dir.path().to_owned()).expect("open never fails");
+    assert_eq!(owner.bur_mode_changed(&mode(0x01)), None);
+    assert!(!owner.writable(), "read-only while damaged");
+    assert_eq!(owner.bur_mode_changed(&mode(0x102)), Some(ERR_CORRUPT));
+    assert_eq!(owner.bur_mode_changed(&mode(0x08)), Some(0));
+    owner.initialise_restore_base_data(c()).expect("init");
+    owner
+        .restore_base_data_section(&encode_base(&records(4)), true)
+        .expect("base");
+    owner.restore_complete(c()).expect("complete");
+    owner.bur_mode_changed(&mode(0x01));
+    assert!(owner.writable());
+    assert_eq!(owner.records(), &records(4));
+}
