@@ -1,10 +1,13 @@
 //! The client side an active data owner links: connect, confirm ready, serve callbacks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
+
+use crate::mode::ModeWatcher;
 
 use crate::transport::{FrameReader, TransportError, send};
 use crate::wire::{Callback, DriveLetter, EngineMsg, ModeInfo, OwnerMsg, PROTOCOL_VERSION, Reply};
@@ -240,7 +243,63 @@ pub enum ClientError {
 pub struct ActiveBackupClient {
     reader: FrameReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
-    mode: ModeInfo,
+    mode: watch::Sender<ModeInfo>,
+    ready_tx: tokio::sync::mpsc::UnboundedSender<i32>,
+    ready_rx: tokio::sync::mpsc::UnboundedReceiver<i32>,
+}
+
+/// Confirms readiness from another task while [`ActiveBackupClient::run`] serves the
+/// connection (for an owner that needs time to prepare: `bur_mode_changed` returns
+/// `None`, a task prepares, then calls [`ReadyHandle::confirm`]).
+#[derive(Debug, Clone)]
+pub struct ReadyHandle(tokio::sync::mpsc::UnboundedSender<i32>);
+
+impl ReadyHandle {
+    /// Sends `ConfirmReady { error }` (0 = ready) through the running client. Returns
+    /// false if the client is gone.
+    pub fn confirm(&self, error: i32) -> bool {
+        self.0.send(error).is_ok()
+    }
+}
+
+/// What the engine gives an owner process it starts: `SBE_SOCKET`, `SBE_SID` (8 hex
+/// digits) and `SBE_CAGE` (the owner's private directory on the first drive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerEnv {
+    /// The engine's socket.
+    pub socket: PathBuf,
+    /// The owner's SID.
+    pub sid: u32,
+    /// The owner's cage.
+    pub cage: PathBuf,
+}
+
+impl OwnerEnv {
+    /// Reads the environment the engine sets.
+    ///
+    /// # Errors
+    /// A message naming the missing or malformed variable.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    /// Reads the variables through `get` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// A message naming the missing or malformed variable.
+    pub fn from_vars(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Self, String> {
+        let var = |name: &str| get(name).ok_or_else(|| format!("{name} is not set"));
+        let sid = var("SBE_SID")?;
+        let sid = sid
+            .to_str()
+            .and_then(|s| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+            .ok_or_else(|| format!("SBE_SID {sid:?} is not a hex SID"))?;
+        Ok(Self {
+            socket: var("SBE_SOCKET")?.into(),
+            sid,
+            cage: var("SBE_CAGE")?.into(),
+        })
+    }
 }
 
 impl ActiveBackupClient {
@@ -264,25 +323,52 @@ impl ActiveBackupClient {
         .await?;
         let mut reader = FrameReader::new(read);
         match reader.recv::<EngineMsg>().await? {
-            Some(EngineMsg::Welcome(mode)) => Ok(Self {
-                reader,
-                writer,
-                mode,
-            }),
+            Some(EngineMsg::Welcome(mode)) => {
+                let (ready_tx, ready_rx) = tokio::sync::mpsc::unbounded_channel();
+                Ok(Self {
+                    reader,
+                    writer,
+                    mode: watch::Sender::new(mode),
+                    ready_tx,
+                    ready_rx,
+                })
+            }
             Some(EngineMsg::Refused { reason }) => Err(ClientError::Refused(reason)),
             Some(_) => Err(ClientError::Protocol("expected welcome")),
             None => Err(TransportError::UnexpectedEof.into()),
         }
     }
 
-    /// Returns the last mode the engine reported (`BURModeInfoL`).
-    pub fn mode_info(&self) -> &ModeInfo {
-        &self.mode
+    /// Connects with the socket and SID the engine put in the environment.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_env(env: &OwnerEnv) -> Result<Self, ClientError> {
+        Self::connect(&env.socket, env.sid).await
+    }
+
+    /// Returns the last mode the engine reported (`BURModeInfoL`: drives, part type via
+    /// [`ModeInfo::part_type`], increment type via [`ModeInfo::inc_type`]).
+    pub fn mode_info(&self) -> ModeInfo {
+        self.mode.borrow().clone()
     }
 
     /// Returns true if the current operation concerns this owner (`DoesPartialBURAffectMeL`).
     pub fn does_partial_bur_affect_me(&self) -> bool {
-        self.mode.affects_me
+        self.mode.borrow().affects_me
+    }
+
+    /// A handle to confirm readiness later, from another task, while
+    /// [`run`](Self::run) serves the connection.
+    pub fn ready_handle(&self) -> ReadyHandle {
+        ReadyHandle(self.ready_tx.clone())
+    }
+
+    /// A watcher that reports the current mode at once and every change the engine
+    /// sends while [`run`](Self::run) serves the connection (for application tasks that
+    /// must stop writing during a backup or restore).
+    pub fn mode_watcher(&self) -> ModeWatcher {
+        ModeWatcher::new(self.mode.subscribe())
     }
 
     /// Confirms readiness for the current operation (`error` 0) or reports a failure.
@@ -305,10 +391,19 @@ impl ActiveBackupClient {
         &mut self,
         owner: &mut D,
     ) -> Result<(), ClientError> {
-        let mode = self.mode.clone();
+        let mode = self.mode_info();
         self.mode_changed(owner, mode).await?;
         loop {
-            match self.reader.recv::<EngineMsg>().await? {
+            // `recv` is cancel-safe (bytes read stay buffered), so a confirmation from a
+            // `ReadyHandle` may interleave between frames.
+            let msg = tokio::select! {
+                msg = self.reader.recv::<EngineMsg>() => msg?,
+                Some(error) = self.ready_rx.recv() => {
+                    self.confirm_ready_for_bur(error).await?;
+                    continue;
+                }
+            };
+            match msg {
                 None => return Ok(()),
                 Some(EngineMsg::Call { id, call }) => {
                     let reply = dispatch(owner, call);
@@ -326,7 +421,7 @@ impl ActiveBackupClient {
         mode: ModeInfo,
     ) -> Result<(), ClientError> {
         let confirm = owner.bur_mode_changed(&mode);
-        self.mode = mode;
+        self.mode.send_replace(mode);
         if let Some(error) = confirm {
             self.confirm_ready_for_bur(error).await?;
         }
