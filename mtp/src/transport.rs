@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -238,9 +239,22 @@ impl<T: Send> Pipe<T> {
     }
 }
 
+/// The loopback's cable: unplugging bumps the generation, so writes the device queued for
+/// the old connection are refused (as FunctionFS refuses I/O on a disabled endpoint).
+#[derive(Debug, Default)]
+struct Cable {
+    plugged: AtomicBool,
+    generation: AtomicU64,
+}
+
 /// Loopback bulk IN: device writes, queued for the host.
 #[derive(Debug)]
-pub struct LoopbackIn(Pipe<Bytes>, usize);
+pub struct LoopbackIn {
+    pipe: Pipe<Bytes>,
+    max_packet_size: usize,
+    cable: Arc<Cable>,
+    generation: u64,
+}
 /// Loopback bulk OUT: host pieces (with their end-of-transfer flag) for the device.
 #[derive(Debug)]
 pub struct LoopbackOut(Pipe<(Bytes, bool)>);
@@ -253,11 +267,12 @@ pub struct LoopbackControl(Pipe<ControlEvent>);
 
 impl BulkIn for LoopbackIn {
     fn max_packet_size(&mut self) -> Result<usize, TransportError> {
-        Ok(self.1)
+        self.generation = self.cable.generation.load(Ordering::SeqCst);
+        Ok(self.max_packet_size)
     }
 
     async fn ready(&mut self) -> Result<(), TransportError> {
-        if self.0.ready().await {
+        if self.pipe.ready().await {
             Ok(())
         } else {
             Err(TransportError::Disconnected)
@@ -265,7 +280,9 @@ impl BulkIn for LoopbackIn {
     }
 
     fn submit(&mut self, data: Bytes) -> Result<(), TransportError> {
-        if self.0.push(data) {
+        let live = self.cable.plugged.load(Ordering::SeqCst)
+            && self.cable.generation.load(Ordering::SeqCst) == self.generation;
+        if live && self.pipe.push(data) {
             Ok(())
         } else {
             Err(TransportError::Disconnected)
@@ -273,7 +290,7 @@ impl BulkIn for LoopbackIn {
     }
 
     async fn abort(&mut self) {
-        self.0.clear();
+        self.pipe.clear();
     }
 }
 
@@ -310,6 +327,24 @@ pub struct HostPort {
     pub status: StatusCell,
     /// The bulk max packet size.
     pub max_packet_size: usize,
+    cable: Arc<Cable>,
+}
+
+impl HostPort {
+    /// Pulls the cable: whatever was in flight is lost and the device sees Disabled.
+    pub fn unplug(&self) {
+        self.cable.plugged.store(false, Ordering::SeqCst);
+        self.cable.generation.fetch_add(1, Ordering::SeqCst);
+        self.bulk_in.clear();
+        self.bulk_out.clear();
+        self.control.push(ControlEvent::Disabled);
+    }
+
+    /// Plugs the cable back in: the device sees Enabled.
+    pub fn replug(&self) {
+        self.cable.plugged.store(true, Ordering::SeqCst);
+        self.control.push(ControlEvent::Enabled);
+    }
 }
 
 /// The loopback's device-side endpoints.
@@ -325,10 +360,16 @@ pub fn loopback(max_packet_size: usize, depth: usize) -> (LoopbackEndpoints, Hos
         control: Pipe::new(64),
         status: StatusCell::default(),
         max_packet_size,
+        cable: Arc::new(Cable::default()),
     };
-    host.control.push(ControlEvent::Enabled);
+    host.replug();
     let device = Endpoints {
-        bulk_in: LoopbackIn(host.bulk_in.clone(), max_packet_size),
+        bulk_in: LoopbackIn {
+            pipe: host.bulk_in.clone(),
+            max_packet_size,
+            cable: host.cable.clone(),
+            generation: 0,
+        },
         bulk_out: LoopbackOut(host.bulk_out.clone()),
         interrupt: LoopbackInterrupt(host.interrupt.clone()),
         control: LoopbackControl(host.control.clone()),

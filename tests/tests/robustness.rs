@@ -11,7 +11,6 @@ use common::*;
 use mtp::codec::container::{Container, ContainerKind, data_header};
 use mtp::codec::value::PropValue;
 use mtp::codec::{OperationCode as Op, ResponseCode};
-use mtp::transport::ControlEvent;
 
 struct Counter(u64);
 
@@ -196,10 +195,8 @@ async fn unplug_in_the_middle_of_a_transfer_then_the_device_works_again() {
         .await;
     d.host.command(Op::GetObject, &[h]).await.unwrap();
     d.host.port().bulk_in.pop().await.unwrap();
-    d.host.port().control.push(ControlEvent::Disabled);
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    while d.host.port().bulk_in.try_pop().is_some() {}
-    d.host.port().control.push(ControlEvent::Enabled);
+    d.host.port().unplug();
+    d.host.port().replug();
     // The session was closed by the unplug: libmtp opens a new one.
     d.host.set_next_tx_id(0);
     let (r, _) = d.host.transact(Op::OpenSession, &[1]).await.unwrap();
