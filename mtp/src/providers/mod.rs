@@ -5,4 +5,4 @@ pub mod device;
 pub mod files;
 
 pub use device::{DeviceIdentity, DeviceProvider};
-pub use files::{FilesProvider, StorageConfig};
+pub use files::{FilesProvider, HiddenFilter, RESERVED_LOCALS, StorageConfig};

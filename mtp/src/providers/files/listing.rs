@@ -137,7 +137,10 @@ impl FilesProvider {
                 return Err(code);
             }
         };
-        let entries = fsops::list(&path).map_err(|e| map_io(&e, &path))?;
+        let mut entries = fsops::list(&path).map_err(|e| map_io(&e, &path))?;
+        if let Some(hidden) = self.hidden {
+            entries.retain(|(name, _)| !hidden(name));
+        }
         Ok(self.tree.sync(dir, entries))
     }
 

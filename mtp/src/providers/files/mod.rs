@@ -48,6 +48,7 @@ mod events;
 mod formats;
 mod fsops;
 mod listing;
+mod lookup;
 mod manage;
 mod names;
 mod sink;
@@ -76,6 +77,13 @@ use sink::{Inbox, Note};
 use tree::{Dir, Tree};
 use upload::Pending;
 
+/// Provider-local handle numbers the files provider never hands out, free for a provider
+/// that wraps it and adds objects of its own in the same handle space.
+pub const RESERVED_LOCALS: std::ops::RangeInclusive<u32> = 0x00FF_FF00..=0x00FF_FFFF;
+
+/// A predicate over file names: true hides the entry from listings.
+pub type HiddenFilter = fn(&std::ffi::OsStr) -> bool;
+
 /// One directory offered as a storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
@@ -100,6 +108,7 @@ pub struct FilesProvider {
     events: EventQueue,
     inbox: Inbox,
     temp_seq: u64,
+    hidden: Option<HiddenFilter>,
 }
 
 impl FilesProvider {
@@ -132,7 +141,17 @@ impl FilesProvider {
             events: EventQueue::default(),
             inbox: Inbox::default(),
             temp_seq: 0,
+            hidden: None,
         })
+    }
+
+    /// Hides entries whose names match `filter` from every listing (besides the
+    /// provider's own temporary files), for example the temporary files another program
+    /// writes into a storage and renames when complete.
+    #[must_use]
+    pub fn with_hidden(mut self, filter: HiddenFilter) -> Self {
+        self.hidden = Some(filter);
+        self
     }
 
     /// Returns the handle of local number `local`.

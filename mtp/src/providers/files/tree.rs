@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-/// Largest provider-local handle number (the top byte carries the provider id).
-const MAX_LOCAL: u32 = 0x00FF_FFFF;
+/// Largest provider-local handle number the table hands out (the top byte carries the
+/// provider id; the numbers above are [`super::RESERVED_LOCALS`]).
+const MAX_LOCAL: u32 = 0x00FF_FEFF;
 
 /// A folder: the root of storage number `usize`, or the folder with a local handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,6 +1,7 @@
 //! Tests of the files provider against real temporary directories.
 
 mod edit;
+mod lookup;
 mod manage;
 mod read;
 mod safety;
