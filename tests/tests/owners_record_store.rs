@@ -296,6 +296,7 @@ async fn corrupt_store_fails_readiness_with_its_code_and_only_itself() {
             backup_type: engine::manifest::BackupType::Base,
             previous: None,
             compress: false,
+            drives: None,
         })
         .await
         .expect("backup");

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use data_owners::wire::{Callback, DriveLetter, MAX_SECTION};
 use tracing::Instrument;
 
+use super::ProgressEvent;
 use super::engine::{BackupRequest, Engine, Failure, SessionError};
 use crate::ipc::OwnerHandle;
 use crate::manifest::{BackupType, Manifest, OwnerOutcome, OwnerRecord, UnitRecord};
@@ -46,6 +47,7 @@ impl Engine {
     pub async fn backup(&self, req: BackupRequest) -> Result<Manifest, SessionError> {
         let previous = match &req.previous {
             Some(dir) if req.backup_type == BackupType::Incremental => {
+                self.report(ProgressEvent::Verifying);
                 // The snapshots an increment is computed against must be sound.
                 let set = SpoolSet::open(dir);
                 let (manifest, problems) = set.verify(|_| true)?;
@@ -68,7 +70,13 @@ impl Engine {
             BackupType::Incremental => BackupIncType::Increment,
         };
         let mode = BurMode::new(part, inc).map_err(crate::mode::BusError::from)?;
-        let drives = self.config.drives.iter().map(|d| d.letter).collect();
+        let drives = self
+            .config
+            .drives
+            .iter()
+            .map(|d| d.letter)
+            .filter(|l| req.wants_drive(*l))
+            .collect();
         self.bus
             .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
         // The set is created only once the mode is ours, so a refused session leaves nothing.
@@ -94,6 +102,10 @@ impl Engine {
             None => self.registrations.keys().copied().collect(),
         };
         self.prestart(&selected);
+        self.report(ProgressEvent::Started {
+            owners: u32::try_from(selected.len()).unwrap_or(u32::MAX),
+            bytes: 0,
+        });
         let mut owners = Vec::new();
         let mut units = Vec::new();
         for sid in selected {
@@ -103,6 +115,11 @@ impl Engine {
                     Failure::new(-1, "not a registered owner").outcome(),
                     false,
                 ));
+                self.report(ProgressEvent::OwnerDone {
+                    sid,
+                    ok: false,
+                    bytes: 0,
+                });
                 continue;
             };
             let span = tracing::info_span!("backup_owner", %sid);
@@ -112,6 +129,11 @@ impl Engine {
                 .await
             {
                 Ok(mut done) => {
+                    self.report(ProgressEvent::OwnerDone {
+                        sid,
+                        ok: true,
+                        bytes: done.iter().map(|u| u.size).sum(),
+                    });
                     units.append(&mut done);
                     owners.push(record(sid, OwnerOutcome::Ok, reg.restore.requires_reboot));
                 }
@@ -124,6 +146,11 @@ impl Engine {
                         })?;
                     }
                     owners.push(record(sid, failure.outcome(), reg.restore.requires_reboot));
+                    self.report(ProgressEvent::OwnerDone {
+                        sid,
+                        ok: false,
+                        bytes: 0,
+                    });
                 }
             }
         }
@@ -149,7 +176,8 @@ impl Engine {
     ) -> Result<Vec<UnitRecord>, Failure> {
         let mut records = Vec::new();
         let mut handle: Option<OwnerHandle> = None;
-        for drive in self.owner_drives(reg.sid) {
+        let chosen = |d: &&Drive| req.wants_drive(d.letter);
+        for drive in self.owner_drives(reg.sid).into_iter().filter(chosen) {
             records.extend(
                 self.capture_drive(set, reg, req, previous, drive, &mut handle)
                     .await?,
@@ -297,7 +325,12 @@ impl Engine {
     ) -> Result<Vec<UnitRecord>, Failure> {
         let fail = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
         let mut records = Vec::new();
-        for drive in &self.config.drives {
+        for drive in self
+            .config
+            .drives
+            .iter()
+            .filter(|d| req.wants_drive(d.letter))
+        {
             if crate::public::public_file_list(drive, public)
                 .map_err(fail)?
                 .is_empty()
@@ -424,7 +457,7 @@ impl Engine {
             .config
             .drives
             .iter()
-            .filter(|d| list.iter().any(|(l, _)| *l == d.letter))
+            .filter(|d| req.wants_drive(d.letter) && list.iter().any(|(l, _)| *l == d.letter))
         {
             let id = UnitId {
                 sid: reg.sid,

@@ -68,6 +68,15 @@ pub struct BackupRequest {
     pub previous: Option<PathBuf>,
     /// Compress units.
     pub compress: bool,
+    /// `Some(letters)` to back up only those drives, `None` for every drive.
+    pub drives: Option<BTreeSet<char>>,
+}
+
+impl BackupRequest {
+    /// Returns true if drive `letter` is to be backed up.
+    pub fn wants_drive(&self, letter: char) -> bool {
+        self.drives.as_ref().is_none_or(|s| s.contains(&letter))
+    }
 }
 
 /// What to restore.
@@ -190,6 +199,7 @@ pub struct Engine {
     pub(crate) ipc: IpcServer,
     pub(crate) registrations: BTreeMap<Sid, BackupRegistration>,
     pub(crate) units: super::units::UnitOps,
+    pub(crate) progress: Option<super::Progress>,
 }
 
 impl Engine {
@@ -215,6 +225,7 @@ impl Engine {
             ipc,
             registrations: BTreeMap::new(),
             units,
+            progress: None,
         };
         let errors = engine.rescan();
         Ok((engine, errors))
@@ -231,6 +242,18 @@ impl Engine {
             .collect();
         self.ipc.set_registrations(self.registrations.clone());
         found.errors
+    }
+
+    /// Sets (or clears) the callback that receives the progress of sessions.
+    pub fn set_progress(&mut self, progress: Option<super::Progress>) {
+        self.progress = progress;
+    }
+
+    /// Reports a step of the running session, if anybody listens.
+    pub(crate) fn report(&self, event: super::ProgressEvent) {
+        if let Some(p) = &self.progress {
+            p.report(event);
+        }
     }
 
     /// Returns the registered owners.

@@ -5,6 +5,7 @@
 
 mod backup;
 mod engine;
+mod progress;
 mod restore;
 mod size;
 mod units;
@@ -13,6 +14,7 @@ pub use engine::{
     BackupRequest, Engine, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest,
     SessionError,
 };
+pub use progress::{Progress, ProgressEvent};
 pub use restore::RESTORE_RESULT_FILE;
 pub use size::SizeError;
 pub use units::{Chunk, MAX_CHUNK, Supplied, UnitError, UnitStream};

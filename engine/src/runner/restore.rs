@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use data_owners::wire::Callback;
 use tracing::Instrument;
 
+use super::ProgressEvent;
 use super::backup::{drive_letter, push_unit, watchdog};
 use super::engine::{
     Engine, Failure, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError,
@@ -41,6 +42,7 @@ impl Engine {
     /// [`SessionError::Verify`]/[`SessionError::Chain`] before anything is touched, or a
     /// mode error. Owner failures are in the report.
     pub async fn restore(&mut self, req: RestoreRequest) -> Result<RestoreReport, SessionError> {
+        self.report(ProgressEvent::Verifying);
         let (sets, manifests) = self.verify_chain(&req.sets)?;
         let mut owners: BTreeSet<Sid> = manifests
             .iter()
@@ -60,6 +62,18 @@ impl Engine {
         self.bus
             .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
 
+        let owner_bytes = |sid: Sid| -> u64 {
+            manifests
+                .iter()
+                .flat_map(|m| &m.units)
+                .filter(|u| u.id.sid == sid)
+                .map(|u| u.size)
+                .sum()
+        };
+        self.report(ProgressEvent::Started {
+            owners: u32::try_from(owners.len()).unwrap_or(u32::MAX),
+            bytes: owners.iter().map(|s| owner_bytes(*s)).sum(),
+        });
         let mut failed = std::collections::BTreeMap::new();
         for sid in &owners {
             if let Err(f) = self.restore_system(&sets, &manifests, *sid) {
@@ -101,6 +115,11 @@ impl Engine {
                     }
                 }
             };
+            self.report(ProgressEvent::OwnerDone {
+                sid,
+                ok: outcome == OwnerOutcome::Ok,
+                bytes: owner_bytes(sid),
+            });
             let requires_reboot = reg.is_some_and(|r| r.restore.requires_reboot);
             report.owners.push(OwnerRestoreResult {
                 sid,

@@ -175,6 +175,7 @@ pub fn base(session: &str) -> BackupRequest {
         backup_type: BackupType::Base,
         previous: None,
         compress: true,
+        drives: None,
     }
 }
 

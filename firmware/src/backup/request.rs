@@ -189,6 +189,7 @@ impl BackupSpec {
             backup_type: self.backup_type,
             previous: self.snapshots.as_deref().map(folder_path),
             compress: self.compress,
+            drives: self.drives.clone(),
         }
     }
 }

@@ -47,6 +47,7 @@ impl Rig {
                 },
                 previous: previous.map(|p| self.set(p)),
                 compress: true,
+                drives: None,
             })
             .await
             .expect("backup");

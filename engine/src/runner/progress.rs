@@ -1,0 +1,55 @@
+//! Progress of a running session, reported to whoever drives the engine (the Backup
+//! storage turns it into `status.toml`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::registration::Sid;
+
+/// A step of a running session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProgressEvent {
+    /// The sets a restore or an incremental backup builds on are being verified.
+    Verifying,
+    /// Owners are being captured or restored; `owners` of them in all, `bytes` the
+    /// unit bytes a restore will read (0 for a backup: unknown until captured).
+    Started {
+        /// Owners in the session.
+        owners: u32,
+        /// Unit bytes to restore (restores only).
+        bytes: u64,
+    },
+    /// One owner is finished (captured or restored, or failed).
+    OwnerDone {
+        /// The owner.
+        sid: Sid,
+        /// Whether it succeeded.
+        ok: bool,
+        /// Unit bytes written (backup) or read (restore) for it.
+        bytes: u64,
+    },
+}
+
+/// A callback receiving [`ProgressEvent`]s; it runs on the engine's task and must not
+/// block.
+#[derive(Clone)]
+pub struct Progress(Arc<dyn Fn(ProgressEvent) + Send + Sync>);
+
+impl Progress {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(ProgressEvent) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Reports one event.
+    pub(crate) fn report(&self, event: ProgressEvent) {
+        (self.0)(event);
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
