@@ -1,6 +1,7 @@
 //! `mtpbur`: the MTP device daemon. See `mtpbur --help`.
 #![deny(unsafe_code)]
 
+mod backup_wiring;
 mod config;
 mod error;
 mod run;

@@ -121,6 +121,21 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
             mode
         );
     }
+    match crate::backup_wiring::engine_config(&p) {
+        Some(e) => {
+            println!(
+                "storage 0x{:08x} \"Backup\" {} rw (backup sets)",
+                storage_id(p.storages.len()).0,
+                e.spool.display()
+            );
+            for d in &e.drives {
+                println!("backup drive {}: {}", d.letter, d.root.display());
+            }
+            println!("owner socket {}", e.socket.display());
+            println!("owner executables {}", e.owner_dir.display());
+        }
+        None => println!("no Backup storage (the profile has no [backup] spool and drives)"),
+    }
     Ok(())
 }
 
@@ -137,7 +152,16 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
         chunk_size: spec.buffer_size,
         ..ResponderConfig::default()
     };
-    let responder = Responder::new(device, vec![Box::new(files)], config);
+    let mut providers: Vec<Box<dyn mtp::DataProvider>> = vec![Box::new(files)];
+    if let Some(engine) = crate::backup_wiring::engine_config(&profile) {
+        let storage = storage_id(profile.storages.len());
+        providers.push(Box::new(crate::backup_wiring::backup_provider(
+            engine, storage,
+        )?));
+    } else {
+        info!("no [backup] spool and drives in the profile: no Backup storage");
+    }
+    let responder = Responder::new(device, providers, config);
 
     let (function, registration) = match &profile.usb.existing_functionfs {
         Some(dir) => board::gadget::existing(&spec, dir),

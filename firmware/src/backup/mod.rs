@@ -12,7 +12,11 @@
 //! Nothing here touches files, clocks or the engine's sessions: the provider that will
 //! implement `mtp::provider::DataProvider` for the storage passes time and listings in.
 
+pub mod intake;
 pub mod naming;
+pub mod provider;
 pub mod readme;
 pub mod request;
+pub mod service;
+pub mod shared;
 pub mod status;

@@ -1,0 +1,420 @@
+//! The Backup storage against a real engine (on its own thread) over temporary drives:
+//! a passive owner, so no owner processes are needed.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use engine::registration::{CENTRAL_REPOSITORY_SID, Drive};
+use engine::runner::EngineConfig;
+use mtp::codec::dataset::ObjectInfo;
+use mtp::codec::{EventCode, ObjectFormat, ResponseCode};
+use mtp::provider::{
+    Chunk, DataProvider, ObjectHandle, ParentFilter, Placement, ProviderId, StorageId,
+};
+
+use super::BackupProvider;
+use crate::backup::intake::Intake;
+use crate::backup::service::BackupService;
+use crate::backup::status::{State, Status};
+
+const STORAGE: StorageId = StorageId(0x0003_0001);
+const SID: &str = "0a000001";
+const REGISTRATION: &str = r#"<?xml version="1.0" standalone="yes"?>
+<backup_registration version="1.0">
+  <passive_backup><include_directory name="\"/></passive_backup>
+</backup_registration>"#;
+
+struct Fx {
+    _tmp: tempfile::TempDir,
+    cage: PathBuf,
+    spool: PathBuf,
+    p: BackupProvider,
+    events: Vec<(EventCode, u32)>,
+}
+
+fn fixture() -> Fx {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tmp.path().join("c");
+    let cage = c.join("private").join(SID);
+    std::fs::create_dir_all(&cage).unwrap();
+    std::fs::write(cage.join("backup_registration.xml"), REGISTRATION).unwrap();
+    std::fs::write(cage.join("notes.txt"), b"the first notes").unwrap();
+    let spool = tmp.path().join("spool");
+    let config = EngineConfig {
+        drives: vec![Drive::new('c', &c)],
+        spool: spool.clone(),
+        socket: tmp.path().join("engine.sock"),
+        owner_dir: tmp.path().join("owners"),
+        state_file: None,
+        ready_timeout: Duration::from_secs(2),
+        cenrep: CENTRAL_REPOSITORY_SID,
+    };
+    let (service, left_out) = BackupService::start(config).unwrap();
+    assert!(left_out.is_empty(), "{left_out:?}");
+    let intake = Intake::new(spool.clone(), ['c'].into(), service);
+    let mut p = BackupProvider::new(STORAGE, &spool, intake).unwrap();
+    p.attach(ProviderId(2));
+    Fx {
+        _tmp: tmp,
+        cage,
+        spool,
+        p,
+        events: Vec::new(),
+    }
+}
+
+impl Fx {
+    fn find(&mut self, parent: ParentFilter, name: &str) -> Option<ObjectHandle> {
+        let handles = self.p.object_handles(STORAGE, None, parent).unwrap();
+        handles
+            .into_iter()
+            .find(|h| self.p.object(*h).unwrap().name == name)
+    }
+
+    fn read(&mut self, h: ObjectHandle) -> Vec<u8> {
+        let mut src = self.p.open_read(h, 0, u64::MAX).unwrap();
+        let mut out = Vec::new();
+        while (out.len() as u64) < src.len() {
+            match src.read(4096).unwrap() {
+                Chunk::Data(d) => out.extend_from_slice(&d),
+                Chunk::NotReady => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        out
+    }
+
+    fn status(&mut self) -> Status {
+        let h = self.find(ParentFilter::Root, "status.toml").unwrap();
+        let size = self.p.object(h).unwrap().size;
+        let text = self.read(h);
+        assert_eq!(text.len() as u64, size, "status.toml's size is exact");
+        Status::from_toml(std::str::from_utf8(&text).unwrap()).unwrap()
+    }
+
+    /// Uploads `name` with `data` into `parent` (None: the root).
+    fn upload(
+        &mut self,
+        parent: Option<ObjectHandle>,
+        name: &str,
+        data: &[u8],
+    ) -> Result<ObjectHandle, ResponseCode> {
+        let info = ObjectInfo {
+            format: ObjectFormat::Undefined.to_u16(),
+            compressed_size: u32::try_from(data.len()).unwrap(),
+            filename: name.into(),
+            ..ObjectInfo::default()
+        };
+        let at = Placement {
+            storage: STORAGE,
+            parent,
+        };
+        let h = self
+            .p
+            .send_object_info(at, &info, Some(data.len() as u64))?;
+        let mut sink = self.p.send_object(h)?;
+        sink.write(Bytes::copy_from_slice(data))?;
+        sink.finish(data.len() as u64)?;
+        Ok(h)
+    }
+
+    fn request(&mut self, name: &str, text: &str) -> Result<ObjectHandle, ResponseCode> {
+        let requests = self.find(ParentFilter::Root, "requests");
+        self.upload(requests, name, text.as_bytes())
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.p.poll_event() {
+            self.events.push((e.code, e.params[0].unwrap_or(0)));
+        }
+    }
+
+    /// Polls events until the status leaves the running states (at most 20 s).
+    fn wait_done(&mut self) -> Status {
+        let start = Instant::now();
+        loop {
+            self.drain_events();
+            let s = self.status();
+            if matches!(s.state, State::Done | State::Failed) && self.p.intake.busy().is_none() {
+                self.drain_events();
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "stuck: {s:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn only_set(&self) -> String {
+        let mut sets: Vec<String> = std::fs::read_dir(&self.spool)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "requests")
+            .collect();
+        sets.sort();
+        sets.pop().unwrap_or_default()
+    }
+}
+
+#[test]
+fn the_root_shows_generated_files_and_the_requests_folder() {
+    let mut fx = fixture();
+    let root =
+        fx.p.object_handles(STORAGE, None, ParentFilter::Root)
+            .unwrap();
+    let mut names: Vec<String> = root.iter().map(|h| fx.p.object(*h).unwrap().name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["README.txt", "owners.toml", "requests", "status.toml"]
+    );
+    let readme = fx.find(ParentFilter::Root, "README.txt").unwrap();
+    assert!(
+        String::from_utf8(fx.read(readme))
+            .unwrap()
+            .contains("mtp-sendfile")
+    );
+    let owners = fx.find(ParentFilter::Root, "owners.toml").unwrap();
+    let text = String::from_utf8(fx.read(owners)).unwrap();
+    assert!(text.contains("sid = \"0x0a000001\""), "{text}");
+    assert_eq!(fx.status().state, State::Idle);
+    assert_eq!(fx.p.storage_info(STORAGE).unwrap().description, "Backup");
+}
+
+#[test]
+fn generated_files_and_requests_cannot_be_changed() {
+    let mut fx = fixture();
+    let status = fx.find(ParentFilter::Root, "status.toml").unwrap();
+    let requests = fx.find(ParentFilter::Root, "requests").unwrap();
+    assert_eq!(
+        fx.p.delete_object(status),
+        Err(ResponseCode::ObjectWriteProtected)
+    );
+    assert_eq!(
+        fx.p.delete_object(requests),
+        Err(ResponseCode::ObjectWriteProtected)
+    );
+    assert_eq!(
+        fx.upload(None, "status.toml", b"state = \"done\"\n"),
+        Err(ResponseCode::AccessDenied)
+    );
+    let rename = mtp::codec::value::PropValue::Str("other".into());
+    assert_eq!(
+        fx.p.set_object_prop(
+            requests,
+            mtp::codec::ObjectPropCode::ObjectFileName,
+            &rename
+        ),
+        Err(ResponseCode::AccessDenied)
+    );
+    assert!(fx.spool.join("requests").is_dir());
+}
+
+#[test]
+fn a_backup_request_captures_a_set_and_announces_every_file() {
+    let mut fx = fixture();
+    fx.drain_events();
+    fx.request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
+        .unwrap();
+    let done = fx.wait_done();
+    assert_eq!(done.state, State::Done, "{done:?}");
+    assert_eq!((done.owners_done, done.owners_total), (1, 1));
+    let set = fx.only_set();
+    assert_eq!(done.session.as_deref(), Some(set.as_str()));
+    // Every file of the set is listed with its exact size and was announced.
+    let folder = fx.find(ParentFilter::Root, &set).unwrap();
+    let added: Vec<u32> = fx
+        .events
+        .iter()
+        .filter(|e| e.0 == EventCode::ObjectAdded)
+        .map(|e| e.1)
+        .collect();
+    assert!(added.contains(&folder.0), "set folder announced");
+    let all =
+        fx.p.object_handles(STORAGE, None, ParentFilter::All)
+            .unwrap();
+    let mut unit_bytes = 0;
+    for h in all {
+        let Some(path) = fx.p.path_of(h) else {
+            continue;
+        };
+        if !path.starts_with(&set) {
+            continue;
+        }
+        assert!(added.contains(&h.0), "{} announced", path.display());
+        let rec = fx.p.object(h).unwrap();
+        if !rec.is_folder() {
+            let on_disk = std::fs::metadata(fx.spool.join(&path)).unwrap().len();
+            assert_eq!(rec.size, on_disk, "{}", path.display());
+            assert_eq!(fx.read(h).len() as u64, on_disk);
+            if path.extension().is_some_and(|e| e == "unit") {
+                unit_bytes += on_disk;
+            }
+        }
+    }
+    assert!(fx.spool.join(&set).join("manifest.toml").is_file());
+    assert_eq!(done.bytes_done, unit_bytes);
+    let status = fx.find(ParentFilter::Root, "status.toml").unwrap();
+    assert!(
+        fx.events
+            .contains(&(EventCode::ObjectInfoChanged, status.0)),
+        "status changes announced"
+    );
+    // The accepted request stays in requests/.
+    assert!(fx.spool.join("requests/backup.request").is_file());
+}
+
+#[test]
+fn bad_requests_are_refused_with_the_reason_in_status_and_leave_no_file() {
+    let mut fx = fixture();
+    let garbage = fx.request("backup.request", "scope = \"full\"\ntype = \"sideways\"\n");
+    assert_eq!(garbage, Err(ResponseCode::InvalidParameter));
+    let s = fx.status();
+    assert_eq!(s.state, State::Failed);
+    let reason = s.last_error.unwrap();
+    assert!(
+        reason.contains("line 2") && reason.contains("type"),
+        "{reason}"
+    );
+    assert!(!fx.spool.join("requests/backup.request").exists());
+
+    let unknown = fx.request(
+        "backup.request",
+        "scope = \"partial\"\ntype = \"base\"\nowners = [\"0x0badf00d\"]\n",
+    );
+    assert_eq!(unknown, Err(ResponseCode::InvalidParameter));
+    let reason = fx.status().last_error.unwrap();
+    assert!(
+        reason.contains("0x0badf00d") && reason.contains("not registered"),
+        "{reason}"
+    );
+
+    let missing = fx.request(
+        "restore.request",
+        "source = \"20200101T000000Z\"\nscope = \"full\"\n",
+    );
+    assert_eq!(missing, Err(ResponseCode::InvalidParameter));
+    let reason = fx.status().last_error.unwrap();
+    assert!(reason.contains("20200101T000000Z"), "{reason}");
+    assert_eq!(fx.only_set(), "", "no set was created");
+}
+
+#[test]
+fn an_empty_request_is_stored_and_does_nothing() {
+    let mut fx = fixture();
+    fx.request("backup.request", "").unwrap();
+    assert!(fx.spool.join("requests/backup.request").is_file());
+    assert_eq!(fx.status().state, State::Idle);
+}
+
+#[test]
+fn a_request_while_a_session_runs_gets_device_busy_and_its_folders_are_locked() {
+    let mut fx = fixture();
+    fx.request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
+        .unwrap();
+    fx.wait_done();
+    let set = fx.only_set();
+    // Pretend a restore of that set runs (the engine is idle, so nothing else changes).
+    {
+        let mut s = fx.p.shared.lock();
+        s.busy = true;
+        s.in_use = [set.clone()].into();
+    }
+    let busy = fx.request(
+        "restore.request",
+        &format!("source = \"{set}\"\nscope = \"full\"\n"),
+    );
+    assert_eq!(busy, Err(ResponseCode::DeviceBusy));
+    let folder = fx.find(ParentFilter::Root, &set).unwrap();
+    assert_eq!(fx.p.delete_object(folder), Err(ResponseCode::DeviceBusy));
+    assert_eq!(
+        fx.upload(Some(folder), "extra.unit", b"x"),
+        Err(ResponseCode::DeviceBusy)
+    );
+    fx.p.shared.lock().busy = false;
+    fx.p.delete_object(folder).unwrap();
+    assert!(!fx.spool.join(&set).exists());
+}
+
+#[test]
+fn restore_of_an_uploaded_set_and_refusal_of_a_tampered_one() {
+    let mut fx = fixture();
+    fx.request(
+        "backup.request",
+        "scope = \"full\"\ntype = \"base\"\nlabel = \"one\"\n",
+    )
+    .unwrap();
+    assert_eq!(fx.wait_done().state, State::Done);
+    let set = fx.only_set();
+    assert!(set.ends_with("-one"), "{set}");
+    // The host copies the set out, then "uploads" it again under another name.
+    let copy = fx.spool.join("uploaded");
+    copy_tree(&fx.spool.join(&set), &copy);
+    std::fs::write(fx.cage.join("notes.txt"), b"changed").unwrap();
+
+    // A tampered copy is refused after verification and nothing changes.
+    let tampered = fx.spool.join("tampered");
+    copy_tree(&fx.spool.join(&set), &tampered);
+    let unit = find_unit(&tampered);
+    let mut bytes = std::fs::read(&unit).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xFF;
+    std::fs::write(&unit, bytes).unwrap();
+    fx.request(
+        "restore.request",
+        "source = \"tampered\"\nscope = \"full\"\n",
+    )
+    .unwrap();
+    let s = fx.wait_done();
+    assert_eq!(s.state, State::Failed);
+    assert!(s.last_error.unwrap().contains("does not verify"));
+    assert_eq!(
+        std::fs::read(fx.cage.join("notes.txt")).unwrap(),
+        b"changed"
+    );
+
+    fx.request(
+        "restore.request",
+        "source = \"uploaded\"\nscope = \"full\"\n",
+    )
+    .unwrap();
+    let s = fx.wait_done();
+    assert_eq!(s.state, State::Done, "{s:?}");
+    assert_eq!(
+        std::fs::read(fx.cage.join("notes.txt")).unwrap(),
+        b"the first notes"
+    );
+    let result =
+        fx.p.files
+            .handle_at(STORAGE, Path::new("uploaded/restore-result.toml"))
+            .unwrap();
+    assert!(fx.events.contains(&(EventCode::ObjectAdded, result.0)));
+    let text = String::from_utf8(fx.read(result)).unwrap();
+    assert!(text.contains("outcome = \"ok\""), "{text}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn find_unit(dir: &Path) -> PathBuf {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            let found = find_unit(&e.path());
+            if !found.as_os_str().is_empty() {
+                return found;
+            }
+        } else if e.path().extension().is_some_and(|x| x == "unit") {
+            return e.path();
+        }
+    }
+    PathBuf::new()
+}

@@ -1,0 +1,254 @@
+//! The engine thread: owns the backup engine, runs one session at a time and keeps the
+//! shared status up to date.
+//!
+//! The engine does blocking file work (hashing, copying databases) inside its async
+//! sessions, so it gets a runtime on its own thread: the MTP responder on the main
+//! runtime keeps answering the host (status reads, copies of finished units) while a
+//! session runs.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use engine::manifest::{Manifest, OwnerOutcome};
+use engine::registration::Sid;
+use engine::runner::{
+    BackupRequest, Engine, EngineConfig, Progress, ProgressEvent, RestoreReport, RestoreRequest,
+    SessionError,
+};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use super::shared::SharedState;
+use super::status::{self, State};
+
+/// A session to run.
+#[derive(Debug)]
+pub enum Job {
+    /// A backup into a new set.
+    Backup(BackupRequest),
+    /// A restore of a chain of sets.
+    Restore(RestoreRequest),
+}
+
+/// The running engine thread, seen from the provider.
+#[derive(Debug, Clone)]
+pub struct BackupService {
+    shared: SharedState,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl BackupService {
+    /// Starts the engine on its own thread and waits until it serves (socket bound,
+    /// registrations scanned). Returns the service and the registration files that were
+    /// left out, in words.
+    ///
+    /// # Errors
+    /// The thread or runtime cannot be created, or the engine does not start.
+    pub fn start(config: EngineConfig) -> std::io::Result<(Self, Vec<String>)> {
+        let shared = SharedState::default();
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let state = shared.clone();
+        std::thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("engine-io")
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(serve(config, state, rx, ready_tx)),
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("engine runtime: {e}")));
+                    }
+                }
+            })?;
+        let started = ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err("the engine thread ended while starting".into()));
+        match started {
+            Ok(errors) => Ok((Self { shared, jobs }, errors)),
+            Err(msg) => Err(std::io::Error::other(msg)),
+        }
+    }
+
+    /// Returns the shared state.
+    pub fn shared(&self) -> &SharedState {
+        &self.shared
+    }
+
+    /// Hands a job to the engine thread.
+    ///
+    /// # Errors
+    /// The engine thread is gone.
+    pub fn submit(&self, job: Job) -> Result<(), EngineGone> {
+        self.jobs.send(job).map_err(|_| EngineGone)
+    }
+}
+
+/// The engine thread has ended; no session can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the backup engine is not running")]
+pub struct EngineGone;
+
+type Ready = std::sync::mpsc::Sender<Result<Vec<String>, String>>;
+
+async fn serve(
+    config: EngineConfig,
+    shared: SharedState,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    ready: Ready,
+) {
+    let (mut engine, errors) = match Engine::start(config) {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = ready.send(Err(format!("backup engine: {e}")));
+            return;
+        }
+    };
+    let progress = shared.clone();
+    engine.set_progress(Some(Progress::new(move |e| on_progress(&progress, &e))));
+    publish_owners(&engine, &shared);
+    let _ = ready.send(Ok(errors.iter().map(ToString::to_string).collect()));
+    info!(owners = engine.registrations().len(), "backup engine ready");
+    while let Some(job) = jobs.recv().await {
+        match job {
+            Job::Backup(req) => {
+                info!(session = %req.session, "backup starts");
+                let result = engine.backup(req).await;
+                finish(&shared, backup_outcome(result));
+            }
+            Job::Restore(req) => {
+                info!(sets = ?req.sets, "restore starts");
+                let result = engine.restore(req).await;
+                finish(&shared, restore_outcome(result));
+            }
+        }
+        for e in engine.rescan() {
+            warn!(error = %e, "registration left out");
+        }
+        publish_owners(&engine, &shared);
+    }
+    info!("engine thread ends: no more requests can arrive");
+}
+
+/// Renders `owners.toml` from the engine's current view.
+fn publish_owners(engine: &Engine, shared: &SharedState) {
+    let entries = status::owner_entries(engine.list_data_owners(), engine.registrations());
+    let text = status::render_owners(&entries);
+    let registered: BTreeSet<Sid> = engine.registrations().keys().copied().collect();
+    shared.lock().set_owners(text, registered);
+}
+
+fn on_progress(shared: &SharedState, event: &ProgressEvent) {
+    let mut s = shared.lock();
+    match *event {
+        ProgressEvent::Verifying => s.update_status(|st| st.state = State::Verifying),
+        ProgressEvent::Started { owners, bytes } => {
+            let state = if s.restoring {
+                State::Restoring
+            } else {
+                State::Capturing
+            };
+            s.update_status(|st| {
+                st.state = state;
+                st.owners_total = owners;
+                st.bytes_total = bytes;
+            });
+        }
+        ProgressEvent::OwnerDone { bytes, .. } => s.update_status(|st| {
+            st.owners_done += 1;
+            st.bytes_done += bytes;
+        }),
+        _ => {}
+    }
+}
+
+/// How a session ended, for `status.toml`.
+struct Outcome {
+    ok: bool,
+    error: Option<String>,
+}
+
+fn backup_outcome(result: Result<Manifest, SessionError>) -> Outcome {
+    match result {
+        Ok(m) => {
+            let failed: Vec<String> = m
+                .owners
+                .iter()
+                .filter_map(|o| match &o.outcome {
+                    OwnerOutcome::Ok => None,
+                    OwnerOutcome::Failed { code, reason } => {
+                        Some(format!("{} (error {code}: {reason})", o.sid))
+                    }
+                })
+                .collect();
+            Outcome {
+                ok: true,
+                error: failed_owners(&failed, "backed up"),
+            }
+        }
+        Err(e) => Outcome {
+            ok: false,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+fn restore_outcome(result: Result<RestoreReport, SessionError>) -> Outcome {
+    match result {
+        Ok(report) => {
+            let failed: Vec<String> = report
+                .owners
+                .iter()
+                .filter_map(|o| match &o.outcome {
+                    OwnerOutcome::Ok => None,
+                    OwnerOutcome::Failed { code, reason } => {
+                        Some(format!("{} (error {code}: {reason})", o.sid))
+                    }
+                })
+                .collect();
+            Outcome {
+                ok: true,
+                error: failed_owners(&failed, "restored"),
+            }
+        }
+        Err(e) => Outcome {
+            ok: false,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+fn failed_owners(failed: &[String], verb: &str) -> Option<String> {
+    if failed.is_empty() {
+        return None;
+    }
+    let mut text = format!("{} owner(s) not {verb}: ", failed.len());
+    let _ = write!(text, "{}", failed.join("; "));
+    Some(text)
+}
+
+fn finish(shared: &SharedState, outcome: Outcome) {
+    match &outcome.error {
+        Some(e) if !outcome.ok => error!(error = %e, "session failed"),
+        Some(e) => warn!(problem = %e, "session done with failed owners"),
+        None => info!("session done"),
+    }
+    let mut s = shared.lock();
+    s.update_status(|st| {
+        st.state = if outcome.ok {
+            State::Done
+        } else {
+            State::Failed
+        };
+        if outcome.ok && st.bytes_total < st.bytes_done {
+            st.bytes_total = st.bytes_done;
+        }
+        st.last_error = outcome.error;
+    });
+    s.busy = false;
+    s.in_use.clear();
+    s.finished_gen += 1;
+}

@@ -1,0 +1,87 @@
+//! The Backup storage from the profile's `[backup]` table: engine configuration, the
+//! engine thread and the provider.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use board::Profile;
+use engine::registration::{CENTRAL_REPOSITORY_SID, Drive};
+use engine::runner::EngineConfig;
+use firmware::backup::intake::Intake;
+use firmware::backup::provider::BackupProvider;
+use firmware::backup::service::BackupService;
+use mtp::StorageId;
+use tracing::{info, warn};
+
+use crate::error::Error;
+
+/// The owner socket when the profile names none.
+const DEFAULT_SOCKET: &str = "/run/mtpbur/engine.sock";
+/// Where owner executables are looked up when the profile names no directory.
+const DEFAULT_OWNERS_DIR: &str = "/usr/lib/mtpbur/owners";
+/// How long an active owner may take to connect and confirm it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Returns the engine configuration, or `None` when the profile has no Backup storage
+/// (no `spool` or no drives).
+pub(crate) fn engine_config(p: &Profile) -> Option<EngineConfig> {
+    let b = &p.backup;
+    let spool = b.spool.clone()?;
+    if b.drives.is_empty() {
+        return None;
+    }
+    let drives = b
+        .drives
+        .iter()
+        .filter_map(|(letter, dir)| Some(Drive::new(letter.chars().next()?, dir.clone())))
+        .collect();
+    Some(EngineConfig {
+        drives,
+        spool,
+        socket: b.socket.clone().unwrap_or_else(|| DEFAULT_SOCKET.into()),
+        owner_dir: b
+            .owners_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_OWNERS_DIR.into()),
+        state_file: p.state_dir.as_ref().map(|d| d.join("bur-state")),
+        ready_timeout: READY_TIMEOUT,
+        cenrep: CENTRAL_REPOSITORY_SID,
+    })
+}
+
+/// Starts the engine thread and builds the Backup storage provider.
+///
+/// # Errors
+/// The spool, drive or socket directories cannot be created, or the engine does not
+/// start.
+pub(crate) fn backup_provider(
+    config: EngineConfig,
+    storage: StorageId,
+) -> Result<BackupProvider, Error> {
+    let mut dirs: Vec<PathBuf> = config.drives.iter().map(|d| d.root.clone()).collect();
+    dirs.push(config.spool.clone());
+    dirs.extend(config.socket.parent().map(ToOwned::to_owned));
+    for dir in dirs {
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Storage {
+            name: "Backup".into(),
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let letters: BTreeSet<char> = config.drives.iter().map(|d| d.letter).collect();
+    let spool = config.spool.clone();
+    let (service, left_out) = BackupService::start(config)?;
+    for e in left_out {
+        warn!(error = %e, "registration left out");
+    }
+    let intake = Intake::new(spool.clone(), letters, service);
+    let provider =
+        BackupProvider::new(storage, &spool, intake).map_err(|source| Error::Storage {
+            name: "Backup".into(),
+            path: spool.clone(),
+            source,
+        })?;
+    info!(spool = %spool.display(), storage = format!("0x{:08x}", storage.0), "Backup storage ready");
+    Ok(provider)
+}
