@@ -1,7 +1,8 @@
 #!/bin/sh
 # Scenario owners: the image holds the reference data owners and the ref-data fixture,
 # and the fixture works in the guest: install + seed, two dumps of the same data are
-# equal, a change and a destroy each change the dump (no daemon, no MTP).
+# equal, a change and a destroy each change the dump; verify_set accepts a well-formed set
+# and names a damaged unit and an unlisted file (no daemon, no MTP).
 # timeout: 120
 . /scenarios/lib.sh
 for b in ref-record-store ref-sqlite-app ref-hybrid ref-settings-store; do
@@ -36,4 +37,25 @@ cmp -s /tmp/work/changed /tmp/work/destroyed && fail "destroy left the dump as i
 grep -v ' key 20000030 device\.' /tmp/work/destroyed >> "$LOG" &&
     fail "data left after destroy (besides the device-only keys)"
 [ -f $OWNERS_DRIVE/private/20000001/backup_registration.xml ] || fail "destroy removed a registration"
+
+# verify_set on a hand-made set (two units of the engine's manifest format)
+set=/tmp/work/set; mkdir -p $set/20000001/c $set/20000020/c
+randfile $set/20000001/c/active-base.unit 3000
+randfile $set/20000020/c/public.unit 100
+{
+    printf 'format = 1\nsession = "s"\n\n[[owners]]\nsid = "20000001"\noutcome = "ok"\n'
+    for u in 20000001/c/active-base 20000020/c/public; do
+        printf '\n[[units]]\nsid = "%s"\ndrive = "c"\nkind = "%s"\nsize = %s\n' \
+            "${u%%/*}" "${u##*/}" "$(size_of $set/$u.unit)"
+        printf 'raw_size = 1\nsha256 = "%s"\ncompressed = true\n' "$(sha256sum < $set/$u.unit | cut -d' ' -f1)"
+    done
+} > $set/manifest.toml
+echo "not a unit" > $set/README.txt
+verify_set $set || fail "verify_set refused a good set: $VERIFY_ERR"
+printf x | dd of=$set/20000020/c/public.unit bs=1 seek=5 conv=notrunc 2>/dev/null
+verify_set $set && fail "verify_set accepted a damaged unit"
+case $VERIFY_ERR in *"20000020/c/public.unit has SHA-256"*) ;; *) fail "verify_set: '$VERIFY_ERR'" ;; esac
+randfile $set/20000020/c/public.unit 100; sed -i '/^\[\[units\]\]/,$d' $set/manifest.toml
+verify_set $set && fail "verify_set accepted unlisted unit files"
+case $VERIFY_ERR in *"is not listed"*) ;; *) fail "verify_set: '$VERIFY_ERR'" ;; esac
 pass

@@ -307,7 +307,12 @@ verify_set() {
     done < "$_units"
     [ "$(sort "$_listed" | uniq -d)" = "" ] || _verr "units listed twice: $(sort "$_listed" | uniq -d | tr '\n' ' ')"
     (cd "$_set" && find . -mindepth 2 ! -type d | sed 's|^\./||' | sort) > /tmp/work/verify.found
-    grep -vxF -f "$_listed" /tmp/work/verify.found > /tmp/work/verify.unlisted
+    # (busybox grep -v -f with an empty pattern file prints nothing: every file is unlisted)
+    if [ -s "$_listed" ]; then
+        grep -vxF -f "$_listed" /tmp/work/verify.found > /tmp/work/verify.unlisted
+    else
+        cp /tmp/work/verify.found /tmp/work/verify.unlisted
+    fi
     while read -r _f; do
         _verr "file $_f is not listed in the manifest"
     done < /tmp/work/verify.unlisted
