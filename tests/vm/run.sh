@@ -4,7 +4,7 @@
 # Usage: tests/vm/run.sh [SCENARIO ...]      (no argument: all scenarios)
 #
 #   1. setup.sh: host packages and the cached Debian 6.1 kernel + modules;
-#   2. builds a static mtpbur (or takes MTPBUR_BIN);
+#   2. builds a static mtpbur, the reference owners and ref-data (or takes MTPBUR_BIN);
 #   3. build-initramfs.sh: tests/vm/out/initramfs.cpio.gz;
 #   4. boots QEMU (TCG, no network device) with test=<scenarios>, the serial console
 #      teed to tests/vm/out/console.log, under an overall timeout;
