@@ -8,6 +8,7 @@ fn reference_owner_binaries_exist() {
         env!("CARGO_BIN_EXE_ref-sqlite-app"),
         env!("CARGO_BIN_EXE_ref-hybrid"),
         env!("CARGO_BIN_EXE_ref-settings-store"),
+        env!("CARGO_BIN_EXE_ref-data"),
     ] {
         assert!(std::path::Path::new(bin).is_file(), "{bin}");
     }

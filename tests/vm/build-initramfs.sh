@@ -12,6 +12,12 @@
 #   /lib/modules/vm the kernel modules collected by setup.sh, plus their load order
 #   /init           tests/vm/init; /scenarios: tests/vm/scenarios/*
 #   /etc/mtpbur/profile.toml   board/profiles/dummy_hcd.toml, if the repository has it
+#   /usr/lib/mtpbur/owners     the reference owner binaries (ref-record-store, ref-sqlite-app,
+#                              ref-hybrid, ref-settings-store: the engine starts an owner's
+#                              process_name from this directory, the profile's owners_dir)
+#   /usr/local/bin/ref-data    the reference-data fixture (see scenarios/lib.sh, owners_*)
+#                              Both come from OWNERS_BIN_DIR (a cargo release directory); when
+#                              it is unset the image has no owners (a warning is printed).
 #   /etc/vm-suite.env          guest settings passed through from the environment:
 #                              MTPBUR_CMD (daemon command line), VM_STORAGE_DESC,
 #                              VM_BIG_MB, VM_VERBOSE, RUST_LOG
@@ -79,6 +85,22 @@ put "$FW" /bin/mtpbur; chmod 755 "$ROOT/bin/mtpbur"
 if ! ldd "$FW" 2>&1 | grep -qE 'not a dynamic|statically linked'; then
     echo "warning: $FW is dynamically linked; copying its libraries" >&2
     put_libs "$FW"
+fi
+# the reference data owners and the ref-data fixture (static like the firmware)
+OWNER_BINS="ref-record-store ref-sqlite-app ref-hybrid ref-settings-store"
+if [ -n "${OWNERS_BIN_DIR:-}" ]; then
+    for b in $OWNER_BINS ref-data; do
+        [ -f "$OWNERS_BIN_DIR/$b" ] || { echo "$OWNERS_BIN_DIR/$b not found (OWNERS_BIN_DIR)" >&2; exit 1; }
+        dst=/usr/lib/mtpbur/owners/$b
+        [ $b = ref-data ] && dst=/usr/local/bin/ref-data
+        put "$OWNERS_BIN_DIR/$b" "$dst"; chmod 755 "$ROOT$dst"
+        if ! ldd "$OWNERS_BIN_DIR/$b" 2>&1 | grep -qE 'not a dynamic|statically linked'; then
+            echo "warning: $OWNERS_BIN_DIR/$b is dynamically linked; copying its libraries" >&2
+            put_libs "$OWNERS_BIN_DIR/$b"
+        fi
+    done
+else
+    echo "warning: OWNERS_BIN_DIR unset: no reference owners or ref-data in the image" >&2
 fi
 [ -f "$REPO/board/profiles/dummy_hcd.toml" ] &&
     put "$REPO/board/profiles/dummy_hcd.toml" /etc/mtpbur/profile.toml

@@ -4,7 +4,7 @@
 # Usage: tests/vm/run.sh [SCENARIO ...]      (no argument: all scenarios)
 #
 #   1. setup.sh: host packages and the cached Debian 6.1 kernel + modules;
-#   2. builds a static mtpbur (or takes MTPBUR_BIN);
+#   2. builds a static mtpbur, the reference owners and ref-data (or takes MTPBUR_BIN);
 #   3. build-initramfs.sh: tests/vm/out/initramfs.cpio.gz;
 #   4. boots QEMU (TCG, no network device) with test=<scenarios>, the serial console
 #      teed to tests/vm/out/console.log, under an overall timeout;
@@ -13,6 +13,10 @@
 #
 # Environment:
 #   MTPBUR_BIN=path     use this prebuilt (static) firmware binary instead of building
+#   OWNERS_BIN_DIR=dir  directory with prebuilt (static) reference owners and ref-data
+#                       (default: the build's release directory, or MTPBUR_BIN's directory
+#                       if it holds ref-data; otherwise the image has no owners)
+#   CARGO_TARGET_DIR    honoured when building (default <repo>/target)
 #   MTPBUR_CMD="..."    daemon command line inside the guest
 #                       (default: /bin/mtpbur --profile /etc/mtpbur/profile.toml)
 #   VM_MEM=MiB          guest RAM (default 3072: the 1 GiB scenario keeps two 1 GiB files in tmpfs)
@@ -45,12 +49,21 @@ if [ -n "${MTPBUR_BIN:-}" ]; then
     FW=$MTPBUR_BIN
     log "firmware: prebuilt $FW"
 else
-    log "building static mtpbur"
+    log "building static mtpbur and the reference owners"
     (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
-        cargo build --release --target x86_64-unknown-linux-gnu -p firmware --bin mtpbur)
-    FW=$REPO/target/x86_64-unknown-linux-gnu/release/mtpbur
+        cargo build --release --target x86_64-unknown-linux-gnu -p firmware --bin mtpbur \
+            -p data-owners --bins)
+    RELEASE=${CARGO_TARGET_DIR:-$REPO/target}/x86_64-unknown-linux-gnu/release
+    FW=$RELEASE/mtpbur
+    OWNERS_BIN_DIR=${OWNERS_BIN_DIR:-$RELEASE}
 fi
 [ -x "$FW" ] || { log "firmware binary $FW missing"; exit 1; }
+# reference owners + ref-data: next to a prebuilt firmware if they are there
+if [ -z "${OWNERS_BIN_DIR:-}" ] && [ -x "$(dirname "$FW")/ref-data" ]; then
+    OWNERS_BIN_DIR=$(dirname "$FW")
+fi
+export OWNERS_BIN_DIR=${OWNERS_BIN_DIR:-}
+log "reference owners: ${OWNERS_BIN_DIR:-none}"
 
 # 3. initramfs
 INITRD=$OUT/initramfs.cpio.gz

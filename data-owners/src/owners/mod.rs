@@ -9,11 +9,13 @@
 //! | `ref-hybrid` | [`hybrid`] | active prepares files, passive carries them |
 //! | `ref-settings-store` | [`settings_store`] | proxy data manager (central repository), base only |
 //! | (none) | — | passive-only: `owners/passive-app/backup_registration.xml` |
+//! | `ref-data` | [`fixture`] | not an owner: installs the owners and their sample data (VM tests) |
 
 use std::path::PathBuf;
 
 use crate::client::{ActiveBackupClient, ActiveBackupDataClient, OwnerEnv, OwnerError, Section};
 
+pub mod fixture;
 pub mod hybrid;
 pub mod record_store;
 pub mod settings_store;

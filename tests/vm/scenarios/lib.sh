@@ -236,3 +236,86 @@ during_transfer() {
     say "exit status $_rc after $TOOL_SECS s; action fired at $(cat /tmp/work/fired 2>/dev/null || echo never)"
     return $_rc
 }
+
+# --- reference data owners (ref-data) ------------------------------------------------
+# The image holds the reference owners in /usr/lib/mtpbur/owners (the profile's owners_dir,
+# where the engine starts an owner's process_name) and the fixture /usr/local/bin/ref-data.
+# The helpers work on the profile's drive c (OWNERS_DRIVE); each returns non-zero after
+# logging what failed, so a scenario writes e.g. `owners_install_seed || fail "seed"`.
+# run-all.sh empties the drive between scenarios.
+OWNERS_DRIVE=/var/lib/mtpbur/c
+ref_data() {
+    say "ref-data $*"
+    /usr/local/bin/ref-data --drive "c=$OWNERS_DRIVE" "$@"
+}
+# owners_install_seed: install every reference owner (cages + registrations) and replace
+# their data by the deterministic sample data (see docs/data-owners.md, "ref-data").
+owners_install_seed() {
+    ref_data install >> "$LOG" 2>&1 && ref_data seed >> "$LOG" 2>&1 ||
+        { say "ref-data install/seed failed"; return 1; }
+}
+# owners_dump FILE: all owner data as sorted lines in FILE (compare two dumps with cmp).
+owners_dump() {
+    ref_data dump > "$1" 2>> "$LOG" || { say "ref-data dump failed"; return 1; }
+    say "dump $1: $(wc -l < "$1") lines"
+}
+# owners_change: change a small part of the data (records, keys, rows, files; idempotent).
+owners_change() { ref_data change >> "$LOG" 2>&1 || { say "ref-data change failed"; return 1; }; }
+# owners_destroy: wipe the owners' data, keep their registrations (simulated data loss).
+owners_destroy() { ref_data destroy >> "$LOG" 2>&1 || { say "ref-data destroy failed"; return 1; }; }
+
+# verify_set DIR: DIR is a backup set copied from the device (manifest.toml and
+# <sid>/<drive>/<kind>.unit files, engine/src/manifest.rs): every unit the manifest lists
+# exists as a regular file with the listed size and SHA-256, and no file under DIR's
+# subdirectories is unlisted (files directly in DIR other than manifest.toml, e.g. a
+# README, are not checked). On failure it returns 1 with every problem in the log and
+# the first one in VERIFY_ERR: `verify_set /tmp/work/set || fail "set: $VERIFY_ERR"`.
+verify_set() {
+    VERIFY_ERR=
+    _set=$1; _units=/tmp/work/verify.units; _listed=/tmp/work/verify.listed
+    _verr() { say "verify_set $_set: $*"; [ -n "$VERIFY_ERR" ] || VERIFY_ERR=$*; }
+    [ -f "$_set/manifest.toml" ] || { _verr "no manifest.toml"; return 1; }
+    # one line per [[units]] table: sid drive kind size sha256
+    awk '
+        function flush() {
+            if (unit) print f["sid"] " " f["drive"] " " f["kind"] " " f["size"] " " f["sha256"]
+            split("", f); unit = 0
+        }
+        /^\[\[units\]\][ \t]*$/ { flush(); unit = 1; next }
+        /^\[/ { flush(); next }
+        unit && /^[a-z0-9_]+ *= */ {
+            k = $0; sub(/ *=.*/, "", k)
+            v = $0; sub(/^[^=]*= */, "", v); sub(/[ \t]+#.*$/, "", v); gsub(/"/, "", v)
+            f[k] = v
+        }
+        END { flush() }' "$_set/manifest.toml" > "$_units"
+    : > "$_listed"
+    while read -r _sid _drive _kind _size _sha; do
+        _rel=$_sid/$_drive/$_kind.unit
+        if ! echo "$_sid $_drive $_kind $_size $_sha" |
+            grep -Eq '^[0-9a-f]{8} [a-z] [a-z0-9-]+ [0-9]+ [0-9a-f]{64}$'; then
+            _verr "malformed [[units]] entry: '$_sid $_drive $_kind $_size $_sha'"; continue
+        fi
+        echo "$_rel" >> "$_listed"
+        if [ -L "$_set/$_rel" ] || [ ! -f "$_set/$_rel" ]; then
+            _verr "unit $_rel missing or not a regular file"; continue
+        fi
+        _got=$(stat -c %s "$_set/$_rel")
+        [ "$_got" = "$_size" ] || { _verr "unit $_rel has $_got bytes, manifest says $_size"; continue; }
+        _got=$(sha256sum < "$_set/$_rel" | cut -d' ' -f1)
+        [ "$_got" = "$_sha" ] || _verr "unit $_rel has SHA-256 $_got, manifest says $_sha"
+    done < "$_units"
+    [ "$(sort "$_listed" | uniq -d)" = "" ] || _verr "units listed twice: $(sort "$_listed" | uniq -d | tr '\n' ' ')"
+    (cd "$_set" && find . -mindepth 2 ! -type d | sed 's|^\./||' | sort) > /tmp/work/verify.found
+    # (busybox grep -v -f with an empty pattern file prints nothing: every file is unlisted)
+    if [ -s "$_listed" ]; then
+        grep -vxF -f "$_listed" /tmp/work/verify.found > /tmp/work/verify.unlisted
+    else
+        cp /tmp/work/verify.found /tmp/work/verify.unlisted
+    fi
+    while read -r _f; do
+        _verr "file $_f is not listed in the manifest"
+    done < /tmp/work/verify.unlisted
+    say "verify_set $_set: $(wc -l < "$_listed") units${VERIFY_ERR:+, FAILED}"
+    [ -z "$VERIFY_ERR" ]
+}

@@ -5,9 +5,9 @@
 # Runs /scenarios/NN-NAME.sh in file-name order (NAME is the part after the number),
 # each in its own shell with the timeout from its "# timeout: SECONDS" header line
 # (default 300). Between scenarios it kills a leftover daemon, unmounts jmtpfs and empties
-# the storage directories. Prints every verdict (`PASS name` / `FAIL name: reason`), the
-# scenario's log tail and the daemon log tail on failure, a timing table, and writes
-# "N passed, M failed" to /tmp/suite.result.
+# the storage directories and the backup drive /var/lib/mtpbur/c. Prints every verdict
+# (`PASS name` / `FAIL name: reason`), the scenario's log tail and the daemon log tail on
+# failure, a timing table, and writes "N passed, M failed" to /tmp/suite.result.
 SEL=${1:-all}
 DIR=/scenarios
 [ -f /etc/vm-suite.env ] && . /etc/vm-suite.env
@@ -27,7 +27,8 @@ cleanup() {
     fi
     grep -q " /mnt/mtp " /proc/mounts && umount -l /mnt/mtp
     rm -rf /srv/mtp/internal/* /srv/mtp/internal/.[!.]* /srv/mtp/docs/* /tmp/work
-    mkdir -p /tmp/work
+    rm -rf /var/lib/mtpbur/c   # the backup drive c (reference owners, see lib.sh)
+    mkdir -p /tmp/work /var/lib/mtpbur/c
 }
 
 found=0
