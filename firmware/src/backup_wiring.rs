@@ -62,6 +62,13 @@ pub(crate) fn backup_provider(
     let mut dirs: Vec<PathBuf> = config.drives.iter().map(|d| d.root.clone()).collect();
     dirs.push(config.spool.clone());
     dirs.extend(config.socket.parent().map(ToOwned::to_owned));
+    dirs.extend(
+        config
+            .state_file
+            .as_ref()
+            .and_then(|f| f.parent())
+            .map(ToOwned::to_owned),
+    );
     for dir in dirs {
         std::fs::create_dir_all(&dir).map_err(|source| Error::Storage {
             name: "Backup".into(),

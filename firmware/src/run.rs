@@ -154,10 +154,13 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
     };
     let mut providers: Vec<Box<dyn mtp::DataProvider>> = vec![Box::new(files)];
     if let Some(engine) = crate::backup_wiring::engine_config(&profile) {
+        // Without the engine the public storages still serve: nothing of the user's is
+        // at stake in them, and the log says why the Backup storage is missing.
         let storage = storage_id(profile.storages.len());
-        providers.push(Box::new(crate::backup_wiring::backup_provider(
-            engine, storage,
-        )?));
+        match crate::backup_wiring::backup_provider(engine, storage) {
+            Ok(backup) => providers.push(Box::new(backup)),
+            Err(e) => error!(error = %e, "no Backup storage: the backup engine did not start"),
+        }
     } else {
         info!("no [backup] spool and drives in the profile: no Backup storage");
     }

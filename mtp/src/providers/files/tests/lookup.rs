@@ -17,10 +17,9 @@ fn handle_at_finds_unlisted_objects_and_path_of_inverts_it() {
     // The same object keeps its handle, and a listing agrees.
     assert_eq!(fx.p.handle_at(RW, Path::new("a/b/c.unit")), Some(h));
     let b = fx.p.handle_at(RW, Path::new("a/b")).unwrap();
-    let kids = fx
-        .p
-        .object_handles(RW, None, ParentFilter::Children(b))
-        .unwrap();
+    let kids =
+        fx.p.object_handles(RW, None, ParentFilter::Children(b))
+            .unwrap();
     assert_eq!(kids, vec![h]);
 }
 
