@@ -27,7 +27,7 @@ cleanup() {
     fi
     grep -q " /mnt/mtp " /proc/mounts && umount -l /mnt/mtp
     rm -rf /srv/mtp/internal/* /srv/mtp/internal/.[!.]* /srv/mtp/docs/* /tmp/work
-    rm -rf /var/lib/mtpbur/c   # the backup drive c (reference owners, see lib.sh)
+    rm -rf /var/lib/mtpbur/c /var/lib/mtpbur/spool /var/lib/mtpbur/state   # backup drive, sets, BUR state
     mkdir -p /tmp/work /var/lib/mtpbur/c
 }
 
