@@ -54,8 +54,9 @@ Back up
    Only one backup or restore runs at a time.
 
 3. Watch status.toml (find its ID with mtp-files, then mtp-getfile ID status.toml)
-   until state = "done". The new folder holds <SID>/<drive>/*.unit files, public/ and
-   manifest.toml, which is written last.
+   until state = "done". The new folder holds <SID>/<drive>/<kind>.unit files (one
+   per kind of data: active, passive, dbms, public, ...) and manifest.toml, which
+   is written last and lists every unit with its size and SHA-256.
 
 4. Copy every file of the folder to the PC with mtp-getfile ID NAME (the IDs and
    folders are listed by mtp-files), then delete it from the device if you like:

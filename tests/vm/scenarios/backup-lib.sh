@@ -55,14 +55,14 @@ bk_status() { getfile "$BK_STATUS_ID" /tmp/work/status.toml < /dev/null; }
 bk_field() { sed -n "s/^$1 = //p" /tmp/work/status.toml | tr -d '"'; }
 
 bk_wait() {
-    _n=$(( ${1:-120} * 2 ))
+    _n=$(( ${1:-120} * 2 ))   # polls every BK_POLL seconds (default 0.5)
     while [ $_n -gt 0 ]; do
         bk_status || { say "status.toml could not be read"; return 1; }
         BK_STATE=$(bk_field state)
         case $BK_STATE in done | failed)
             cat /tmp/work/status.toml >> "$LOG"; return 0 ;;
         esac
-        sleep 0.5; _n=$((_n - 1))
+        sleep "${BK_POLL:-0.5}"; _n=$((_n - 1))
     done
     say "still $BK_STATE after ${1:-120} s"; return 1
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# tests/vm/bench-backup.sh - a full backup of the reference owners, end to end through the
+# gadget (request, capture, copy of every file to the host), against raw mtp-getfile of one
+# file of the same total size, in the same boot. Target (issue 6): backup throughput at
+# least 0.8 x raw, i.e. raw time / backup time >= 0.8.
+# Usage: tests/vm/bench-backup.sh        (BENCH_MB=256: extra MiB in the passive app)
+set -euo pipefail
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export VM_OUT=${VM_OUT:-$VM_DIR/out/bench-backup}
+mkdir -p "$VM_OUT"
+printf 'BENCH_MB=%s\nBENCH_POLL=%s\nBENCH_COMPRESS=%s\n' "${BENCH_MB:-256}" "${BENCH_POLL:-2}" "${BENCH_COMPRESS:-true}" > "$VM_OUT/bench.env"
+export VM_EXTRA_FILES="$VM_DIR/bench/backup-guest.sh=/scenarios/96-bench-backup.sh $VM_OUT/bench.env=/etc/bench.env ${VM_EXTRA_FILES:-}"
+export VM_TIMEOUT=${VM_TIMEOUT:-3000}
+set +e
+"$VM_DIR/run.sh" bench-backup
+rc=$?
+set -e
+echo
+echo "===== backup benchmark (same boot, BENCH_MB=${BENCH_MB:-256})"
+awk '
+    /^BENCH backup / { v[$3] = $4 }
+    END {
+        if (!("raw_getfile_s" in v)) { print "no figures (see the log above)"; exit 1 }
+        mb = v["set_bytes"] / 1048576
+        printf "set: %.1f MiB in %d files; capture (request to done) %.2f s\n", mb, v["set_files"], v["capture_s"]
+        printf "raw mtp-getfile of %.1f MiB: %.2f s (%.1f MiB/s)\n", mb, v["raw_getfile_s"], mb / v["raw_getfile_s"]
+        split("getfile_total_s cp_total_s", k, " ")
+        split("backup + mtp-getfile per file|backup + cp -r on jmtpfs", name, "|")
+        for (i = 1; i <= 2; i++) {
+            r = v["raw_getfile_s"] / v[k[i]]
+            printf "%-32s %.2f s (%.1f MiB/s)  ratio %.3f  (target >= 0.8: %s)\n", name[i], v[k[i]], mb / v[k[i]], r, (r >= 0.8 ? "met" : "MISSED")
+        }
+    }' "$VM_OUT/console.log"
+exit $rc

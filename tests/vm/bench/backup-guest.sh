@@ -1,0 +1,67 @@
+#!/bin/sh
+# Backup benchmark (guest side; injected as /scenarios/96-bench-backup.sh by
+# tests/vm/bench-backup.sh only).
+#
+# The reference owners are seeded (ref-data) and the passive app gets BENCH_MB MiB more
+# in one file (incompressible: photos, videos), so the backup is big enough for
+# throughput to mean something. In one boot:
+#   backup+getfile  backup.request -> state done -> every file of the set copied out with
+#                   mtp-getfile (one tool run per file, as README.txt tells a user)
+#   backup+cp       the same with the copy done by `cp -r` on a jmtpfs mount
+#   raw             mtp-getfile of one file of the set's total size from the Internal
+#                   storage (the comparison point)
+# Prints BENCH lines: `BENCH backup <metric> <value>`; the host computes the ratios.
+# timeout: 3000
+. /scenarios/lib.sh
+. /scenarios/backup-lib.sh
+[ -f /etc/bench.env ] && . /etc/bench.env
+MB=${BENCH_MB:-256}
+# The host tools share the VM's two CPUs with the device: poll status.toml every 2 s
+# (on real hardware the PC's polling costs the device nothing).
+BK_POLL=${BENCH_POLL:-2}
+C=${BENCH_COMPRESS:-true}
+bench() { echo "BENCH backup $1 $2"; say "BENCH backup $1 $2"; }
+
+owners_install_seed || fail "reference owners could not be installed"
+patternfile "$OWNERS_DRIVE/private/20000020/docs/video.bin" $((MB * 1048576))
+start_daemon
+bk_init || fail "no Backup storage"
+
+# 1. backup, copied with mtp-getfile
+t=$(now)
+bk_run "scope = \"full\"\ntype = \"base\"\nlabel = \"g\"\ncompress = $C\n" || fail "backup failed: $(bk_field last_error)"
+capture=$(elapsed $t)
+bk_copy_set "$BK_SET" /tmp/work/set-g || fail "copy failed"
+total_g=$(elapsed $t)
+verify_set /tmp/work/set-g || fail "set: $VERIFY_ERR"
+SET_BYTES=$BK_BYTES
+SET_FILES=$(find /tmp/work/set-g -type f | wc -l)
+bench set_bytes "$SET_BYTES"
+bench set_files "$SET_FILES"
+bench capture_s "$capture"
+bench getfile_total_s "$total_g"
+bk_delete "$BK_SET" || fail "delete failed"
+rm -rf /tmp/work/set-g
+
+# 2. backup, copied with cp -r on a jmtpfs mount
+t=$(now)
+bk_run "scope = \"full\"\ntype = \"base\"\nlabel = \"j\"\ncompress = $C\n" || fail "backup failed: $(bk_field last_error)"
+SET=$BK_SET
+run jmtpfs $MNT < /dev/null
+mounted $MNT || fail "jmtpfs did not mount"
+cp -r "$MNT/Backup/$SET" /tmp/work/set-j || fail "cp -r failed"
+fusermount -u $MNT
+total_j=$(elapsed $t)
+verify_set /tmp/work/set-j || fail "set: $VERIFY_ERR"
+bench cp_total_s "$total_j"
+rm -rf /tmp/work/set-j
+
+# 3. raw: one file of the same size from the Internal storage
+patternfile $STORE/raw.bin "$SET_BYTES"
+id=$(mtp_id raw.bin)
+t=$(now)
+getfile "$id" /tmp/work/raw.bin || fail "raw getfile failed"
+bench raw_getfile_s "$(elapsed $t)"
+[ "$(size_of /tmp/work/raw.bin)" = "$SET_BYTES" ] || fail "raw file has the wrong size"
+rm -f /tmp/work/raw.bin $STORE/raw.bin
+pass
