@@ -112,6 +112,7 @@ async fn serve(
     publish_owners(&engine, &shared);
     let _ = ready.send(Ok(errors.iter().map(ToString::to_string).collect()));
     info!(owners = engine.registrations().len(), "backup engine ready");
+    let _guard = CrashGuard(shared.clone());
     while let Some(job) = jobs.recv().await {
         match job {
             Job::Backup(req) => {
@@ -131,6 +132,28 @@ async fn serve(
         publish_owners(&engine, &shared);
     }
     info!("engine thread ends: no more requests can arrive");
+}
+
+/// Ends a session that a panic in the engine broke off: the storage must not stay busy
+/// for ever. Later requests are refused with "the backup engine is not running".
+struct CrashGuard(SharedState);
+
+impl Drop for CrashGuard {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        error!("the backup engine stopped unexpectedly");
+        let mut s = self.0.lock();
+        s.busy = false;
+        s.in_use.clear();
+        s.finished_gen += 1;
+        s.update_status(|st| {
+            st.state = State::Failed;
+            st.last_error =
+                Some("the backup engine stopped unexpectedly; see the device log".into());
+        });
+    }
 }
 
 /// Renders `owners.toml` from the engine's current view.

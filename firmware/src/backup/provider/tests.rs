@@ -300,6 +300,23 @@ fn bad_requests_are_refused_with_the_reason_in_status_and_leave_no_file() {
 }
 
 #[test]
+fn an_oversized_request_is_refused_whole() {
+    let mut fx = fixture();
+    let mut text = String::from("scope = \"full\"\ntype = \"base\"\n");
+    while text.len() <= crate::backup::request::MAX_REQUEST_LEN {
+        text.push_str("# padding padding padding padding padding padding padding\n");
+    }
+    assert_eq!(
+        fx.request("backup.request", &text),
+        Err(ResponseCode::InvalidParameter)
+    );
+    let reason = fx.status().last_error.unwrap();
+    assert!(reason.contains("bytes long"), "{reason}");
+    assert!(!fx.spool.join("requests/backup.request").exists());
+    assert_eq!(fx.only_set(), "");
+}
+
+#[test]
 fn an_empty_request_is_stored_and_does_nothing() {
     let mut fx = fixture();
     fx.request("backup.request", "").unwrap();
