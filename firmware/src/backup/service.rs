@@ -195,48 +195,22 @@ struct Outcome {
 }
 
 fn backup_outcome(result: Result<Manifest, SessionError>) -> Outcome {
-    match result {
-        Ok(m) => {
-            let failed: Vec<String> = m
-                .owners
-                .iter()
-                .filter_map(|o| match &o.outcome {
-                    OwnerOutcome::Ok => None,
-                    OwnerOutcome::Failed { code, reason } => {
-                        Some(format!("{} (error {code}: {reason})", o.sid))
-                    }
-                })
-                .collect();
-            Outcome {
-                ok: true,
-                error: failed_owners(&failed, "backed up"),
-            }
-        }
-        Err(e) => Outcome {
-            ok: false,
-            error: Some(e.to_string()),
-        },
-    }
+    session_outcome(result.map(|m| {
+        let owners = m.owners.iter().map(|o| (o.sid, &o.outcome));
+        failed_owners(owners, "backed up")
+    }))
 }
 
 fn restore_outcome(result: Result<RestoreReport, SessionError>) -> Outcome {
+    session_outcome(result.map(|r| {
+        let owners = r.owners.iter().map(|o| (o.sid, &o.outcome));
+        failed_owners(owners, "restored")
+    }))
+}
+
+fn session_outcome(result: Result<Option<String>, SessionError>) -> Outcome {
     match result {
-        Ok(report) => {
-            let failed: Vec<String> = report
-                .owners
-                .iter()
-                .filter_map(|o| match &o.outcome {
-                    OwnerOutcome::Ok => None,
-                    OwnerOutcome::Failed { code, reason } => {
-                        Some(format!("{} (error {code}: {reason})", o.sid))
-                    }
-                })
-                .collect();
-            Outcome {
-                ok: true,
-                error: failed_owners(&failed, "restored"),
-            }
-        }
+        Ok(error) => Outcome { ok: true, error },
         Err(e) => Outcome {
             ok: false,
             error: Some(e.to_string()),
@@ -244,7 +218,19 @@ fn restore_outcome(result: Result<RestoreReport, SessionError>) -> Outcome {
     }
 }
 
-fn failed_owners(failed: &[String], verb: &str) -> Option<String> {
+/// Lists the owners that failed, in words, or `None` when every owner succeeded.
+fn failed_owners<'a>(
+    owners: impl Iterator<Item = (Sid, &'a OwnerOutcome)>,
+    verb: &str,
+) -> Option<String> {
+    let failed: Vec<String> = owners
+        .filter_map(|(sid, outcome)| match outcome {
+            OwnerOutcome::Ok => None,
+            OwnerOutcome::Failed { code, reason } => {
+                Some(format!("0x{sid} (error {code}: {reason})"))
+            }
+        })
+        .collect();
     if failed.is_empty() {
         return None;
     }
@@ -274,4 +260,66 @@ fn finish(shared: &SharedState, outcome: Outcome) {
     s.busy = false;
     s.in_use.clear();
     s.finished_gen += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_owners_are_named_with_code_and_reason() {
+        let ok = OwnerOutcome::Ok;
+        let bad = OwnerOutcome::Failed {
+            code: -18,
+            reason: "not ready within 10 s".into(),
+        };
+        let owners = [(Sid(0x2000_0001), &ok), (Sid(0x2000_0040), &bad)];
+        assert_eq!(
+            failed_owners(owners.into_iter(), "backed up").as_deref(),
+            Some("1 owner(s) not backed up: 0x20000040 (error -18: not ready within 10 s)")
+        );
+        assert_eq!(failed_owners([(Sid(1), &ok)].into_iter(), "restored"), None);
+    }
+
+    #[test]
+    fn progress_moves_the_status_through_its_states() {
+        let shared = SharedState::default();
+        shared.lock().restoring = true;
+        on_progress(&shared, &ProgressEvent::Verifying);
+        assert_eq!(shared.lock().status.state, State::Verifying);
+        on_progress(
+            &shared,
+            &ProgressEvent::Started {
+                owners: 2,
+                bytes: 300,
+            },
+        );
+        on_progress(
+            &shared,
+            &ProgressEvent::OwnerDone {
+                sid: Sid(1),
+                ok: true,
+                bytes: 100,
+            },
+        );
+        let s = shared.lock().status.clone();
+        assert_eq!(s.state, State::Restoring);
+        assert_eq!((s.owners_done, s.owners_total), (1, 2));
+        assert_eq!((s.bytes_done, s.bytes_total), (100, 300));
+        shared.lock().busy = true;
+        finish(
+            &shared,
+            Outcome {
+                ok: false,
+                error: Some("backup set does not verify".into()),
+            },
+        );
+        let s = shared.lock();
+        assert!(!s.busy);
+        assert_eq!(s.status.state, State::Failed);
+        assert_eq!(
+            s.status.last_error.as_deref(),
+            Some("backup set does not verify")
+        );
+    }
 }
