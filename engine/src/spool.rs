@@ -147,7 +147,7 @@ impl SpoolSet {
             path,
             encoder: Some(encoder),
             buf,
-            hasher: Sha256::new(),
+            hasher: HashPipe::new(),
             size: 0,
             raw: 0,
         };
@@ -294,7 +294,7 @@ pub struct UnitWriter {
     path: PathBuf,
     encoder: Option<UnitEncoder>,
     buf: BytesMut,
-    hasher: Sha256,
+    hasher: HashPipe,
     size: u64,
     raw: u64,
 }
@@ -326,12 +326,16 @@ impl UnitWriter {
             source: e.into_error(),
         })?;
         file.sync_all().map_err(io_err(&self.tmp))?;
+        let sha256 = self.hasher.finalize().ok_or_else(|| SpoolError::Io {
+            path: self.tmp.clone(),
+            source: std::io::Error::other("the hashing thread failed"),
+        })?;
         std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
         Ok(UnitRecord {
             id: self.id,
             size: self.size,
             raw_size: self.raw,
-            sha256: self.hasher.finalize().into(),
+            sha256,
             compressed: self.compress,
         })
     }
@@ -340,10 +344,11 @@ impl UnitWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = self.buf.split();
-        self.hasher.update(&chunk);
+        let chunk = self.buf.split().freeze();
         self.size += chunk.len() as u64;
-        self.file.write_all(&chunk).map_err(io_err(&self.tmp))
+        self.file.write_all(&chunk).map_err(io_err(&self.tmp))?;
+        self.hasher.update(chunk);
+        Ok(())
     }
 }
 
@@ -441,5 +446,8 @@ impl UnitReader {
     }
 }
 
+mod hash_pipe;
 #[cfg(test)]
 mod tests;
+
+use hash_pipe::HashPipe;
