@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// The help text; every option is explained here.
 pub(crate) const HELP: &str = "\
-mtpbur - MTP device daemon (public storages and, later, the Backup storage) on a USB gadget
+mtpbur - MTP device daemon (public storages and the Backup storage) on a USB gadget
 
 USAGE:
     mtpbur --profile <FILE> [--check]
@@ -28,7 +28,11 @@ SIGNALS:
 The daemon creates the configfs gadget named in the profile (removing a stale one left by
 a crash), binds it to the UDC and serves MTP until a signal arrives. With
 `usb.existing_functionfs` it only writes descriptors into that FunctionFS and leaves the
-gadget to the board's init.";
+gadget to the board's init.
+
+With a `[backup]` spool and drives, the Backup storage starts the backup engine on its
+own thread (owner socket, registrations); hosts back up and restore by sending
+backup.request / restore.request into its requests/ folder (docs/host-guide.md).";
 
 /// Parsed options.
 #[derive(Debug, Clone, PartialEq, Eq)]
