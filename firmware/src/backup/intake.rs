@@ -108,7 +108,8 @@ impl Intake {
         self.service.shared()
     }
 
-    /// Returns the folder of the running session, if one runs (a new request would get DeviceBusy).
+    /// Returns the folder of the running session, if one runs (a new request would then
+    /// get DeviceBusy).
     pub fn busy(&self) -> Option<String> {
         let s = self.service.shared().lock();
         s.busy.then(|| s.folder.clone().unwrap_or_default())

@@ -76,10 +76,8 @@ bk_wait || fail "restore did not finish"
 [ "$BK_STATE" = done ] || fail "restore failed: $(bk_field last_error)"
 [ -z "$(bk_field last_error)" ] || fail "restore: $(bk_field last_error)"
 owners_dump /tmp/work/dump-restored || fail "dump failed"
-if ! cmp -s /tmp/work/dump-changed /tmp/work/dump-restored; then
-    diff /tmp/work/dump-changed /tmp/work/dump-restored >> "$LOG"
+dumps_equal /tmp/work/dump-changed /tmp/work/dump-restored ||
     fail "restored data differs from the data at the incremental backup"
-fi
 report "restore of base + increment: data equals the incremental state" ok "$(bk_field bytes_done)" "$(elapsed $t)"
 
 bk_tree

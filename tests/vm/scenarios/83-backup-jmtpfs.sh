@@ -66,9 +66,7 @@ t=$(now)
 mnt_wait || fail "restore did not finish"
 [ "$BK_STATE" = done ] || fail "restore failed: $(bk_field last_error)"
 owners_dump /tmp/work/dump-restored || fail "dump failed"
-if ! cmp -s /tmp/work/dump-seeded /tmp/work/dump-restored; then
-    diff /tmp/work/dump-seeded /tmp/work/dump-restored >> "$LOG"
+dumps_equal /tmp/work/dump-seeded /tmp/work/dump-restored ||
     fail "data restored through the mount differs from the backed-up data"
-fi
 report "restore through the mount: data equals the backup" ok "$(bk_field bytes_done)" "$(elapsed $t)"
 pass

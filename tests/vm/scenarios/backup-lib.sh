@@ -16,6 +16,7 @@
 #   bk_upload_set SRC NAME       upload a set directory as folder NAME (mtp-newfolder +
 #                                mtp-sendfile; BK_BYTES: bytes sent)
 #   bk_delete NAME               delete a top-level folder (mtp-delfile)
+#   dumps_equal EXPECTED GOT    two ref-data dumps are identical (diff in the log)
 #   units_bytes DIR [SID]        total size of the *.unit files below DIR (of one owner)
 #   report STEP RESULT BYTES SECONDS   one line of the readable report (console + file)
 
@@ -132,6 +133,13 @@ bk_delete() {
     run mtp-delfile -n "$_id" < /dev/null
     bk_tree
     [ -z "$(bk_id "$1")" ]
+}
+
+# dumps_equal EXPECTED GOT: two ref-data dumps are identical (the diff goes to the log).
+dumps_equal() {
+    cmp -s "$1" "$2" && return 0
+    diff "$1" "$2" >> "$LOG"
+    return 1
 }
 
 units_bytes() {

@@ -254,29 +254,19 @@ impl DataProvider for BackupProvider {
 
     fn capabilities(&self) -> Capabilities {
         use OperationCode as Op;
-        let files = self.files.capabilities();
-        Capabilities {
-            operations: vec![
-                Op::GetObject,
-                Op::GetPartialObject,
-                Op::GetPartialObject64,
-                Op::DeleteObject,
-                Op::SendObjectInfo,
-                Op::SendObject,
-                Op::MoveObject,
-                Op::CopyObject,
-                Op::SetObjectPropValue,
-            ],
-            playback_formats: files.playback_formats,
-            capture_formats: files.capture_formats,
-            writable_props: vec![ObjectPropCode::ObjectFileName],
-            events: vec![
-                EventCode::ObjectAdded,
-                EventCode::ObjectRemoved,
-                EventCode::ObjectInfoChanged,
-                EventCode::StoreFull,
-            ],
-        }
+        // What the files provider offers, less in-place edits: a set's files change only
+        // as whole uploads (so a unit is never half rewritten).
+        let mut caps = self.files.capabilities();
+        caps.operations.retain(|op| {
+            !matches!(
+                op,
+                Op::BeginEditObject
+                    | Op::EndEditObject
+                    | Op::SendPartialObject
+                    | Op::TruncateObject
+            )
+        });
+        caps
     }
 
     fn storage_ids(&self) -> Vec<StorageId> {

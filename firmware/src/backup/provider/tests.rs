@@ -435,3 +435,25 @@ fn find_unit(dir: &Path) -> PathBuf {
     }
     PathBuf::new()
 }
+
+#[test]
+fn the_storage_offers_whole_uploads_but_no_in_place_edits() {
+    use mtp::codec::OperationCode as Op;
+    let fx = fixture();
+    let ops = fx.p.capabilities().operations;
+    for op in [
+        Op::GetObject,
+        Op::SendObjectInfo,
+        Op::SendObject,
+        Op::DeleteObject,
+    ] {
+        assert!(ops.contains(&op), "{op:?} missing");
+    }
+    for op in [
+        Op::BeginEditObject,
+        Op::SendPartialObject,
+        Op::TruncateObject,
+    ] {
+        assert!(!ops.contains(&op), "{op:?} offered");
+    }
+}
