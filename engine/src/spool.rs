@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, UnitRecord, is_session_name};
 use crate::mode::write_atomically;
 use crate::registration::Sid;
+use crate::runner::{Progress, ProgressEvent};
 use crate::stream::{FrameError, UnitDecoder, UnitEncoder};
 use crate::unit::UnitId;
 
@@ -90,6 +91,7 @@ pub enum Problem {
 #[derive(Debug, Clone)]
 pub struct SpoolSet {
     dir: PathBuf,
+    observer: Option<Progress>,
 }
 
 impl SpoolSet {
@@ -108,12 +110,28 @@ impl SpoolSet {
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
             .create(&dir)
             .map_err(io_err(&dir))?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            observer: None,
+        })
     }
 
     /// Opens an existing set directory (nothing is checked until [`SpoolSet::verify`]).
     pub fn open(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            observer: None,
+        }
+    }
+
+    /// Sets who may serve units while they are written: a unit whose exact size is known
+    /// before its first byte (see [`UnitWriter::declare`]) is then written under its final
+    /// name, announced with [`ProgressEvent::UnitOpened`] first and
+    /// [`ProgressEvent::UnitClosed`] when complete or abandoned. Without an observer every
+    /// unit appears only when complete.
+    pub fn observed_by(mut self, observer: Option<Progress>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Returns the set's directory.
@@ -137,22 +155,22 @@ impl SpoolSet {
         std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
         let tmp = path.with_extension("unit.part");
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut buf = BytesMut::new();
-        let encoder = UnitEncoder::new(compress, &mut buf);
-        let mut w = UnitWriter {
+        Ok(UnitWriter {
             id,
             compress,
-            file: BufWriter::new(file),
+            file: Some(BufWriter::new(file)),
             tmp,
             path,
-            encoder: Some(encoder),
-            buf,
+            encoder: None,
+            started: false,
+            buf: BytesMut::new(),
             hasher: HashPipe::new(),
             size: 0,
             raw: 0,
-        };
-        w.drain()?;
-        Ok(w)
+            declared: None,
+            observer: self.observer.clone(),
+            open: false,
+        })
     }
 
     /// Writes the manifest atomically; call it last, after every unit is finished.
@@ -284,19 +302,40 @@ fn walk_unlisted(
     }
 }
 
+/// A sink that can be told, before any data, how long the raw stream will be and whether
+/// it is worth compressing (so a unit can know its exact size up front).
+pub trait SizedWrite: Write {
+    /// Declares the raw length that will follow and whether LZ4 pays for it; call it
+    /// before the first write (later it has no effect).
+    ///
+    /// # Errors
+    /// The sink cannot act on it.
+    fn declare(&mut self, raw_len: u64, compressible: bool) -> std::io::Result<()> {
+        let _ = (raw_len, compressible);
+        Ok(())
+    }
+}
+
+impl SizedWrite for Vec<u8> {}
+impl SizedWrite for std::io::Sink {}
+
 /// Writes one unit: encodes, hashes and counts as it goes.
 #[derive(Debug)]
 pub struct UnitWriter {
     id: UnitId,
     compress: bool,
-    file: BufWriter<File>,
+    file: Option<BufWriter<File>>,
     tmp: PathBuf,
     path: PathBuf,
     encoder: Option<UnitEncoder>,
+    started: bool,
     buf: BytesMut,
     hasher: HashPipe,
     size: u64,
     raw: u64,
+    declared: Option<u64>,
+    observer: Option<Progress>,
+    open: bool,
 }
 
 impl UnitWriter {
@@ -305,6 +344,7 @@ impl UnitWriter {
     /// # Errors
     /// [`SpoolError::Io`] if the file cannot be written.
     pub fn write(&mut self, data: &[u8]) -> Result<(), SpoolError> {
+        self.start();
         if let Some(encoder) = self.encoder.as_mut() {
             encoder.write(data, &mut self.buf);
         }
@@ -312,25 +352,77 @@ impl UnitWriter {
         self.drain()
     }
 
+    /// Declares the raw length to come and whether LZ4 pays for it (before the first
+    /// write; later it changes nothing). A unit left uncompressed then knows its exact
+    /// size: with an observer it is renamed to its final name at once and announced, so
+    /// it can be read while it is written; [`UnitWriter::finish`] checks the length.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be renamed.
+    pub fn declare(&mut self, raw_len: u64, compressible: bool) -> Result<(), SpoolError> {
+        if self.started {
+            return Ok(());
+        }
+        self.compress &= compressible;
+        self.start();
+        if self.compress {
+            return Ok(());
+        }
+        self.declared = Some(raw_len);
+        let Some(observer) = &self.observer else {
+            return Ok(());
+        };
+        // Announced before the name exists, so whoever serves it never sees it unsized.
+        observer.report(ProgressEvent::UnitOpened {
+            path: self.path.clone(),
+            size: crate::stream::uncompressed_len(raw_len),
+        });
+        self.open = true;
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        self.tmp.clone_from(&self.path);
+        Ok(())
+    }
+
     /// Ends the unit, syncs it, moves it under its final name and returns its record.
     ///
     /// # Errors
-    /// [`SpoolError::Io`] if the file cannot be written or renamed.
+    /// [`SpoolError::Io`] if the file cannot be written or renamed, or holds another
+    /// length than declared.
     pub fn finish(mut self) -> Result<UnitRecord, SpoolError> {
+        self.start();
         if let Some(encoder) = self.encoder.take() {
             encoder.finish(&mut self.buf);
         }
         self.drain()?;
-        let file = self.file.into_inner().map_err(|e| SpoolError::Io {
+        if self.declared.is_some_and(|d| d != self.raw) {
+            return Err(SpoolError::Io {
+                path: self.tmp.clone(),
+                source: std::io::Error::other(format!(
+                    "{} raw bytes written, {} declared",
+                    self.raw,
+                    self.declared.unwrap_or_default()
+                )),
+            });
+        }
+        let Some(file) = self.file.take() else {
+            return Err(io_err(&self.tmp)(std::io::Error::other(
+                "unit already closed",
+            )));
+        };
+        let file = file.into_inner().map_err(|e| SpoolError::Io {
             path: self.tmp.clone(),
             source: e.into_error(),
         })?;
         file.sync_all().map_err(io_err(&self.tmp))?;
-        let sha256 = self.hasher.finalize().ok_or_else(|| SpoolError::Io {
+        let hasher = std::mem::replace(&mut self.hasher, HashPipe::idle());
+        let sha256 = hasher.finalize().ok_or_else(|| SpoolError::Io {
             path: self.tmp.clone(),
             source: std::io::Error::other("the hashing thread failed"),
         })?;
-        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        if self.tmp != self.path {
+            std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        }
+        self.close(true);
         Ok(UnitRecord {
             id: self.id,
             size: self.size,
@@ -340,15 +432,51 @@ impl UnitWriter {
         })
     }
 
+    /// Writes the header once the compression is settled.
+    fn start(&mut self) {
+        if !self.started {
+            self.started = true;
+            self.encoder = Some(UnitEncoder::new(self.compress, &mut self.buf));
+        }
+    }
+
+    /// Reports the end of an announced unit.
+    fn close(&mut self, ok: bool) {
+        if std::mem::take(&mut self.open) {
+            if let Some(observer) = &self.observer {
+                observer.report(ProgressEvent::UnitClosed {
+                    path: self.path.clone(),
+                    ok,
+                });
+            }
+        }
+    }
+
     fn drain(&mut self) -> Result<(), SpoolError> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = self.buf.split().freeze();
         self.size += chunk.len() as u64;
-        self.file.write_all(&chunk).map_err(io_err(&self.tmp))?;
+        let Some(file) = self.file.as_mut() else {
+            return Err(io_err(&self.tmp)(std::io::Error::other(
+                "unit already closed",
+            )));
+        };
+        file.write_all(&chunk).map_err(io_err(&self.tmp))?;
         self.hasher.update(chunk);
         Ok(())
+    }
+}
+
+impl Drop for UnitWriter {
+    /// A unit dropped unfinished is removed: an announced one is half written under its
+    /// final name and must not be mistaken for complete.
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        self.close(false);
     }
 }
 
@@ -360,6 +488,12 @@ impl Write for UnitWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+impl SizedWrite for UnitWriter {
+    fn declare(&mut self, raw_len: u64, compressible: bool) -> std::io::Result<()> {
+        Self::declare(self, raw_len, compressible).map_err(std::io::Error::other)
     }
 }
 

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use bytes::BytesMut;
-use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::archive;
 use super::select::select_files;
 use super::snapshot::{Changes, FileMeta, Snapshot, diff};
 use crate::registration::{CagePath, PassiveBackup};
+use crate::spool::SizedWrite;
 
 /// Why a passive capture failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +48,16 @@ pub struct Captured {
 
 /// Writes every selected file of the cage to `sink` as a passive stream.
 ///
+/// Every file is looked at (size, mtime) before the first byte is written, so `sink`
+/// learns the stream's exact length and whether it is worth compressing up front
+/// ([`SizedWrite::declare`]); a file that then differs failed to stay frozen.
+///
 /// # Errors
 /// A [`CaptureError`]; the stream is then incomplete and must be discarded.
 pub fn capture_base(
     cage: &Path,
     passive: &PassiveBackup,
-    sink: &mut impl Write,
+    sink: &mut impl SizedWrite,
 ) -> Result<Captured, CaptureError> {
     capture(cage, passive, None, sink)
 }
@@ -65,7 +70,7 @@ pub fn capture_increment(
     cage: &Path,
     passive: &PassiveBackup,
     previous: &Snapshot,
-    sink: &mut impl Write,
+    sink: &mut impl SizedWrite,
 ) -> Result<Captured, CaptureError> {
     capture(cage, passive, Some(previous), sink)
 }
@@ -74,36 +79,52 @@ fn capture(
     cage: &Path,
     passive: &PassiveBackup,
     previous: Option<&Snapshot>,
-    sink: &mut impl Write,
+    sink: &mut impl SizedWrite,
 ) -> Result<Captured, CaptureError> {
     let files = select_files(cage, passive).map_err(|source| CaptureError::Read {
         path: cage.to_owned(),
         source,
     })?;
+    let mut snapshot = Snapshot::default();
+    let changes = match previous {
+        // A base reads every file once: the hash is taken while the file is copied.
+        None => {
+            for (rel, abs) in &files {
+                let stat = std::fs::metadata(abs).map_err(read_err(abs))?;
+                let meta = FileMeta {
+                    size: stat.len(),
+                    mtime_ns: mtime_ns(&stat),
+                    hash: [0; 16],
+                };
+                snapshot.files.insert(rel.clone(), meta);
+            }
+            diff(&Snapshot::default(), &snapshot)
+        }
+        Some(previous) => {
+            for (rel, abs) in &files {
+                snapshot.files.insert(rel.clone(), file_meta(abs)?);
+            }
+            diff(previous, &snapshot)
+        }
+    };
+    let carried: Vec<(&CagePath, &Path)> = changes
+        .added
+        .iter()
+        .chain(&changes.changed)
+        .filter_map(|rel| Some((rel, files.get(rel)?.as_path())))
+        .collect();
+    let raw_len = stream_len(&carried, &snapshot, &changes.deleted);
+    let compressible = worth_compressing(&carried)
+        .map_err(|(path, source)| CaptureError::Read { path, source })?;
+    sink.declare(raw_len, compressible)
+        .map_err(CaptureError::Sink)?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
-    let Some(previous) = previous else {
-        // A base reads every file once: the hash is taken while the file is copied.
-        let mut snapshot = Snapshot::default();
-        for (rel, abs) in &files {
-            let meta = write_file(rel, abs, None, &mut out, sink)?;
-            snapshot.files.insert(rel.clone(), meta);
-        }
-        archive::end(&mut out);
-        sink.write_all(&out).map_err(CaptureError::Sink)?;
-        let changes = diff(&Snapshot::default(), &snapshot);
-        return Ok(Captured { snapshot, changes });
-    };
-    let mut snapshot = Snapshot::default();
-    for (rel, abs) in &files {
-        snapshot.files.insert(rel.clone(), file_meta(abs)?);
-    }
-    let changes = diff(previous, &snapshot);
-    for rel in changes.added.iter().chain(&changes.changed) {
-        let (Some(abs), Some(meta)) = (files.get(rel), snapshot.files.get(rel)) else {
+    for (rel, abs) in carried {
+        let Some(meta) = snapshot.files.get_mut(rel) else {
             continue;
         };
-        write_file(rel, abs, Some(meta), &mut out, sink)?;
+        *meta = write_file(rel, abs, meta, previous.is_some(), &mut out, sink)?;
     }
     for rel in &changes.deleted {
         archive::deleted(&mut out, rel);
@@ -113,6 +134,56 @@ fn capture(
     Ok(Captured { snapshot, changes })
 }
 
+/// Returns the exact length of the passive stream that carries `carried` (sizes from
+/// `snapshot`) and the deletions.
+fn stream_len(carried: &[(&CagePath, &Path)], snapshot: &Snapshot, deleted: &[CagePath]) -> u64 {
+    let mut records = BytesMut::new();
+    archive::begin(&mut records);
+    let mut content = 0u64;
+    for (rel, _) in carried {
+        let size = snapshot.files.get(*rel).map_or(0, |m| m.size);
+        archive::file_header(&mut records, rel, size, 0, 0);
+        content += size;
+    }
+    for rel in deleted {
+        archive::deleted(&mut records, rel);
+    }
+    archive::end(&mut records);
+    records.len() as u64 + content
+}
+
+/// Bytes of each file's start that [`worth_compressing`] compresses, and of all files.
+const SAMPLE_PER_FILE: usize = 64 * 1024;
+const SAMPLE_TOTAL: usize = 1024 * 1024;
+
+/// Decides from samples (the start of each file, 1 MiB in all) whether LZ4 pays for these
+/// files: it must save at least a tenth. Photos, videos and archives do not compress, and
+/// an uncompressed unit knows its exact size before it is written (so it can be served
+/// while it is written).
+fn worth_compressing(carried: &[(&CagePath, &Path)]) -> Result<bool, (PathBuf, std::io::Error)> {
+    let (mut raw, mut packed) = (0usize, 0usize);
+    let mut buf = vec![0u8; SAMPLE_PER_FILE];
+    for (_, abs) in carried {
+        if raw >= SAMPLE_TOTAL {
+            break;
+        }
+        let err = |e| (abs.to_path_buf(), e);
+        let file = File::open(abs).map_err(err)?;
+        let mut n = 0;
+        let mut reader = file.take(SAMPLE_PER_FILE as u64);
+        loop {
+            let got = reader.read(&mut buf[n..]).map_err(err)?;
+            if got == 0 {
+                break;
+            }
+            n += got;
+        }
+        raw += n;
+        packed += lz4_flex::block::compress(&buf[..n]).len();
+    }
+    Ok(raw == 0 || packed * 10 <= raw * 9)
+}
+
 fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> CaptureError + '_ {
     move |source| CaptureError::Read {
         path: path.to_owned(),
@@ -120,11 +191,11 @@ fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> CaptureError + '_ {
     }
 }
 
-/// Returns size, mtime and SHA-256 of a file.
+/// Returns size, mtime and content hash of a file.
 fn file_meta(path: &Path) -> Result<FileMeta, CaptureError> {
     let mut file = File::open(path).map_err(read_err(path))?;
     let meta = file.metadata().map_err(read_err(path))?;
-    let mut hasher = Sha256::new();
+    let mut hasher = Xxh3::new();
     let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
@@ -138,7 +209,7 @@ fn file_meta(path: &Path) -> Result<FileMeta, CaptureError> {
     Ok(FileMeta {
         size,
         mtime_ns: mtime_ns(&meta),
-        sha256: hasher.finalize().into(),
+        hash: hasher.digest128().to_le_bytes(),
     })
 }
 
@@ -153,38 +224,38 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .unwrap_or(0)
 }
 
-/// Writes one file record; with `expected` (from a snapshot taken just before) the file
-/// must still match it, without it its metadata and hash are taken now. Returns what the
-/// snapshot records for the file.
+/// Writes one file record. The file must still have the size and mtime `planned` holds
+/// (taken just before), and with `hashed` (an increment) the content hash too. Returns
+/// what the snapshot records for the file.
 fn write_file(
     rel: &CagePath,
     abs: &Path,
-    expected: Option<&FileMeta>,
+    planned: &FileMeta,
+    hashed: bool,
     out: &mut BytesMut,
     sink: &mut impl Write,
 ) -> Result<FileMeta, CaptureError> {
     let mut file = File::open(abs).map_err(read_err(abs))?;
     let stat = file.metadata().map_err(read_err(abs))?;
-    let mode = stat.permissions().mode() & 0o7777;
-    let (size, mtime_ns) = expected.map_or((stat.len(), mtime_ns(&stat)), |m| (m.size, m.mtime_ns));
-    archive::file_header(out, rel, size, mtime_ns, mode);
-    let mut hasher = Sha256::new();
-    let exact = copy_exact(&mut file, size, out, sink, Some(&mut hasher)).map_err(|e| match e {
-        CopyError::Read(source) => CaptureError::Read {
-            path: abs.to_owned(),
-            source,
-        },
-        CopyError::Sink(e) => CaptureError::Sink(e),
-    })?;
-    let sha256: [u8; 32] = hasher.finalize().into();
-    if !exact || expected.is_some_and(|m| m.sha256 != sha256) {
+    if stat.len() != planned.size || mtime_ns(&stat) != planned.mtime_ns {
         return Err(CaptureError::Changed(abs.to_owned()));
     }
-    Ok(FileMeta {
-        size,
-        mtime_ns,
-        sha256,
-    })
+    let mode = stat.permissions().mode() & 0o7777;
+    archive::file_header(out, rel, planned.size, planned.mtime_ns, mode);
+    let mut hasher = Xxh3::new();
+    let exact =
+        copy_exact(&mut file, planned.size, out, sink, Some(&mut hasher)).map_err(|e| match e {
+            CopyError::Read(source) => CaptureError::Read {
+                path: abs.to_owned(),
+                source,
+            },
+            CopyError::Sink(e) => CaptureError::Sink(e),
+        })?;
+    let hash = hasher.digest128().to_le_bytes();
+    if !exact || hashed && planned.hash != hash {
+        return Err(CaptureError::Changed(abs.to_owned()));
+    }
+    Ok(FileMeta { hash, ..*planned })
 }
 
 /// A failure of [`copy_exact`]: reading the file or writing the sink.
@@ -202,7 +273,7 @@ pub(crate) fn copy_exact(
     size: u64,
     out: &mut BytesMut,
     sink: &mut impl Write,
-    mut hasher: Option<&mut Sha256>,
+    mut hasher: Option<&mut Xxh3>,
 ) -> Result<bool, CopyError> {
     let mut remaining = size;
     let mut buf = vec![0u8; CHUNK];

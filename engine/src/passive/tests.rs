@@ -27,7 +27,7 @@ fn meta(size: u64, mtime: i64, h: u8) -> FileMeta {
     FileMeta {
         size,
         mtime_ns: mtime,
-        sha256: [h; 32],
+        hash: [h; 16],
     }
 }
 
@@ -142,7 +142,7 @@ fn snapshot_round_trips_and_rejects_malformed_input() {
     let mut extra = bytes.to_vec();
     extra.push(0);
     assert_eq!(Snapshot::decode(&extra), Err(SnapshotError::TrailingBytes));
-    let mut evil = BytesMut::from(&b"SNP1\x01\0\0\0\x04\0../x"[..]);
+    let mut evil = BytesMut::from(&b"SNP2\x01\0\0\0\x04\0../x"[..]);
     evil.extend_from_slice(&[0; 48]);
     assert_eq!(Snapshot::decode(&evil), Err(SnapshotError::BadPath));
 }
@@ -387,4 +387,60 @@ fn mutated_passive_streams_and_snapshots_never_panic() {
             }
         }
     }
+}
+
+/// A stream sink that remembers what was declared.
+#[derive(Default)]
+struct Declared {
+    data: Vec<u8>,
+    declared: Vec<(u64, bool)>,
+}
+
+impl std::io::Write for Declared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.data.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::spool::SizedWrite for Declared {
+    fn declare(&mut self, raw_len: u64, compressible: bool) -> std::io::Result<()> {
+        assert!(self.data.is_empty(), "declared after data");
+        self.declared.push((raw_len, compressible));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_exact_stream_length_and_compressibility_are_declared_before_the_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("c/private/0ab7e58c");
+    // Incompressible (like photos) next to a little text.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    write(&cage, "photos/a.jpg", &noise);
+    write(&cage, "notes.txt", b"short note");
+    let mut base = Declared::default();
+    let b = capture_base(&cage, &whole_cage(), &mut base).expect("base");
+    assert_eq!(base.declared, [(base.data.len() as u64, false)]);
+
+    // An increment: one text file rewritten (compressible), one deleted.
+    write(
+        &cage,
+        "notes.txt",
+        &b"a longer note that repeats itself. ".repeat(500),
+    );
+    fs::remove_file(cage.join("photos/a.jpg")).expect("rm");
+    let mut inc = Declared::default();
+    capture_increment(&cage, &whole_cage(), &b.snapshot, &mut inc).expect("increment");
+    assert_eq!(inc.declared, [(inc.data.len() as u64, true)]);
 }

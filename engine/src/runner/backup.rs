@@ -81,7 +81,10 @@ impl Engine {
             .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
         // The set is created only once the mode is ours, so a refused session leaves nothing.
         let result = match SpoolSet::create(&self.config.spool, &req.session) {
-            Ok(set) => self.capture_all(&set, &req, mode, previous.as_ref()).await,
+            Ok(set) => {
+                let set = set.observed_by(self.progress.clone());
+                self.capture_all(&set, &req, mode, previous.as_ref()).await
+            }
             Err(e) => Err(e.into()),
         };
         let back = self.bus.set(BurMode::NORMAL);
@@ -426,7 +429,7 @@ impl Engine {
         drive: &Drive,
         kind: UnitKind,
         old_snapshot: Option<&Snapshot>,
-        writer: &mut impl std::io::Write,
+        writer: &mut impl crate::spool::SizedWrite,
     ) -> Result<Snapshot, Failure> {
         let passive =
             &effective_passive(reg).ok_or_else(|| Failure::new(-5, "no passive registration"))?;

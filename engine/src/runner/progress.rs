@@ -2,6 +2,7 @@
 //! storage turns it into `status.toml`).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::registration::Sid;
@@ -28,6 +29,23 @@ pub enum ProgressEvent {
         ok: bool,
         /// Unit bytes written (backup) or read (restore) for it.
         bytes: u64,
+    },
+    /// A unit file whose exact final size is known is being written under its final
+    /// name: it may be read while it grows, up to its current length (uncompressed units
+    /// of files the engine copies itself; the others appear only complete).
+    UnitOpened {
+        /// The unit file.
+        path: PathBuf,
+        /// Its size once complete.
+        size: u64,
+    },
+    /// A unit announced by [`ProgressEvent::UnitOpened`] is complete and synced (`ok`),
+    /// or was abandoned and removed.
+    UnitClosed {
+        /// The unit file.
+        path: PathBuf,
+        /// True if complete.
+        ok: bool,
     },
 }
 

@@ -53,6 +53,15 @@ impl HashPipe {
         }
     }
 
+    /// A pipe that hashes nothing and has no digest (what is left once one is taken).
+    pub(crate) fn idle() -> Self {
+        Self {
+            tx: None,
+            worker: None,
+            inline: None,
+        }
+    }
+
     /// Adds the next chunk.
     pub(crate) fn update(&mut self, chunk: Bytes) {
         if let Some(h) = self.inline.as_mut() {

@@ -167,3 +167,97 @@ fn broken_manifest_is_an_error() {
     std::fs::write(set.dir().join(MANIFEST_FILE), "format = 1\n").expect("write");
     assert!(matches!(set.verify(|_| true), Err(SpoolError::Manifest(_))));
 }
+
+fn recorder() -> (
+    Progress,
+    std::sync::Arc<std::sync::Mutex<Vec<ProgressEvent>>>,
+) {
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let progress = Progress::new(move |e| sink.lock().expect("events").push(e));
+    (progress, events)
+}
+
+#[test]
+fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (progress, events) = recorder();
+    let set = SpoolSet::create(dir.path(), "s1")
+        .expect("create")
+        .observed_by(Some(progress));
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let path = set.unit_path(id(UnitKind::PassiveBase));
+    let mut w = set
+        .unit_writer(id(UnitKind::PassiveBase), true)
+        .expect("writer");
+    w.declare(data.len() as u64, false).expect("declare");
+    let announced = crate::stream::uncompressed_len(data.len() as u64);
+    assert_eq!(
+        events.lock().expect("events").as_slice(),
+        [ProgressEvent::UnitOpened {
+            path: path.clone(),
+            size: announced
+        }]
+    );
+    w.write(&data[..200_000]).expect("write");
+    let partial = std::fs::metadata(&path)
+        .expect("visible while written")
+        .len();
+    assert!(
+        partial > 0 && partial < announced,
+        "partial length {partial}"
+    );
+    w.write(&data[200_000..]).expect("write");
+    let record = w.finish().expect("finish");
+    assert_eq!((record.size, record.compressed), (announced, false));
+    assert_eq!(std::fs::metadata(&path).expect("unit").len(), announced);
+    assert_eq!(
+        events.lock().expect("events").last(),
+        Some(&ProgressEvent::UnitClosed { path, ok: true })
+    );
+}
+
+#[test]
+fn an_abandoned_announced_unit_is_removed_and_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (progress, events) = recorder();
+    let set = SpoolSet::create(dir.path(), "s1")
+        .expect("create")
+        .observed_by(Some(progress));
+    let path = set.unit_path(id(UnitKind::PassiveBase));
+    let mut w = set
+        .unit_writer(id(UnitKind::PassiveBase), false)
+        .expect("writer");
+    w.declare(100_000, true).expect("declare");
+    w.write(&[1; 50_000]).expect("write");
+    drop(w);
+    assert!(!path.exists());
+    assert_eq!(
+        events.lock().expect("events").last(),
+        Some(&ProgressEvent::UnitClosed { path, ok: false })
+    );
+}
+
+#[test]
+fn a_unit_shorter_than_declared_fails_and_compressible_units_stay_unannounced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (progress, events) = recorder();
+    let set = SpoolSet::create(dir.path(), "s1")
+        .expect("create")
+        .observed_by(Some(progress));
+    let mut w = set
+        .unit_writer(id(UnitKind::PassiveBase), false)
+        .expect("writer");
+    w.declare(10, false).expect("declare");
+    w.write(&[1; 9]).expect("write");
+    assert!(w.finish().is_err());
+    assert!(!set.unit_path(id(UnitKind::PassiveBase)).exists());
+    events.lock().expect("events").clear();
+    // Compression requested and worth it: the size is unknown until the end.
+    let mut w = set.unit_writer(id(UnitKind::Dbms), true).expect("writer");
+    w.declare(1000, true).expect("declare");
+    w.write(&[0; 1000]).expect("write");
+    let record = w.finish().expect("finish");
+    assert!(record.compressed);
+    assert!(events.lock().expect("events").is_empty());
+}

@@ -22,6 +22,15 @@ const FLAG_LZ4: u8 = 0x01;
 const TAG_BLOCK: u8 = 0x01;
 const TAG_END: u8 = 0x02;
 
+const END_LEN: usize = 13;
+
+/// Returns the exact encoded length of an uncompressed unit holding `raw` bytes (blocks
+/// are full [`MAX_BLOCK`]s but the last), so its size is known before it is written.
+pub fn uncompressed_len(raw: u64) -> u64 {
+    let blocks = raw.div_ceil(MAX_BLOCK as u64);
+    (HEADER_LEN + END_LEN) as u64 + raw + blocks * BLOCK_HEADER_LEN as u64
+}
+
 /// A corrupt or truncated unit stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -5,4 +5,6 @@ mod frame;
 #[cfg(test)]
 mod tests;
 
-pub use frame::{FrameError, MAX_BLOCK, UnitDecoder, UnitEncoder, decode_unit, encode_unit};
+pub use frame::{
+    FrameError, MAX_BLOCK, UnitDecoder, UnitEncoder, decode_unit, encode_unit, uncompressed_len,
+};

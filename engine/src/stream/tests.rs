@@ -109,3 +109,19 @@ fn decoder_stays_failed_after_an_error() {
     assert_eq!(dec.poll_block(), Err(FrameError::BadMagic));
     assert_eq!(dec.finish(), Err(FrameError::BadMagic));
 }
+
+#[test]
+fn uncompressed_length_is_known_before_encoding() {
+    for len in [
+        0,
+        1,
+        100,
+        MAX_BLOCK - 1,
+        MAX_BLOCK,
+        MAX_BLOCK + 1,
+        3 * MAX_BLOCK + 17,
+    ] {
+        let unit = encode_unit(&sample(len), false);
+        assert_eq!(uncompressed_len(len as u64), unit.len() as u64, "len {len}");
+    }
+}
