@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use engine::manifest::{Manifest, OwnerOutcome};
 use engine::registration::Sid;
@@ -18,7 +19,7 @@ use engine::runner::{
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use super::shared::SharedState;
+use super::shared::{Growing, SharedState};
 use super::status::{self, State};
 
 /// A session to run.
@@ -100,6 +101,7 @@ async fn serve(
     mut jobs: mpsc::UnboundedReceiver<Job>,
     ready: Ready,
 ) {
+    let spool = config.spool.clone();
     let (mut engine, errors) = match Engine::start(config) {
         Ok(started) => started,
         Err(e) => {
@@ -108,12 +110,15 @@ async fn serve(
         }
     };
     let progress = shared.clone();
-    engine.set_progress(Some(Progress::new(move |e| on_progress(&progress, &e))));
+    engine.set_progress(Some(Progress::new(move |e| {
+        on_progress(&progress, &spool, &e);
+    })));
     publish_owners(&engine, &shared);
     let _ = ready.send(Ok(errors.iter().map(ToString::to_string).collect()));
     info!(owners = engine.registrations().len(), "backup engine ready");
     let _guard = CrashGuard(shared.clone());
     while let Some(job) = jobs.recv().await {
+        shared.lock().growing.clear();
         match job {
             Job::Backup(req) => {
                 info!(session = %req.session, "backup starts");
@@ -164,8 +169,27 @@ fn publish_owners(engine: &Engine, shared: &SharedState) {
     shared.lock().set_owners(text, registered);
 }
 
-fn on_progress(shared: &SharedState, event: &ProgressEvent) {
+fn on_progress(shared: &SharedState, spool: &Path, event: &ProgressEvent) {
     let mut s = shared.lock();
+    match event {
+        ProgressEvent::UnitOpened { path, size } => {
+            if let Ok(rel) = path.strip_prefix(spool) {
+                s.growing.insert(rel.to_owned(), Growing::Open(*size));
+            }
+            return;
+        }
+        ProgressEvent::UnitClosed { path, ok } => {
+            if let Ok(rel) = path.strip_prefix(spool) {
+                if *ok {
+                    s.growing.remove(rel);
+                } else {
+                    s.growing.insert(rel.to_owned(), Growing::Abandoned);
+                }
+            }
+            return;
+        }
+        _ => {}
+    }
     match *event {
         ProgressEvent::Verifying => s.update_status(|st| st.state = State::Verifying),
         ProgressEvent::Started { owners, bytes } => {
@@ -282,13 +306,59 @@ mod tests {
     }
 
     #[test]
+    fn growing_units_are_tracked_below_the_spool() {
+        let shared = SharedState::default();
+        let spool = Path::new("/spool");
+        let unit = |p: &str| std::path::PathBuf::from(format!("/spool/{p}"));
+        on_progress(
+            &shared,
+            spool,
+            &ProgressEvent::UnitOpened {
+                path: unit("s/20000020/c/passive-base.unit"),
+                size: 42,
+            },
+        );
+        on_progress(
+            &shared,
+            spool,
+            &ProgressEvent::UnitOpened {
+                path: unit("s/20000040/c/passive-base.unit"),
+                size: 7,
+            },
+        );
+        on_progress(
+            &shared,
+            spool,
+            &ProgressEvent::UnitClosed {
+                path: unit("s/20000020/c/passive-base.unit"),
+                ok: true,
+            },
+        );
+        on_progress(
+            &shared,
+            spool,
+            &ProgressEvent::UnitClosed {
+                path: unit("s/20000040/c/passive-base.unit"),
+                ok: false,
+            },
+        );
+        let s = shared.lock();
+        assert_eq!(s.growing.len(), 1);
+        assert_eq!(
+            s.growing.get(Path::new("s/20000040/c/passive-base.unit")),
+            Some(&Growing::Abandoned)
+        );
+    }
+
+    #[test]
     fn progress_moves_the_status_through_its_states() {
         let shared = SharedState::default();
         shared.lock().restoring = true;
-        on_progress(&shared, &ProgressEvent::Verifying);
+        on_progress(&shared, Path::new("/spool"), &ProgressEvent::Verifying);
         assert_eq!(shared.lock().status.state, State::Verifying);
         on_progress(
             &shared,
+            Path::new("/spool"),
             &ProgressEvent::Started {
                 owners: 2,
                 bytes: 300,
@@ -296,6 +366,7 @@ mod tests {
         );
         on_progress(
             &shared,
+            Path::new("/spool"),
             &ProgressEvent::OwnerDone {
                 sid: Sid(1),
                 ok: true,

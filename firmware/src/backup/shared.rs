@@ -5,8 +5,8 @@
 //! Each text carries a generation number; the provider compares it with the one it last
 //! announced and raises ObjectInfoChanged when it moved.
 
-use std::collections::BTreeSet;
-
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use engine::registration::Sid;
@@ -38,6 +38,18 @@ pub struct Shared {
     pub in_use: BTreeSet<String>,
     /// Bumped when a session ends, so the provider announces what it wrote last.
     pub finished_gen: u64,
+    /// Unit files being written under their final names (paths below the spool), which
+    /// the host may read while they grow.
+    pub growing: HashMap<PathBuf, Growing>,
+}
+
+/// A unit file the engine writes under its final name (see [`Shared::growing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Growing {
+    /// Being written; this is its size once complete.
+    Open(u64),
+    /// Abandoned (its owner failed): a read of it fails.
+    Abandoned,
 }
 
 impl Shared {

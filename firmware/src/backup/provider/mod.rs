@@ -18,6 +18,7 @@
 //!   (DeviceBusy) until it ends.
 
 mod announce;
+mod growing;
 mod request_sink;
 mod virtual_files;
 
@@ -39,12 +40,13 @@ use mtp::provider::{
 use mtp::providers::{FilesProvider, StorageConfig};
 
 use announce::{Announcer, is_hidden};
+use growing::GrowingSource;
 use request_sink::RequestSink;
 use virtual_files::{Generated, Published, TextSource, record};
 
 use super::intake::{Intake, REQUESTS_DIR, RequestKind};
 use super::readme::README_TEXT;
-use super::shared::SharedState;
+use super::shared::{Growing, SharedState};
 
 /// How often a running session's folder is scanned for new files.
 const SCAN_EVERY: Duration = Duration::from_millis(200);
@@ -176,6 +178,17 @@ impl BackupProvider {
         }
     }
 
+    /// Returns the object's path below the spool and its final size if it is a unit the
+    /// engine is still writing (`None` as size once it was abandoned).
+    fn growing(&self, h: ObjectHandle) -> Option<(PathBuf, Option<u64>)> {
+        let path = self.path_of(h)?;
+        let state = *self.shared.lock().growing.get(&path)?;
+        Some(match state {
+            Growing::Open(size) => (path, Some(size)),
+            Growing::Abandoned => (path, None),
+        })
+    }
+
     fn text_of(&self, g: Generated) -> &Published {
         match g {
             Generated::Readme => &self.readme,
@@ -295,10 +308,15 @@ impl DataProvider for BackupProvider {
 
     fn object(&mut self, handle: ObjectHandle) -> ProviderResult<ObjectRecord> {
         self.publish();
-        match self.generated(handle) {
-            Some(g) => Ok(record(g, self.id, self.storage, self.text_of(g))),
-            None => self.files.object(handle),
+        if let Some(g) = self.generated(handle) {
+            return Ok(record(g, self.id, self.storage, self.text_of(g)));
         }
+        let mut rec = self.files.object(handle)?;
+        if let Some((_, Some(size))) = self.growing(handle) {
+            // Listed with the size it will have: the host may copy it as it grows.
+            rec.size = size;
+        }
+        Ok(rec)
     }
 
     fn open_read(
@@ -314,7 +332,18 @@ impl DataProvider for BackupProvider {
                 offset,
                 max_len,
             )?)),
-            None => self.files.open_read(handle, offset, max_len),
+            None => match self.growing(handle) {
+                Some((rel, Some(size))) => Ok(Box::new(GrowingSource::open(
+                    &self.spool,
+                    &rel,
+                    self.shared.clone(),
+                    size,
+                    offset,
+                    max_len,
+                )?)),
+                Some((_, None)) => Err(ResponseCode::InvalidObjectHandle),
+                None => self.files.open_read(handle, offset, max_len),
+            },
         }
     }
 

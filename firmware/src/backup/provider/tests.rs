@@ -457,3 +457,51 @@ fn the_storage_offers_whole_uploads_but_no_in_place_edits() {
         assert!(!ops.contains(&op), "{op:?} offered");
     }
 }
+
+#[test]
+fn a_unit_still_being_written_is_listed_with_its_final_size_and_read_as_it_grows() {
+    use std::io::Write as _;
+    let mut fx = fixture();
+    let dir = fx.spool.join("20261125T000000Z");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut unit = std::fs::File::create(dir.join("u.unit")).unwrap();
+    unit.write_all(&[1; 100]).unwrap();
+    let rel = PathBuf::from("20261125T000000Z/u.unit");
+    fx.p.shared
+        .lock()
+        .growing
+        .insert(rel.clone(), super::Growing::Open(300));
+    let folder = fx.find(ParentFilter::Root, "20261125T000000Z").unwrap();
+    let h = fx.find(ParentFilter::Children(folder), "u.unit").unwrap();
+    assert_eq!(fx.p.object(h).unwrap().size, 300);
+
+    let mut src = fx.p.open_read(h, 0, u64::MAX).unwrap();
+    assert_eq!(src.len(), 300);
+    assert_eq!(src.read(64).unwrap(), Chunk::Data(Bytes::from(vec![1; 64])));
+    // 36 bytes are on disk, 200 asked for: wait rather than send a short piece.
+    assert_eq!(src.read(200).unwrap(), Chunk::NotReady);
+    unit.write_all(&[2; 200]).unwrap();
+    fx.p.shared.lock().growing.remove(&rel);
+    let Chunk::Data(rest) = src.read(4096).unwrap() else {
+        panic!("complete unit not ready")
+    };
+    assert_eq!(rest.len(), 236);
+    assert_eq!(fx.p.object(h).unwrap().size, 300);
+
+    // Abandoned while read (its owner failed): the read fails, a new one is refused.
+    fx.p.shared
+        .lock()
+        .growing
+        .insert(rel.clone(), super::Growing::Open(1000));
+    let mut src = fx.p.open_read(h, 0, u64::MAX).unwrap();
+    assert_eq!(src.read(4096).unwrap(), Chunk::NotReady);
+    fx.p.shared
+        .lock()
+        .growing
+        .insert(rel.clone(), super::Growing::Abandoned);
+    assert_eq!(src.read(4096), Err(ResponseCode::IncompleteTransfer));
+    assert_eq!(
+        fx.p.open_read(h, 0, u64::MAX).err(),
+        Some(ResponseCode::InvalidObjectHandle)
+    );
+}
