@@ -7,6 +7,8 @@
 # throughput to mean something. In one boot:
 #   backup+getfile  backup.request -> state done -> every file of the set copied out with
 #                   mtp-getfile (one tool run per file, as README.txt tells a user)
+#   backup+stream   the same, but each file is copied as soon as it is listed (units of
+#                   known size are listed while written and stream as they grow)
 #   backup+cp       the same with the copy done by `cp -r` on a jmtpfs mount
 #   raw             mtp-getfile of one file of the set's total size from the Internal
 #                   storage (the comparison point)
@@ -43,7 +45,26 @@ bench getfile_total_s "$total_g"
 bk_delete "$BK_SET" || fail "delete failed"
 rm -rf /tmp/work/set-g
 
-# 2. backup, copied with cp -r on a jmtpfs mount
+# 2. backup, every file copied with mtp-getfile as soon as it is listed (a unit still
+#    being written streams as the engine writes it): capture and transfer overlap
+t=$(now)
+mark=$(wc -l < "$LOG")
+mkdir -p /tmp/work/req
+printf "scope = \"full\"\ntype = \"base\"\nlabel = \"s\"\ncompress = $C\n" > /tmp/work/req/backup.request
+bk_request /tmp/work/req/backup.request || fail "backup.request refused"
+bk_stream_set /tmp/work/set-s || fail "streamed copy failed"
+total_s=$(elapsed $t)
+verify_set /tmp/work/set-s || fail "streamed set: $VERIFY_ERR"
+[ "$BK_BYTES" = "$SET_BYTES" ] || note "streamed set holds $BK_BYTES bytes, the first $SET_BYTES"
+bench stream_total_s "$total_s"
+bench stream_early_files "$BK_EARLY"
+# BENCH_TRACE=1: the streamed copy's tool runs with their times, on the console
+[ "${BENCH_TRACE:-0}" = 1 ] && tail -n +"$mark" "$LOG" | grep -E '^\[[0-9.]+s\] (run: |exit status)' | sed 's/^/TRACE /'
+bk_wait || fail "streamed backup did not end"
+bk_delete "$BK_SET" || fail "delete failed"
+rm -rf /tmp/work/set-s
+
+# 3. backup, copied with cp -r on a jmtpfs mount
 t=$(now)
 bk_run "scope = \"full\"\ntype = \"base\"\nlabel = \"j\"\ncompress = $C\n" || fail "backup failed: $(bk_field last_error)"
 SET=$BK_SET
@@ -56,7 +77,7 @@ verify_set /tmp/work/set-j || fail "set: $VERIFY_ERR"
 bench cp_total_s "$total_j"
 rm -rf /tmp/work/set-j
 
-# 3. raw: one file of the same size from the Internal storage
+# 4. raw: one file of the same size from the Internal storage
 patternfile $STORE/raw.bin "$SET_BYTES"
 id=$(mtp_id raw.bin)
 t=$(now)

@@ -11,8 +11,11 @@
 #   bk_run TEXT                  write TEXT (printf format) as backup.request, send it,
 #                                wait; BK_SET is the new folder, BK_STATE the end state
 #   bk_tree                      list the storage: /tmp/work/tree.txt "depth id name"
+#                                and the folder ids (bk_tree_only: the tree alone)
 #   bk_id NAME                   id of the top-level object NAME
 #   bk_copy_set NAME DEST        copy a set folder to DEST (BK_BYTES: bytes copied)
+#   bk_stream_set DEST           copy the running backup's set as its files appear
+#                                (BK_SET, BK_BYTES, BK_FILES, BK_EARLY)
 #   bk_upload_set SRC NAME       upload a set directory as folder NAME (mtp-newfolder +
 #                                mtp-sendfile; BK_BYTES: bytes sent)
 #   bk_delete NAME               delete a top-level folder (mtp-delfile)
@@ -28,6 +31,11 @@ report() {
 }
 
 bk_tree() {
+    bk_tree_only
+    run mtp-folders > /dev/null 2>&1
+    tr '\r' '\n' < /tmp/work/out | awk -F'\t' '$1 ~ /^[0-9]+$/ { print $1 }' > /tmp/work/folder-ids.txt
+}
+bk_tree_only() {
     run mtp-filetree > /dev/null 2>&1
     tr '\r' '\n' < /tmp/work/out | awk '
         /^Storage: / { inb = ($0 == "Storage: Backup"); next }
@@ -36,8 +44,6 @@ bk_tree() {
             s = $0; sub(/^ */, "", s); id = s; sub(/ .*/, "", id)
             nm = s; sub(/^[0-9]+ /, "", nm); print d, id, nm
         }' > /tmp/work/tree.txt
-    run mtp-folders > /dev/null 2>&1
-    tr '\r' '\n' < /tmp/work/out | awk -F'\t' '$1 ~ /^[0-9]+$/ { print $1 }' > /tmp/work/folder-ids.txt
 }
 bk_id() { awk -v n="$1" '$1 == 0 && $3 == n { print $2; exit }' /tmp/work/tree.txt; }
 
@@ -100,6 +106,52 @@ bk_copy_set() {
             BK_BYTES=$((BK_BYTES + $(size_of "$2/$_rel")))
         fi
     done < /tmp/work/set-objects.txt
+}
+
+# bk_stream_set DEST: copy the running backup's set while it is captured. mtp-filetree
+# finds its files, each new one is fetched with mtp-getfile (a unit still being written
+# is listed with its final size and read as it grows), until manifest.toml, which the
+# engine writes last, has been copied. Sets BK_SET, BK_BYTES, BK_FILES and BK_EARLY (files
+# copied before the manifest existed, i.e. while the backup was still running).
+bk_stream_set() {
+    rm -rf "$1"; mkdir -p "$1"; BK_BYTES=0; BK_FILES=0; BK_EARLY=0
+    : > /tmp/work/fetched.txt
+    bk_status || { say "status.toml could not be read"; return 1; }
+    BK_SET=$(bk_field session)
+    [ -n "$BK_SET" ] || { say "status.toml names no session"; return 1; }
+    _tries=600
+    while [ $_tries -gt 0 ]; do
+        _tries=$((_tries - 1))
+        bk_tree_only
+        # the set's leaves (files): "id relative/path"
+        awk -v n="$BK_SET" '
+            function out() { if (have && !child) print pid, prel; have = 0 }
+            $1 == 0 { child = 0; out(); inset = ($3 == n); next }
+            inset {
+                child = ($1 > pd); out()
+                path[$1] = $3; p = path[1]
+                for (i = 2; i <= $1; i++) p = p "/" path[i]
+                have = 1; pd = $1; pid = $2; prel = p
+            }
+            END { child = 0; out() }' /tmp/work/tree.txt > /tmp/work/set-leaves.txt
+        _last=no
+        grep -qx '[0-9]* manifest.toml' /tmp/work/set-leaves.txt && _last=yes
+        _new=0
+        while read -r _id _rel; do
+            grep -qxF "$_rel" /tmp/work/fetched.txt && continue
+            mkdir -p "$(dirname "$1/$_rel")"
+            getfile "$_id" "$1/$_rel" < /dev/null || { say "mtp-getfile $_id ($_rel) failed"; return 1; }
+            echo "$_rel" >> /tmp/work/fetched.txt
+            BK_BYTES=$((BK_BYTES + $(size_of "$1/$_rel"))); BK_FILES=$((BK_FILES + 1)); _new=1
+            [ $_last = no ] && BK_EARLY=$((BK_EARLY + 1))
+        done < /tmp/work/set-leaves.txt
+        [ $_last = yes ] && return 0
+        if [ $_new = 0 ]; then
+            bk_status && [ "$(bk_field state)" = failed ] && { say "backup failed: $(bk_field last_error)"; return 1; }
+            sleep "${BK_STREAM_POLL:-0.3}"
+        fi
+    done
+    say "set $BK_SET: no manifest after 600 listings"; return 1
 }
 
 bk_upload_set() {
