@@ -11,6 +11,7 @@
 #   backup-refusals garbage request, unknown SID, missing folder, tampered set: refused
 #                   with the reason in status.toml, nothing changed
 #   backup-jmtpfs   the same backup and restore with cp / cp -r on a FUSE mount
+#   backup-stream   a backup with 48 MiB of video copied out while it is captured
 # and prints a report: each step, its result, the bytes moved and the time.
 # Usage: tests/vm/demo.sh    (same environment variables as tests/vm/run.sh)
 set -euo pipefail
@@ -18,7 +19,7 @@ VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export VM_OUT=${VM_OUT:-$VM_DIR/out/demo}
 mkdir -p "$VM_OUT"
 set +e
-"$VM_DIR/run.sh" backup backup-partial backup-refusals backup-jmtpfs > "$VM_OUT/demo.log" 2>&1
+"$VM_DIR/run.sh" backup backup-partial backup-refusals backup-jmtpfs backup-stream > "$VM_OUT/demo.log" 2>&1
 rc=$?
 set -e
 echo "===== mtpbur demo: backup and restore through MTP with stock host tools"
