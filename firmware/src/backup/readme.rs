@@ -63,6 +63,12 @@ Back up
 
      mtp-delfile -n ID
 
+   Faster: start copying while the backup runs. Files appear in the folder either
+   complete or, for big uncompressed units (photos, videos), while still being
+   written: those are listed with their final size and mtp-getfile reads them as
+   they are written. Copy each file as soon as it is listed, until you have copied
+   manifest.toml (it comes last), then check the SHA-256s.
+
 An incremental backup stores only what changed since an earlier one: put that earlier
 backup's folder name in snapshots. The folder must be on the device, either still
 there or uploaded again (see below).
