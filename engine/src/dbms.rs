@@ -118,7 +118,7 @@ pub fn capture_dbms(
     cage: &Path,
     policies: &[DbmsPolicy],
     scratch: &Path,
-    sink: &mut impl Write,
+    sink: &mut impl crate::spool::SizedWrite,
 ) -> Result<usize, DbmsError> {
     let databases = list_databases(cage, policies)?;
     let mut builder = std::fs::DirBuilder::new();
@@ -144,10 +144,10 @@ pub fn capture_dbms(
                 return Err(io_err(&source)(e));
             }
         }
-        sink.write_all(&out.split()).map_err(io_err(&source))?;
     }
     archive::end(&mut out);
-    sink.write_all(&out).map_err(io_err(cage))?;
+    sink.write_bytes(out.split().freeze())
+        .map_err(io_err(cage))?;
     Ok(databases.len())
 }
 

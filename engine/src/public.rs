@@ -155,7 +155,7 @@ fn visit(
 pub fn capture_public(
     drive: &Drive,
     public: &PublicBackup,
-    sink: &mut impl Write,
+    sink: &mut impl crate::spool::SizedWrite,
 ) -> Result<Vec<PublicEntry>, PublicError> {
     let entries = public_file_list(drive, public)?;
     let mut out = BytesMut::new();
@@ -176,10 +176,10 @@ pub fn capture_public(
         if !exact {
             return Err(PublicError::Changed(abs));
         }
-        sink.write_all(&out.split()).map_err(io_err(&abs))?;
     }
     archive::end(&mut out);
-    sink.write_all(&out).map_err(io_err(&drive.root))?;
+    sink.write_bytes(out.split().freeze())
+        .map_err(io_err(&drive.root))?;
     Ok(entries)
 }
 

@@ -2,17 +2,17 @@
 //! `manifest.toml`), unit writers that hash as they write, and verification of a set.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, UnitRecord, is_session_name};
 use crate::mode::write_atomically;
 use crate::registration::Sid;
-use crate::runner::{Progress, ProgressEvent};
-use crate::stream::{FrameError, UnitDecoder, UnitEncoder};
+use crate::runner::Progress;
+use crate::stream::{FrameError, UnitDecoder};
 use crate::unit::UnitId;
 
 /// A spool operation that failed.
@@ -155,22 +155,14 @@ impl SpoolSet {
         std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
         let tmp = path.with_extension("unit.part");
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        Ok(UnitWriter {
+        Ok(UnitWriter::new(
             id,
             compress,
-            file: Some(BufWriter::new(file)),
+            file,
             tmp,
             path,
-            encoder: None,
-            started: false,
-            buf: BytesMut::new(),
-            hasher: HashPipe::new(),
-            size: 0,
-            raw: 0,
-            declared: None,
-            observer: self.observer.clone(),
-            open: false,
-        })
+            self.observer.clone(),
+        ))
     }
 
     /// Writes the manifest atomically; call it last, after every unit is finished.
@@ -314,188 +306,19 @@ pub trait SizedWrite: Write {
         let _ = (raw_len, compressible);
         Ok(())
     }
+
+    /// Writes `data` whole; a sink that keeps [`Bytes`] (a unit writer) takes it without
+    /// copying.
+    ///
+    /// # Errors
+    /// As [`Write::write_all`].
+    fn write_bytes(&mut self, data: Bytes) -> std::io::Result<()> {
+        self.write_all(&data)
+    }
 }
 
 impl SizedWrite for Vec<u8> {}
 impl SizedWrite for std::io::Sink {}
-
-/// Writes one unit: encodes, hashes and counts as it goes.
-#[derive(Debug)]
-pub struct UnitWriter {
-    id: UnitId,
-    compress: bool,
-    file: Option<BufWriter<File>>,
-    tmp: PathBuf,
-    path: PathBuf,
-    encoder: Option<UnitEncoder>,
-    started: bool,
-    buf: BytesMut,
-    hasher: HashPipe,
-    size: u64,
-    raw: u64,
-    declared: Option<u64>,
-    observer: Option<Progress>,
-    open: bool,
-}
-
-impl UnitWriter {
-    /// Adds raw data to the unit.
-    ///
-    /// # Errors
-    /// [`SpoolError::Io`] if the file cannot be written.
-    pub fn write(&mut self, data: &[u8]) -> Result<(), SpoolError> {
-        self.start();
-        if let Some(encoder) = self.encoder.as_mut() {
-            encoder.write(data, &mut self.buf);
-        }
-        self.raw += data.len() as u64;
-        self.drain()
-    }
-
-    /// Declares the raw length to come and whether LZ4 pays for it (before the first
-    /// write; later it changes nothing). A unit left uncompressed then knows its exact
-    /// size: with an observer it is renamed to its final name at once and announced, so
-    /// it can be read while it is written; [`UnitWriter::finish`] checks the length.
-    ///
-    /// # Errors
-    /// [`SpoolError::Io`] if the file cannot be renamed.
-    pub fn declare(&mut self, raw_len: u64, compressible: bool) -> Result<(), SpoolError> {
-        if self.started {
-            return Ok(());
-        }
-        self.compress &= compressible;
-        self.start();
-        if self.compress {
-            return Ok(());
-        }
-        self.declared = Some(raw_len);
-        let Some(observer) = &self.observer else {
-            return Ok(());
-        };
-        // Announced before the name exists, so whoever serves it never sees it unsized.
-        observer.report(ProgressEvent::UnitOpened {
-            path: self.path.clone(),
-            size: crate::stream::uncompressed_len(raw_len),
-        });
-        self.open = true;
-        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
-        self.tmp.clone_from(&self.path);
-        Ok(())
-    }
-
-    /// Ends the unit, syncs it, moves it under its final name and returns its record.
-    ///
-    /// # Errors
-    /// [`SpoolError::Io`] if the file cannot be written or renamed, or holds another
-    /// length than declared.
-    pub fn finish(mut self) -> Result<UnitRecord, SpoolError> {
-        self.start();
-        if let Some(encoder) = self.encoder.take() {
-            encoder.finish(&mut self.buf);
-        }
-        self.drain()?;
-        if self.declared.is_some_and(|d| d != self.raw) {
-            return Err(SpoolError::Io {
-                path: self.tmp.clone(),
-                source: std::io::Error::other(format!(
-                    "{} raw bytes written, {} declared",
-                    self.raw,
-                    self.declared.unwrap_or_default()
-                )),
-            });
-        }
-        let Some(file) = self.file.take() else {
-            return Err(io_err(&self.tmp)(std::io::Error::other(
-                "unit already closed",
-            )));
-        };
-        let file = file.into_inner().map_err(|e| SpoolError::Io {
-            path: self.tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_err(&self.tmp))?;
-        let hasher = std::mem::replace(&mut self.hasher, HashPipe::idle());
-        let sha256 = hasher.finalize().ok_or_else(|| SpoolError::Io {
-            path: self.tmp.clone(),
-            source: std::io::Error::other("the hashing thread failed"),
-        })?;
-        if self.tmp != self.path {
-            std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
-        }
-        self.close(true);
-        Ok(UnitRecord {
-            id: self.id,
-            size: self.size,
-            raw_size: self.raw,
-            sha256,
-            compressed: self.compress,
-        })
-    }
-
-    /// Writes the header once the compression is settled.
-    fn start(&mut self) {
-        if !self.started {
-            self.started = true;
-            self.encoder = Some(UnitEncoder::new(self.compress, &mut self.buf));
-        }
-    }
-
-    /// Reports the end of an announced unit.
-    fn close(&mut self, ok: bool) {
-        if std::mem::take(&mut self.open) {
-            if let Some(observer) = &self.observer {
-                observer.report(ProgressEvent::UnitClosed {
-                    path: self.path.clone(),
-                    ok,
-                });
-            }
-        }
-    }
-
-    fn drain(&mut self) -> Result<(), SpoolError> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = self.buf.split().freeze();
-        self.size += chunk.len() as u64;
-        let Some(file) = self.file.as_mut() else {
-            return Err(io_err(&self.tmp)(std::io::Error::other(
-                "unit already closed",
-            )));
-        };
-        file.write_all(&chunk).map_err(io_err(&self.tmp))?;
-        self.hasher.update(chunk);
-        Ok(())
-    }
-}
-
-impl Drop for UnitWriter {
-    /// A unit dropped unfinished is removed: an announced one is half written under its
-    /// final name and must not be mistaken for complete.
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-        self.close(false);
-    }
-}
-
-impl Write for UnitWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        Self::write(self, data).map_err(std::io::Error::other)?;
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SizedWrite for UnitWriter {
-    fn declare(&mut self, raw_len: u64, compressible: bool) -> std::io::Result<()> {
-        Self::declare(self, raw_len, compressible).map_err(std::io::Error::other)
-    }
-}
 
 /// Why reading a unit failed.
 #[derive(Debug, thiserror::Error)]
@@ -583,5 +406,6 @@ impl UnitReader {
 mod hash_pipe;
 #[cfg(test)]
 mod tests;
+mod unit_writer;
 
-use hash_pipe::HashPipe;
+pub use unit_writer::UnitWriter;

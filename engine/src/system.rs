@@ -114,7 +114,7 @@ pub fn may_write(path: &CagePath, sid: Sid) -> bool {
 pub fn capture_system(
     drive: &Drive,
     list: &[(char, CagePath)],
-    sink: &mut impl Write,
+    sink: &mut impl crate::spool::SizedWrite,
 ) -> Result<usize, SystemError> {
     let mut out = BytesMut::new();
     archive::begin(&mut out);
@@ -150,11 +150,11 @@ pub fn capture_system(
                 source: std::io::Error::other("changed during capture"),
             });
         }
-        sink.write_all(&out.split()).map_err(io_err(&drive.root))?;
         count += 1;
     }
     archive::end(&mut out);
-    sink.write_all(&out).map_err(io_err(&drive.root))?;
+    sink.write_bytes(out.split().freeze())
+        .map_err(io_err(&drive.root))?;
     Ok(count)
 }
 

@@ -1,12 +1,12 @@
 //! I/O shell: writes passive base and increment streams from a cage.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use xxhash_rust::xxh3::Xxh3;
 
 use super::archive;
@@ -130,7 +130,8 @@ fn capture(
         archive::deleted(&mut out, rel);
     }
     archive::end(&mut out);
-    sink.write_all(&out).map_err(CaptureError::Sink)?;
+    sink.write_bytes(out.split().freeze())
+        .map_err(CaptureError::Sink)?;
     Ok(Captured { snapshot, changes })
 }
 
@@ -233,7 +234,7 @@ fn write_file(
     planned: &FileMeta,
     hashed: bool,
     out: &mut BytesMut,
-    sink: &mut impl Write,
+    sink: &mut impl SizedWrite,
 ) -> Result<FileMeta, CaptureError> {
     let mut file = File::open(abs).map_err(read_err(abs))?;
     let stat = file.metadata().map_err(read_err(abs))?;
@@ -265,32 +266,48 @@ pub(crate) enum CopyError {
     Sink(std::io::Error),
 }
 
-/// Streams exactly `size` bytes of `file` through `out` into `sink`, flushing whenever
-/// `out` holds a chunk, so no file is ever held in memory whole. Returns false if the
-/// file is shorter or longer than `size` (it changed during capture).
+/// Streams exactly `size` bytes of `file` into `sink`, after the records waiting in
+/// `out`. Each chunk is read into a buffer of its own that the sink keeps without
+/// copying ([`SizedWrite::write_bytes`]), so no file is ever held in memory whole and no
+/// byte is copied in user space. Returns false if the file is shorter or longer than
+/// `size` (it changed during capture).
 pub(crate) fn copy_exact(
     file: &mut File,
     size: u64,
     out: &mut BytesMut,
-    sink: &mut impl Write,
+    sink: &mut impl SizedWrite,
     mut hasher: Option<&mut Xxh3>,
 ) -> Result<bool, CopyError> {
+    if !out.is_empty() {
+        sink.write_bytes(out.split().freeze())
+            .map_err(CopyError::Sink)?;
+    }
     let mut remaining = size;
-    let mut buf = vec![0u8; CHUNK];
     while remaining > 0 {
         let want = usize::try_from(remaining).unwrap_or(CHUNK).min(CHUNK);
-        let n = file.read(&mut buf[..want]).map_err(CopyError::Read)?;
+        let mut buf = Vec::with_capacity(want);
+        let n = read_into(file, &mut buf).map_err(CopyError::Read)?;
         if n == 0 {
             return Ok(false);
         }
         if let Some(h) = hasher.as_deref_mut() {
-            h.update(&buf[..n]);
+            h.update(&buf);
         }
-        out.extend_from_slice(&buf[..n]);
         remaining -= n as u64;
-        if out.len() >= CHUNK {
-            sink.write_all(&out.split()).map_err(CopyError::Sink)?;
+        sink.write_bytes(Bytes::from(buf))
+            .map_err(CopyError::Sink)?;
+    }
+    let mut probe = [0u8; 1];
+    Ok(file.read(&mut probe).map_err(CopyError::Read)? == 0)
+}
+
+/// Reads once into the spare capacity of `buf` (which grows by what was read), retrying
+/// when interrupted; returns the bytes read, 0 at the end of the file.
+fn read_into(file: &File, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    loop {
+        match rustix::io::read(file, rustix::buffer::spare_capacity(buf)) {
+            Err(rustix::io::Errno::INTR) => {}
+            r => return r.map_err(std::io::Error::from),
         }
     }
-    Ok(file.read(&mut buf[..1]).map_err(CopyError::Read)? == 0)
 }

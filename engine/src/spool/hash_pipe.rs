@@ -1,9 +1,9 @@
-//! SHA-256 on a second thread: a unit writer hands each chunk it writes to a hashing
-//! thread and collects the digest when the unit is finished, so hashing runs next to
+//! SHA-256 on a second thread: a unit writer hands each batch of segments it writes to a
+//! hashing thread and collects the digest when the unit is finished, so hashing runs next to
 //! encoding and file I/O on boards with two or more cores (on one core it costs a
-//! thread switch per chunk, nothing more).
+//! thread switch per batch, nothing more).
 //!
-//! The channel is bounded, so at most [`DEPTH`] chunks wait for the hasher: memory stays
+//! The channel is bounded, so at most [`DEPTH`] batches wait for the hasher: memory stays
 //! bounded whatever the unit's size.
 
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -12,13 +12,13 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-/// Chunks that may wait for the hashing thread.
+/// Batches that may wait for the hashing thread.
 const DEPTH: usize = 8;
 
 /// A SHA-256 computed on another thread (or inline if no thread could be started).
 #[derive(Debug)]
 pub(crate) struct HashPipe {
-    tx: Option<SyncSender<Bytes>>,
+    tx: Option<SyncSender<Vec<Bytes>>>,
     worker: Option<JoinHandle<[u8; 32]>>,
     inline: Option<Sha256>,
 }
@@ -26,13 +26,15 @@ pub(crate) struct HashPipe {
 impl HashPipe {
     /// Starts the hashing thread.
     pub(crate) fn new() -> Self {
-        let (tx, rx) = sync_channel::<Bytes>(DEPTH);
+        let (tx, rx) = sync_channel::<Vec<Bytes>>(DEPTH);
         let spawned = std::thread::Builder::new()
             .name("unit-sha256".into())
             .spawn(move || {
                 let mut hasher = Sha256::new();
-                for chunk in rx {
-                    hasher.update(&chunk);
+                for batch in rx {
+                    for segment in batch {
+                        hasher.update(&segment);
+                    }
                 }
                 hasher.finalize().into()
             });
@@ -62,19 +64,21 @@ impl HashPipe {
         }
     }
 
-    /// Adds the next chunk.
-    pub(crate) fn update(&mut self, chunk: Bytes) {
+    /// Adds the next segments, in order.
+    pub(crate) fn update(&mut self, batch: Vec<Bytes>) {
         if let Some(h) = self.inline.as_mut() {
-            h.update(&chunk);
+            for segment in &batch {
+                h.update(segment);
+            }
             return;
         }
         let Some(tx) = &self.tx else { return };
         // The worker only ends when the sender is dropped (or if it panicked, which
         // `finalize` reports): a failed send needs no handling here.
-        let _ = tx.send(chunk);
+        let _ = tx.send(batch);
     }
 
-    /// Returns the digest of every chunk, `None` if the hashing thread failed.
+    /// Returns the digest of every segment, `None` if the hashing thread failed.
     pub(crate) fn finalize(mut self) -> Option<[u8; 32]> {
         if let Some(h) = self.inline.take() {
             return Some(h.finalize().into());
@@ -89,11 +93,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_digest_equals_sha256_of_all_chunks_in_order() {
+    fn the_digest_equals_sha256_of_all_segments_in_order() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let mut pipe = HashPipe::new();
-        for chunk in data.chunks(65_537) {
-            pipe.update(Bytes::copy_from_slice(chunk));
+        for batch in data.chunks(65_537) {
+            let (a, b) = batch.split_at(batch.len() / 3);
+            pipe.update(vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)]);
         }
         let expected: [u8; 32] = Sha256::digest(&data).into();
         assert_eq!(pipe.finalize(), Some(expected));

@@ -1,6 +1,7 @@
 use super::*;
 use crate::manifest::{BackupType, OwnerOutcome, OwnerRecord};
 use crate::mode::{BackupIncType, BurMode, BurPartType};
+use crate::runner::ProgressEvent;
 use crate::unit::UnitKind;
 
 const OWNER: Sid = Sid(0x0AB7_E58C);
@@ -185,7 +186,8 @@ fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_nam
     let set = SpoolSet::create(dir.path(), "s1")
         .expect("create")
         .observed_by(Some(progress));
-    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    // more than one write batch (256 KiB) before the check, less than all of it
+    let data: Vec<u8> = (0..700_000u64).map(|i| (i * 7919 % 251) as u8).collect();
     let path = set.unit_path(id(UnitKind::PassiveBase));
     let mut w = set
         .unit_writer(id(UnitKind::PassiveBase), true)
@@ -199,7 +201,7 @@ fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_nam
             size: announced
         }]
     );
-    w.write(&data[..200_000]).expect("write");
+    w.write(&data[..500_000]).expect("write");
     let partial = std::fs::metadata(&path)
         .expect("visible while written")
         .len();
@@ -207,7 +209,7 @@ fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_nam
         partial > 0 && partial < announced,
         "partial length {partial}"
     );
-    w.write(&data[200_000..]).expect("write");
+    w.write(&data[500_000..]).expect("write");
     let record = w.finish().expect("finish");
     assert_eq!((record.size, record.compressed), (announced, false));
     assert_eq!(std::fs::metadata(&path).expect("unit").len(), announced);

@@ -64,12 +64,19 @@ pub enum FrameError {
     Truncated,
 }
 
-/// Encodes a unit: feed raw data with [`UnitEncoder::write`], end with
-/// [`UnitEncoder::finish`]; encoded bytes are appended to the caller's buffer.
+/// Encodes a unit: feed raw data with [`UnitEncoder::push`] (or [`UnitEncoder::write`]),
+/// end with [`UnitEncoder::finish_into`] (or [`UnitEncoder::finish`]).
+///
+/// The `push` side takes and gives [`Bytes`] segments: an uncompressed block is its
+/// header followed by the very pieces that were pushed, so data read once from a file
+/// reaches the unit file (and its hasher) without another copy. The `write` side copies
+/// into a [`BytesMut`] for callers that hold slices.
 #[derive(Debug)]
 pub struct UnitEncoder {
     compress: bool,
-    pending: BytesMut,
+    block: Vec<Bytes>,
+    block_len: usize,
+    crc: crc32fast::Hasher,
     total: u64,
     blocks: u32,
 }
@@ -77,54 +84,100 @@ pub struct UnitEncoder {
 impl UnitEncoder {
     /// Starts a unit and appends its header to `out`.
     pub fn new(compress: bool, out: &mut BytesMut) -> Self {
-        out.put_slice(MAGIC);
-        out.put_u8(if compress { FLAG_LZ4 } else { 0 });
-        out.put_slice(&[0, 0, 0]);
+        let mut segments = Vec::new();
+        let encoder = Self::begin(compress, &mut segments);
+        put_all(out, segments);
+        encoder
+    }
+
+    /// Starts a unit and appends its header to `out` as a segment.
+    pub fn begin(compress: bool, out: &mut Vec<Bytes>) -> Self {
+        let mut header = BytesMut::with_capacity(HEADER_LEN);
+        header.put_slice(MAGIC);
+        header.put_u8(if compress { FLAG_LZ4 } else { 0 });
+        header.put_slice(&[0, 0, 0]);
+        out.push(header.freeze());
         Self {
             compress,
-            pending: BytesMut::new(),
+            block: Vec::new(),
+            block_len: 0,
+            crc: crc32fast::Hasher::new(),
             total: 0,
             blocks: 0,
         }
     }
 
-    /// Adds raw data; whole blocks are appended to `out`.
-    pub fn write(&mut self, mut data: &[u8], out: &mut BytesMut) {
+    /// Adds raw data (copied); whole blocks are appended to `out`.
+    pub fn write(&mut self, data: &[u8], out: &mut BytesMut) {
+        let mut segments = Vec::new();
+        self.push(Bytes::copy_from_slice(data), &mut segments);
+        put_all(out, segments);
+    }
+
+    /// Adds raw data without copying it; whole blocks are appended to `out` as segments
+    /// (an uncompressed block: its header, then slices of the data pushed).
+    pub fn push(&mut self, mut data: Bytes, out: &mut Vec<Bytes>) {
         while !data.is_empty() {
-            let room = MAX_BLOCK - self.pending.len();
-            let take = room.min(data.len());
-            self.pending.put_slice(&data[..take]);
-            data = &data[take..];
-            if self.pending.len() == MAX_BLOCK {
+            let take = (MAX_BLOCK - self.block_len).min(data.len());
+            let piece = data.split_to(take);
+            self.crc.update(&piece);
+            self.block_len += take;
+            self.block.push(piece);
+            if self.block_len == MAX_BLOCK {
                 self.flush_block(out);
             }
         }
     }
 
     /// Ends the unit: appends the last partial block and the end record.
-    pub fn finish(mut self, out: &mut BytesMut) {
-        if !self.pending.is_empty() {
-            self.flush_block(out);
-        }
-        out.put_u8(TAG_END);
-        out.put_u64_le(self.total);
-        out.put_u32_le(self.blocks);
+    pub fn finish(self, out: &mut BytesMut) {
+        let mut segments = Vec::new();
+        self.finish_into(&mut segments);
+        put_all(out, segments);
     }
 
-    fn flush_block(&mut self, out: &mut BytesMut) {
-        let raw = self.pending.split().freeze();
-        let crc = crc32fast::hash(&raw);
-        let compressed = self.compress.then(|| lz4_flex::block::compress(&raw));
+    /// Ends the unit: appends the last partial block and the end record as segments.
+    pub fn finish_into(mut self, out: &mut Vec<Bytes>) {
+        if self.block_len > 0 {
+            self.flush_block(out);
+        }
+        let mut end = BytesMut::with_capacity(END_LEN);
+        end.put_u8(TAG_END);
+        end.put_u64_le(self.total);
+        end.put_u32_le(self.blocks);
+        out.push(end.freeze());
+    }
+
+    fn flush_block(&mut self, out: &mut Vec<Bytes>) {
+        let raw_len = std::mem::take(&mut self.block_len);
+        let crc = std::mem::take(&mut self.crc).finalize();
+        let pieces = std::mem::take(&mut self.block);
         // A block that does not shrink is still stored compressed when the unit says so;
         // the flag is per unit, so the reader never guesses.
-        let stored: &[u8] = compressed.as_deref().unwrap_or(&raw);
-        out.put_u8(TAG_BLOCK);
-        out.put_u32_le(len_u32(raw.len()));
-        out.put_u32_le(len_u32(stored.len()));
-        out.put_u32_le(crc);
-        out.put_slice(stored);
-        self.total += raw.len() as u64;
+        let (stored_len, stored) = if self.compress {
+            let packed = match pieces.as_slice() {
+                [one] => lz4_flex::block::compress(one),
+                _ => lz4_flex::block::compress(&pieces.concat()),
+            };
+            (packed.len(), vec![Bytes::from(packed)])
+        } else {
+            (raw_len, pieces)
+        };
+        let mut head = BytesMut::with_capacity(BLOCK_HEADER_LEN);
+        head.put_u8(TAG_BLOCK);
+        head.put_u32_le(len_u32(raw_len));
+        head.put_u32_le(len_u32(stored_len));
+        head.put_u32_le(crc);
+        out.push(head.freeze());
+        out.extend(stored);
+        self.total += raw_len as u64;
         self.blocks += 1;
+    }
+}
+
+fn put_all(out: &mut BytesMut, segments: Vec<Bytes>) {
+    for segment in segments {
+        out.put_slice(&segment);
     }
 }
 

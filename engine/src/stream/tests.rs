@@ -125,3 +125,38 @@ fn uncompressed_length_is_known_before_encoding() {
         assert_eq!(uncompressed_len(len as u64), unit.len() as u64, "len {len}");
     }
 }
+
+#[test]
+fn pushed_segments_encode_the_same_bytes_whatever_the_chunking() {
+    for compress in [false, true] {
+        let data = sample(3 * MAX_BLOCK + 4_321);
+        let expected = encode_unit(&data, compress);
+        for piece in [1_000, 65_000, MAX_BLOCK, 200_000] {
+            let mut segments = Vec::new();
+            let mut enc = UnitEncoder::begin(compress, &mut segments);
+            for chunk in data.chunks(piece) {
+                enc.push(bytes::Bytes::copy_from_slice(chunk), &mut segments);
+            }
+            enc.finish_into(&mut segments);
+            assert_eq!(
+                segments.concat(),
+                expected.as_ref(),
+                "compress {compress}, pushed in pieces of {piece}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_uncompressed_block_carries_the_pushed_buffers_themselves() {
+    let data = bytes::Bytes::from(sample(2 * MAX_BLOCK));
+    let mut segments = Vec::new();
+    let mut enc = UnitEncoder::begin(false, &mut segments);
+    enc.push(data.clone(), &mut segments);
+    // header, then per block: its 13-byte header and a slice of `data` (no copy)
+    assert_eq!(segments.len(), 5);
+    for (block, segment) in [&segments[2], &segments[4]].into_iter().enumerate() {
+        assert_eq!(segment.len(), MAX_BLOCK);
+        assert_eq!(segment.as_ptr(), data[block * MAX_BLOCK..].as_ptr());
+    }
+}

@@ -10,6 +10,7 @@
 #   backup+stream   the same, but each file is copied as soon as it is listed (units of
 #                   known size are listed while written and stream as they grow)
 #   backup+cp       the same with the copy done by `cp -r` on a jmtpfs mount
+#   (BENCH_QUICK=1 runs only backup+stream and raw)
 #   raw             mtp-getfile of one file of the set's total size from the Internal
 #                   storage (the comparison point)
 # Prints BENCH lines: `BENCH backup <metric> <value>`; the host computes the ratios.
@@ -23,6 +24,22 @@ MB=${BENCH_MB:-256}
 BK_POLL=${BENCH_POLL:-2}
 C=${BENCH_COMPRESS:-true}
 bench() { echo "BENCH backup $1 $2"; say "BENCH backup $1 $2"; }
+# BENCH_TRACE=1: CPU ticks per firmware thread (name utime stime minflt) and of the VM
+cpu_snap() {
+    for _t in /proc/$DAEMON_PID/task/*; do
+        sed 's/^[0-9]* (\(.*\)) /\1 /' "$_t/stat" 2>/dev/null | awk -v t="${_t##*/}" '{ print "T" t "-" $1, $13, $14, $9 }'
+    done
+    sed 's/^[0-9]* (\(.*\)) /\1 /' /proc/$DAEMON_PID/stat | awk '{ print "process", $13, $14, $9 }'
+    awk '$1 == "cpu" { print "VM-busy/idle", $2 + $3 + $4 + $7 + $8, $5 + $6, 0 }' /proc/stat
+}
+# threads come and go: sample every second, keep each thread's last figures
+cpu_watch() { while :; do cpu_snap >> /tmp/work/cpu-samples; sleep 1; done; }
+cpu_diff() {
+    awk 'NR == FNR { u[$1] = $2; s[$1] = $3; f[$1] = $4; next }
+        { last[$1] = $0 } END { for (k in last) print last[k] }' "$1" "$2" | sort > /tmp/work/cpu-last
+    awk 'NR == FNR { u[$1] = $2; s[$1] = $3; f[$1] = $4; next }
+        { printf "CPU %-28s user %6.2f s  sys %6.2f s  minflt %d\n", $1, ($2 - u[$1]) / 100, ($3 - s[$1]) / 100, $4 - f[$1] }' "$1" /tmp/work/cpu-last
+}
 
 owners_install_seed || fail "reference owners could not be installed"
 patternfile "$OWNERS_DRIVE/private/20000020/docs/video.bin" $((MB * 1048576))
@@ -30,6 +47,7 @@ start_daemon
 bk_init || fail "no Backup storage"
 
 # 1. backup, copied with mtp-getfile
+if [ "${BENCH_QUICK:-0}" != 1 ]; then
 t=$(now)
 bk_run "scope = \"full\"\ntype = \"base\"\nlabel = \"g\"\ncompress = $C\n" || fail "backup failed: $(bk_field last_error)"
 capture=$(elapsed $t)
@@ -44,17 +62,27 @@ bench capture_s "$capture"
 bench getfile_total_s "$total_g"
 bk_delete "$BK_SET" || fail "delete failed"
 rm -rf /tmp/work/set-g
+fi
 
 # 2. backup, every file copied with mtp-getfile as soon as it is listed (a unit still
 #    being written streams as the engine writes it): capture and transfer overlap
 t=$(now)
 mark=$(wc -l < "$LOG")
 mkdir -p /tmp/work/req
+if [ "${BENCH_TRACE:-0}" = 1 ]; then
+    cpu_snap > /tmp/work/cpu0; : > /tmp/work/cpu-samples
+    cpu_watch & WATCH=$!
+fi
 printf "scope = \"full\"\ntype = \"base\"\nlabel = \"s\"\ncompress = $C\n" > /tmp/work/req/backup.request
 bk_request /tmp/work/req/backup.request || fail "backup.request refused"
 bk_stream_set /tmp/work/set-s || fail "streamed copy failed"
 total_s=$(elapsed $t)
+[ "${BENCH_TRACE:-0}" = 1 ] && {
+    kill $WATCH; cpu_snap >> /tmp/work/cpu-samples
+    cpu_diff /tmp/work/cpu0 /tmp/work/cpu-samples | sed 's/^/TRACE /'
+}
 verify_set /tmp/work/set-s || fail "streamed set: $VERIFY_ERR"
+[ -n "${SET_BYTES:-}" ] || { SET_BYTES=$BK_BYTES; bench set_bytes "$SET_BYTES"; bench set_files "$BK_FILES"; }
 [ "$BK_BYTES" = "$SET_BYTES" ] || note "streamed set holds $BK_BYTES bytes, the first $SET_BYTES"
 bench stream_total_s "$total_s"
 bench stream_early_files "$BK_EARLY"
@@ -65,6 +93,7 @@ bk_delete "$BK_SET" || fail "delete failed"
 rm -rf /tmp/work/set-s
 
 # 3. backup, copied with cp -r on a jmtpfs mount
+if [ "${BENCH_QUICK:-0}" != 1 ]; then
 t=$(now)
 bk_run "scope = \"full\"\ntype = \"base\"\nlabel = \"j\"\ncompress = $C\n" || fail "backup failed: $(bk_field last_error)"
 SET=$BK_SET
@@ -76,13 +105,16 @@ total_j=$(elapsed $t)
 verify_set /tmp/work/set-j || fail "set: $VERIFY_ERR"
 bench cp_total_s "$total_j"
 rm -rf /tmp/work/set-j
+fi
 
 # 4. raw: one file of the same size from the Internal storage
 patternfile $STORE/raw.bin "$SET_BYTES"
 id=$(mtp_id raw.bin)
+[ "${BENCH_TRACE:-0}" = 1 ] && cpu_snap > /tmp/work/cpu0
 t=$(now)
 getfile "$id" /tmp/work/raw.bin || fail "raw getfile failed"
 bench raw_getfile_s "$(elapsed $t)"
+[ "${BENCH_TRACE:-0}" = 1 ] && { cpu_snap > /tmp/work/cpu-samples; cpu_diff /tmp/work/cpu0 /tmp/work/cpu-samples | sed 's/^/TRACE raw /'; }
 [ "$(size_of /tmp/work/raw.bin)" = "$SET_BYTES" ] || fail "raw file has the wrong size"
 rm -f /tmp/work/raw.bin $STORE/raw.bin
 pass

@@ -1,0 +1,262 @@
+//! Writing one unit file: encoding, hashing and counting as it goes, without copying the
+//! data it is handed as [`Bytes`].
+//!
+//! Data moves as segments: the encoder turns pushed [`Bytes`] into block headers and
+//! slices of those same buffers (uncompressed) or packed blocks (LZ4); the writer sends
+//! them to the file with one vectored write per batch and then to the hashing thread.
+//! A passive file read once into a buffer is therefore never copied in user space again.
+
+use std::fs::File;
+use std::io::{IoSlice, Write};
+use std::path::PathBuf;
+
+use bytes::Bytes;
+
+use super::hash_pipe::HashPipe;
+use super::{SizedWrite, SpoolError, io_err};
+use crate::manifest::UnitRecord;
+use crate::runner::{Progress, ProgressEvent};
+use crate::stream::UnitEncoder;
+use crate::unit::UnitId;
+
+/// Encoded bytes gathered before they are written (one vectored write, one hash batch).
+const BATCH: usize = 256 * 1024;
+
+/// Writes one unit: encodes, hashes and counts as it goes.
+#[derive(Debug)]
+pub struct UnitWriter {
+    id: UnitId,
+    compress: bool,
+    file: Option<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    encoder: Option<UnitEncoder>,
+    started: bool,
+    segments: Vec<Bytes>,
+    hasher: HashPipe,
+    size: u64,
+    raw: u64,
+    declared: Option<u64>,
+    observer: Option<Progress>,
+    open: bool,
+}
+
+impl UnitWriter {
+    /// A writer for unit `id` into `file` (created at `tmp`, renamed to `path` when done).
+    pub(super) fn new(
+        id: UnitId,
+        compress: bool,
+        file: File,
+        tmp: PathBuf,
+        path: PathBuf,
+        observer: Option<Progress>,
+    ) -> Self {
+        Self {
+            id,
+            compress,
+            file: Some(file),
+            tmp,
+            path,
+            encoder: None,
+            started: false,
+            segments: Vec::new(),
+            hasher: HashPipe::new(),
+            size: 0,
+            raw: 0,
+            declared: None,
+            observer,
+            open: false,
+        }
+    }
+
+    /// Adds raw data to the unit (copied once).
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be written.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), SpoolError> {
+        self.write_bytes(Bytes::copy_from_slice(data))
+    }
+
+    /// Adds raw data to the unit without copying it.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be written.
+    pub fn write_bytes(&mut self, data: Bytes) -> Result<(), SpoolError> {
+        self.start();
+        self.raw += data.len() as u64;
+        if let Some(encoder) = self.encoder.as_mut() {
+            encoder.push(data, &mut self.segments);
+        }
+        if self.segments.iter().map(Bytes::len).sum::<usize>() >= BATCH {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Declares the raw length to come and whether LZ4 pays for it (before the first
+    /// write; later it changes nothing). A unit left uncompressed then knows its exact
+    /// size: with an observer it is renamed to its final name at once and announced, so
+    /// it can be read while it is written; [`UnitWriter::finish`] checks the length.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be renamed.
+    pub fn declare(&mut self, raw_len: u64, compressible: bool) -> Result<(), SpoolError> {
+        if self.started {
+            return Ok(());
+        }
+        self.compress &= compressible;
+        self.start();
+        if self.compress {
+            return Ok(());
+        }
+        self.declared = Some(raw_len);
+        let Some(observer) = &self.observer else {
+            return Ok(());
+        };
+        // Announced before the name exists, so whoever serves it never sees it unsized.
+        observer.report(ProgressEvent::UnitOpened {
+            path: self.path.clone(),
+            size: crate::stream::uncompressed_len(raw_len),
+        });
+        self.open = true;
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        self.tmp.clone_from(&self.path);
+        Ok(())
+    }
+
+    /// Ends the unit, syncs it, moves it under its final name and returns its record.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if the file cannot be written or renamed, or holds another
+    /// length than declared.
+    pub fn finish(mut self) -> Result<UnitRecord, SpoolError> {
+        self.start();
+        if let Some(encoder) = self.encoder.take() {
+            encoder.finish_into(&mut self.segments);
+        }
+        self.drain()?;
+        if let Some(declared) = self.declared.filter(|d| *d != self.raw) {
+            return Err(SpoolError::Io {
+                path: self.tmp.clone(),
+                source: std::io::Error::other(format!(
+                    "{} raw bytes written, {declared} declared",
+                    self.raw
+                )),
+            });
+        }
+        let Some(file) = self.file.take() else {
+            return Err(io_err(&self.tmp)(std::io::Error::other(
+                "unit already closed",
+            )));
+        };
+        file.sync_all().map_err(io_err(&self.tmp))?;
+        let hasher = std::mem::replace(&mut self.hasher, HashPipe::idle());
+        let sha256 = hasher.finalize().ok_or_else(|| SpoolError::Io {
+            path: self.tmp.clone(),
+            source: std::io::Error::other("the hashing thread failed"),
+        })?;
+        if self.tmp != self.path {
+            std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        }
+        self.close(true);
+        Ok(UnitRecord {
+            id: self.id,
+            size: self.size,
+            raw_size: self.raw,
+            sha256,
+            compressed: self.compress,
+        })
+    }
+
+    /// Writes the header once the compression is settled.
+    fn start(&mut self) {
+        if !self.started {
+            self.started = true;
+            self.encoder = Some(UnitEncoder::begin(self.compress, &mut self.segments));
+        }
+    }
+
+    /// Reports the end of an announced unit.
+    fn close(&mut self, ok: bool) {
+        if std::mem::take(&mut self.open) {
+            if let Some(observer) = &self.observer {
+                observer.report(ProgressEvent::UnitClosed {
+                    path: self.path.clone(),
+                    ok,
+                });
+            }
+        }
+    }
+
+    /// Writes the gathered segments to the file, then hands them to the hasher.
+    fn drain(&mut self) -> Result<(), SpoolError> {
+        if self.segments.is_empty() {
+            return Ok(());
+        }
+        let segments = std::mem::take(&mut self.segments);
+        let Some(file) = self.file.as_mut() else {
+            return Err(io_err(&self.tmp)(std::io::Error::other(
+                "unit already closed",
+            )));
+        };
+        self.size += write_all_vectored(file, &segments).map_err(io_err(&self.tmp))?;
+        self.hasher.update(segments);
+        Ok(())
+    }
+}
+
+/// Writes every segment in order, however many calls the kernel needs; returns the
+/// bytes written.
+fn write_all_vectored(file: &mut File, segments: &[Bytes]) -> std::io::Result<u64> {
+    let mut slices: Vec<IoSlice<'_>> = segments
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| IoSlice::new(s))
+        .collect();
+    let mut rest = &mut slices[..];
+    let mut written = 0u64;
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                written += n as u64;
+                IoSlice::advance_slices(&mut rest, n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+impl Drop for UnitWriter {
+    /// A unit dropped unfinished is removed: an announced one is half written under its
+    /// final name and must not be mistaken for complete.
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        self.close(false);
+    }
+}
+
+impl Write for UnitWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        Self::write(self, data).map_err(std::io::Error::other)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SizedWrite for UnitWriter {
+    fn declare(&mut self, raw_len: u64, compressible: bool) -> std::io::Result<()> {
+        Self::declare(self, raw_len, compressible).map_err(std::io::Error::other)
+    }
+
+    fn write_bytes(&mut self, data: Bytes) -> std::io::Result<()> {
+        Self::write_bytes(self, data).map_err(std::io::Error::other)
+    }
+}
