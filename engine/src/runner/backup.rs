@@ -600,7 +600,7 @@ async fn pull(
         if data.len() > MAX_SECTION as usize {
             return Err(Failure::new(-9, "owner sent an oversized section"));
         }
-        writer.write(&data)?;
+        writer.write_bytes(data)?;
         if finished {
             return Ok(());
         }

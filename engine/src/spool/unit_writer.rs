@@ -33,6 +33,8 @@ pub struct UnitWriter {
     encoder: Option<UnitEncoder>,
     started: bool,
     segments: Vec<Bytes>,
+    /// Bytes in `segments`.
+    pending: usize,
     hasher: HashPipe,
     size: u64,
     raw: u64,
@@ -60,6 +62,7 @@ impl UnitWriter {
             encoder: None,
             started: false,
             segments: Vec::new(),
+            pending: 0,
             hasher: HashPipe::new(),
             size: 0,
             raw: 0,
@@ -84,10 +87,15 @@ impl UnitWriter {
     pub fn write_bytes(&mut self, data: Bytes) -> Result<(), SpoolError> {
         self.start();
         self.raw += data.len() as u64;
+        let before = self.segments.len();
         if let Some(encoder) = self.encoder.as_mut() {
             encoder.push(data, &mut self.segments);
         }
-        if self.segments.iter().map(Bytes::len).sum::<usize>() >= BATCH {
+        self.pending += self.segments[before..]
+            .iter()
+            .map(Bytes::len)
+            .sum::<usize>();
+        if self.pending >= BATCH {
             self.drain()?;
         }
         Ok(())
@@ -194,6 +202,7 @@ impl UnitWriter {
             return Ok(());
         }
         let segments = std::mem::take(&mut self.segments);
+        self.pending = 0;
         let Some(file) = self.file.as_mut() else {
             return Err(io_err(&self.tmp)(std::io::Error::other(
                 "unit already closed",
