@@ -315,6 +315,20 @@ pub trait SizedWrite: Write {
     fn write_bytes(&mut self, data: Bytes) -> std::io::Result<()> {
         self.write_all(&data)
     }
+
+    /// An empty buffer with room for `want` bytes, to read into and hand back with
+    /// [`SizedWrite::write_buffer`]; a unit writer lends the same few buffers again.
+    fn buffer(&mut self, want: usize) -> Vec<u8> {
+        Vec::with_capacity(want)
+    }
+
+    /// Writes a buffer from [`SizedWrite::buffer`] whole, without copying it.
+    ///
+    /// # Errors
+    /// As [`Write::write_all`].
+    fn write_buffer(&mut self, buf: Vec<u8>) -> std::io::Result<()> {
+        self.write_bytes(Bytes::from(buf))
+    }
 }
 
 impl SizedWrite for Vec<u8> {}
@@ -403,6 +417,7 @@ impl UnitReader {
     }
 }
 
+mod buffer_pool;
 mod hash_pipe;
 #[cfg(test)]
 mod tests;

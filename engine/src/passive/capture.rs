@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::archive;
@@ -285,17 +285,18 @@ pub(crate) fn copy_exact(
     let mut remaining = size;
     while remaining > 0 {
         let want = usize::try_from(remaining).unwrap_or(CHUNK).min(CHUNK);
-        let mut buf = Vec::with_capacity(want);
+        let mut buf = sink.buffer(want);
+        // The buffer may have room for more than `want`: more than `remaining` read means
+        // the file grew.
         let n = read_into(file, &mut buf).map_err(CopyError::Read)?;
-        if n == 0 {
+        if n == 0 || n as u64 > remaining {
             return Ok(false);
         }
         if let Some(h) = hasher.as_deref_mut() {
             h.update(&buf);
         }
         remaining -= n as u64;
-        sink.write_bytes(Bytes::from(buf))
-            .map_err(CopyError::Sink)?;
+        sink.write_buffer(buf).map_err(CopyError::Sink)?;
     }
     let mut probe = [0u8; 1];
     Ok(file.read(&mut probe).map_err(CopyError::Read)? == 0)

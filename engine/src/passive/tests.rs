@@ -444,3 +444,42 @@ fn the_exact_stream_length_and_compressibility_are_declared_before_the_data() {
     capture_increment(&cage, &whole_cage(), &b.snapshot, &mut inc).expect("increment");
     assert_eq!(inc.declared, [(inc.data.len() as u64, true)]);
 }
+
+/// A sink that lends read buffers with more room than asked for, as a unit writer's
+/// pool does.
+#[derive(Default)]
+struct Roomy(Vec<u8>);
+
+impl std::io::Write for Roomy {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::spool::SizedWrite for Roomy {
+    fn buffer(&mut self, want: usize) -> Vec<u8> {
+        Vec::with_capacity(want.max(64 * 1024))
+    }
+}
+
+#[test]
+fn a_file_that_grew_past_its_planned_size_is_reported_changed_not_overread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("grown.bin");
+    fs::write(&path, vec![5u8; 70_000]).expect("write");
+    let mut sink = Roomy::default();
+    let mut file = fs::File::open(&path).expect("open");
+    // Planned at 66,000 bytes: the second read has room for 64 KiB and gets 4,464.
+    let exact = copy_exact(&mut file, 66_000, &mut BytesMut::new(), &mut sink, None)
+        .unwrap_or_else(|_| panic!("copy failed"));
+    assert!(!exact, "a grown file must be reported as changed");
+    let mut file = fs::File::open(&path).expect("open");
+    let mut sink = Roomy::default();
+    let exact = copy_exact(&mut file, 70_000, &mut BytesMut::new(), &mut sink, None)
+        .unwrap_or_else(|_| panic!("copy failed"));
+    assert!(exact);
+    assert_eq!(sink.0, vec![5u8; 70_000]);
+}

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 /// Batches that may wait for the hashing thread.
-const DEPTH: usize = 8;
+const DEPTH: usize = 4;
 
 /// A SHA-256 computed on another thread (or inline if no thread could be started).
 #[derive(Debug)]

@@ -186,8 +186,8 @@ fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_nam
     let set = SpoolSet::create(dir.path(), "s1")
         .expect("create")
         .observed_by(Some(progress));
-    // more than one write batch (256 KiB) before the check, less than all of it
-    let data: Vec<u8> = (0..700_000u64).map(|i| (i * 7919 % 251) as u8).collect();
+    // more than one write batch (1 MiB) before the check, less than all of it
+    let data: Vec<u8> = (0..2_800_000u64).map(|i| (i * 7919 % 251) as u8).collect();
     let path = set.unit_path(id(UnitKind::PassiveBase));
     let mut w = set
         .unit_writer(id(UnitKind::PassiveBase), true)
@@ -201,7 +201,7 @@ fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_nam
             size: announced
         }]
     );
-    w.write(&data[..500_000]).expect("write");
+    w.write(&data[..2_000_000]).expect("write");
     let partial = std::fs::metadata(&path)
         .expect("visible while written")
         .len();
@@ -209,7 +209,7 @@ fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_nam
         partial > 0 && partial < announced,
         "partial length {partial}"
     );
-    w.write(&data[500_000..]).expect("write");
+    w.write(&data[2_000_000..]).expect("write");
     let record = w.finish().expect("finish");
     assert_eq!((record.size, record.compressed), (announced, false));
     assert_eq!(std::fs::metadata(&path).expect("unit").len(), announced);

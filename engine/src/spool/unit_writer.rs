@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
+use super::buffer_pool::BufferPool;
 use super::hash_pipe::HashPipe;
 use super::{SizedWrite, SpoolError, io_err};
 use crate::manifest::UnitRecord;
@@ -20,7 +21,9 @@ use crate::stream::UnitEncoder;
 use crate::unit::UnitId;
 
 /// Encoded bytes gathered before they are written (one vectored write, one hash batch).
-const BATCH: usize = 256 * 1024;
+const BATCH: usize = 1024 * 1024;
+/// The size of the read buffers the writer lends ([`SizedWrite::buffer`]).
+const READ_BUFFER: usize = 64 * 1024;
 
 /// Writes one unit: encodes, hashes and counts as it goes.
 #[derive(Debug)]
@@ -36,6 +39,7 @@ pub struct UnitWriter {
     /// Bytes in `segments`.
     pending: usize,
     hasher: HashPipe,
+    buffers: BufferPool,
     size: u64,
     raw: u64,
     declared: Option<u64>,
@@ -64,6 +68,7 @@ impl UnitWriter {
             segments: Vec::new(),
             pending: 0,
             hasher: HashPipe::new(),
+            buffers: BufferPool::new(READ_BUFFER),
             size: 0,
             raw: 0,
             declared: None,
@@ -266,6 +271,15 @@ impl SizedWrite for UnitWriter {
     }
 
     fn write_bytes(&mut self, data: Bytes) -> std::io::Result<()> {
+        Self::write_bytes(self, data).map_err(std::io::Error::other)
+    }
+
+    fn buffer(&mut self, want: usize) -> Vec<u8> {
+        self.buffers.take(want)
+    }
+
+    fn write_buffer(&mut self, buf: Vec<u8>) -> std::io::Result<()> {
+        let data = self.buffers.lend(buf);
         Self::write_bytes(self, data).map_err(std::io::Error::other)
     }
 }
