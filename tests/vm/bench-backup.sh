@@ -5,14 +5,15 @@
 # least 0.8 x raw, i.e. raw time / backup time >= 0.8.
 # Usage: tests/vm/bench-backup.sh        (BENCH_MB=256: extra MiB in the passive app;
 #        BENCH_REPEAT=N: the streamed backup and raw N times each, alternating, the best
-#        of each compared; BENCH_QUICK=1: only those two; BENCH_TRACE=1: tool runs and
-#        CPU per firmware thread of the streamed backup)
+#        of each compared; BENCH_QUICK=1: only those two; BENCH_TRACE=1: tool runs, CPU
+#        per firmware thread and the big unit's captured/copied bytes each second;
+#        BENCH_PIN=N: the engine's threads on CPU N only)
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export VM_OUT=${VM_OUT:-$VM_DIR/out/bench-backup}
 mkdir -p "$VM_OUT"
-printf 'BENCH_MB=%s\nBENCH_POLL=%s\nBENCH_COMPRESS=%s\nBENCH_TRACE=%s\nBENCH_QUICK=%s\nBENCH_REPEAT=%s\n' "${BENCH_MB:-256}" \
-    "${BENCH_POLL:-2}" "${BENCH_COMPRESS:-true}" "${BENCH_TRACE:-0}" "${BENCH_QUICK:-0}" "${BENCH_REPEAT:-1}" > "$VM_OUT/bench.env"
+printf 'BENCH_MB=%s\nBENCH_POLL=%s\nBENCH_COMPRESS=%s\nBENCH_TRACE=%s\nBENCH_QUICK=%s\nBENCH_REPEAT=%s\nBENCH_PIN=%s\n' "${BENCH_MB:-256}" \
+    "${BENCH_POLL:-2}" "${BENCH_COMPRESS:-true}" "${BENCH_TRACE:-0}" "${BENCH_QUICK:-0}" "${BENCH_REPEAT:-1}" "${BENCH_PIN:-}" > "$VM_OUT/bench.env"
 export VM_EXTRA_FILES="$VM_DIR/bench/backup-guest.sh=/scenarios/96-bench-backup.sh $VM_OUT/bench.env=/etc/bench.env ${VM_EXTRA_FILES:-}"
 export VM_TIMEOUT=${VM_TIMEOUT:-3000}
 set +e

@@ -59,7 +59,11 @@ Back up
    is written last and lists every unit with its size and SHA-256.
 
 4. Copy every file of the folder to the PC with mtp-getfile ID NAME (the IDs and
-   folders are listed by mtp-files), then delete it from the device if you like:
+   folders are listed by mtp-files), or many in one run (one device open for all):
+
+     mtp-connect --getfile ID1,NAME1 --getfile ID2,NAME2 ...
+
+   then delete the folder from the device if you like:
 
      mtp-delfile -n ID
 
@@ -117,6 +121,7 @@ With a file manager (FUSE mount)
 pub const COMMANDS: &[&str] = &[
     "mtp-files",
     "mtp-getfile",
+    "mtp-connect",
     "mtp-sendfile",
     "mtp-newfolder",
     "mtp-delfile",

@@ -7,8 +7,9 @@
 # throughput to mean something. In one boot:
 #   backup+getfile  backup.request -> state done -> every file of the set copied out with
 #                   mtp-getfile (one tool run per file, as README.txt tells a user)
-#   backup+stream   the same, but each file is copied as soon as it is listed (units of
-#                   known size are listed while written and stream as they grow)
+#   backup+stream   the same, but the files are copied as soon as they are listed, all
+#                   those of one listing in one mtp-connect run (units of known size are
+#                   listed while written and stream as they grow)
 #   backup+cp       the same with the copy done by `cp -r` on a jmtpfs mount
 #   raw             mtp-getfile of one file of the set's total size from the Internal
 #                   storage (the comparison point)
@@ -34,7 +35,17 @@ cpu_snap() {
     awk '$1 == "cpu" { print "VM-busy/idle", $2 + $3 + $4 + $7 + $8, $5 + $6, 0 }' /proc/stat
 }
 # threads come and go: sample every second, keep each thread's last figures
-cpu_watch() { while :; do cpu_snap >> /tmp/work/cpu-samples; sleep 1; done; }
+cpu_watch() {
+    _w0=$(now)
+    while :; do
+        cpu_snap >> /tmp/work/cpu-samples
+        # bytes of the big unit captured (spool) and copied (host) so far
+        _sp=$(find /var/lib/mtpbur/spool -name passive-base.unit -path '*20000020*' 2>/dev/null | head -1)
+        _ho=/tmp/work/set-s/20000020/c/passive-base.unit
+        echo "GROW $(elapsed $_w0) $([ -n "$_sp" ] && size_of "$_sp" || echo 0) $([ -f $_ho ] && size_of $_ho || echo 0)" >> /tmp/work/grow
+        sleep 1
+    done
+}
 cpu_diff() {
     awk 'NR == FNR { u[$1] = $2; s[$1] = $3; f[$1] = $4; next }
         { last[$1] = $0 } END { for (k in last) print last[k] }' "$1" "$2" | sort > /tmp/work/cpu-last
@@ -45,6 +56,12 @@ cpu_diff() {
 owners_install_seed || fail "reference owners could not be installed"
 patternfile "$OWNERS_DRIVE/private/20000020/docs/video.bin" $((MB * 1048576))
 start_daemon
+# BENCH_PIN=N: the engine's threads (and the hashing threads they start) on CPU N only
+if [ -n "${BENCH_PIN:-}" ]; then
+    for _t in /proc/$DAEMON_PID/task/*; do
+        case $(cat "$_t/comm") in engine*) taskset -p -c "$BENCH_PIN" "${_t##*/}" >> "$LOG" 2>&1 ;; esac
+    done
+fi
 bk_init || fail "no Backup storage"
 
 # 1. backup, copied with mtp-getfile
@@ -80,8 +97,9 @@ bench cp_total_s "$total_j"
 rm -rf /tmp/work/set-j
 fi
 
-# 2. backup, every file copied with mtp-getfile as soon as it is listed (a unit still
-#    being written streams as the engine writes it): capture and transfer overlap
+# 2. backup, every file copied as soon as it is listed, a batch per mtp-connect run (a
+#    unit still being written streams as the engine writes it): capture and transfer
+#    overlap
 stream_once() {
     t=$(now)
     mark=$(wc -l < "$LOG")
@@ -92,11 +110,13 @@ stream_once() {
     fi
     printf "scope = \"full\"\ntype = \"base\"\nlabel = \"s$1\"\ncompress = $C\n" > /tmp/work/req/backup.request
     bk_request /tmp/work/req/backup.request || fail "backup.request refused"
-    bk_stream_set /tmp/work/set-s || fail "streamed copy failed"
+    bk_stream_set /tmp/work/set-s "s$1" || fail "streamed copy failed"
     total_s=$(elapsed $t)
     [ "${BENCH_TRACE:-0}" = 1 ] && {
         kill $WATCH; cpu_snap >> /tmp/work/cpu-samples
         cpu_diff /tmp/work/cpu0 /tmp/work/cpu-samples | sed 's/^/TRACE /'
+        awk '{ printf "TRACE grow %6.1f s  captured %5d MiB  copied %5d MiB\n", $2, $3 / 1048576, $4 / 1048576 }' /tmp/work/grow
+        rm -f /tmp/work/grow
     }
     verify_set /tmp/work/set-s || fail "streamed set: $VERIFY_ERR"
     [ -n "${SET_BYTES:-}" ] || { SET_BYTES=$BK_BYTES; bench set_bytes "$SET_BYTES"; bench set_files "$BK_FILES"; }

@@ -14,8 +14,9 @@
 #                                and the folder ids (bk_tree_only: the tree alone)
 #   bk_id NAME                   id of the top-level object NAME
 #   bk_copy_set NAME DEST        copy a set folder to DEST (BK_BYTES: bytes copied)
-#   bk_stream_set DEST           copy the running backup's set as its files appear
-#                                (BK_SET, BK_BYTES, BK_FILES, BK_EARLY)
+#   bk_stream_set DEST [LABEL]   copy the running backup's set as its files appear, a
+#                                batch per mtp-connect run (BK_SET, BK_BYTES, BK_FILES,
+#                                BK_EARLY)
 #   bk_upload_set SRC NAME       upload a set directory as folder NAME (mtp-newfolder +
 #                                mtp-sendfile; BK_BYTES: bytes sent)
 #   bk_delete NAME               delete a top-level folder (mtp-delfile)
@@ -108,21 +109,26 @@ bk_copy_set() {
     done < /tmp/work/set-objects.txt
 }
 
-# bk_stream_set DEST: copy the running backup's set while it is captured. mtp-filetree
-# finds its files, each new one is fetched with mtp-getfile (a unit still being written
+# bk_stream_set DEST [LABEL]: copy the running backup's set while it is captured.
+# mtp-filetree finds its files; all the new ones are fetched in one `mtp-connect
+# --getfile ID,DEST ...` run (one device open for the batch; a unit still being written
 # is listed with its final size and read as it grows), until manifest.toml, which the
-# engine writes last, has been copied. Sets BK_SET, BK_BYTES, BK_FILES and BK_EARLY (files
-# copied before the manifest existed, i.e. while the backup was still running).
+# engine writes last, has been copied. The set is the folder named *-LABEL, or the
+# session status.toml names. Sets BK_SET, BK_BYTES, BK_FILES and BK_EARLY (files copied
+# before the manifest existed, i.e. while the backup was still running).
 bk_stream_set() {
-    rm -rf "$1"; mkdir -p "$1"; BK_BYTES=0; BK_FILES=0; BK_EARLY=0
+    rm -rf "$1"; mkdir -p "$1"; BK_BYTES=0; BK_FILES=0; BK_EARLY=0; BK_SET=
     : > /tmp/work/fetched.txt
-    bk_status || { say "status.toml could not be read"; return 1; }
-    BK_SET=$(bk_field session)
-    [ -n "$BK_SET" ] || { say "status.toml names no session"; return 1; }
+    if [ -z "${2:-}" ]; then
+        bk_status || { say "status.toml could not be read"; return 1; }
+        BK_SET=$(bk_field session)
+        [ -n "$BK_SET" ] || { say "status.toml names no session"; return 1; }
+    fi
     _tries=600
     while [ $_tries -gt 0 ]; do
         _tries=$((_tries - 1))
         bk_tree_only
+        [ -n "$BK_SET" ] || BK_SET=$(awk -v l="-$2" '$1 == 0 && substr($3, length($3) - length(l) + 1) == l { print $3; exit }' /tmp/work/tree.txt)
         # the set's leaves (files): "id relative/path"
         awk -v n="$BK_SET" '
             function out() { if (have && !child) print pid, prel; have = 0 }
@@ -136,22 +142,33 @@ bk_stream_set() {
             END { child = 0; out() }' /tmp/work/tree.txt > /tmp/work/set-leaves.txt
         _last=no
         grep -qx '[0-9]* manifest.toml' /tmp/work/set-leaves.txt && _last=yes
-        _new=0
-        while read -r _id _rel; do
-            grep -qxF "$_rel" /tmp/work/fetched.txt && continue
-            mkdir -p "$(dirname "$1/$_rel")"
-            getfile "$_id" "$1/$_rel" < /dev/null || { say "mtp-getfile $_id ($_rel) failed"; return 1; }
-            echo "$_rel" >> /tmp/work/fetched.txt
-            BK_BYTES=$((BK_BYTES + $(size_of "$1/$_rel"))); BK_FILES=$((BK_FILES + 1)); _new=1
-            [ $_last = no ] && BK_EARLY=$((BK_EARLY + 1))
-        done < /tmp/work/set-leaves.txt
-        [ $_last = yes ] && return 0
-        if [ $_new = 0 ]; then
+        # the files not copied yet (few processes: each one costs under TCG)
+        awk 'FILENAME == ARGV[1] { done[$0] = 1; next } !($2 in done)' \
+            /tmp/work/fetched.txt /tmp/work/set-leaves.txt > /tmp/work/batch.txt
+        if [ -s /tmp/work/batch.txt ]; then
+            awk -v d="$1" '{ p = d "/" $2; sub(/\/[^\/]*$/, "", p); print p }' /tmp/work/batch.txt | xargs mkdir -p
+            set -- "$1" "${2:-}"
+            while read -r _id _rel; do set -- "$@" --getfile "$_id,$1/$_rel"; done < /tmp/work/batch.txt
+            _dest=$1; _label=$2; shift 2
+            run mtp-connect "$@" < /dev/null
+            set -- "$_dest" "$_label"
+            out_has "Error" && { say "mtp-connect reported an error"; return 1; }
+            while read -r _id _rel; do
+                [ -f "$1/$_rel" ] || { say "$_rel was not copied"; return 1; }
+                echo "$_rel" >> /tmp/work/fetched.txt
+                BK_FILES=$((BK_FILES + 1))
+                [ $_last = no ] && BK_EARLY=$((BK_EARLY + 1))
+            done < /tmp/work/batch.txt
+        else
             bk_status && [ "$(bk_field state)" = failed ] && { say "backup failed: $(bk_field last_error)"; return 1; }
             sleep "${BK_STREAM_POLL:-0.3}"
         fi
+        if [ $_last = yes ]; then
+            BK_BYTES=$(find "$1" -type f -exec stat -c %s {} + | awk '{ s += $1 } END { print s + 0 }')
+            return 0
+        fi
     done
-    say "set $BK_SET: no manifest after 600 listings"; return 1
+    say "set ${BK_SET:-*-$2}: no manifest after 600 listings"; return 1
 }
 
 bk_upload_set() {
