@@ -27,6 +27,8 @@ pub(crate) struct GrowingSource {
     len: u64,
     remaining: u64,
     seeked: bool,
+    /// The file's length when last looked at: bytes below it need no new look.
+    seen: u64,
 }
 
 impl GrowingSource {
@@ -56,18 +58,23 @@ impl GrowingSource {
             len,
             remaining: len,
             seeked: false,
+            seen: 0,
         })
     }
 
     /// Returns how many bytes from the current position are on disk now, or the error
     /// if the unit was abandoned.
-    fn available(&self, want: u64) -> ProviderResult<Option<u64>> {
-        let on_disk = self
+    fn available(&mut self, want: u64) -> ProviderResult<Option<u64>> {
+        // The engine only appends: what was on disk stays there.
+        if self.seen.saturating_sub(self.pos) >= want {
+            return Ok(Some(want));
+        }
+        self.seen = self
             .file
             .metadata()
             .map_err(|_| ResponseCode::IncompleteTransfer)?
-            .len()
-            .saturating_sub(self.pos);
+            .len();
+        let on_disk = self.seen.saturating_sub(self.pos);
         if on_disk >= want {
             return Ok(Some(want));
         }
