@@ -33,7 +33,7 @@ awk '
         printf "\n"
         printf "raw mtp-getfile of %.1f MiB: %.2f s (%.1f MiB/s)\n", mb, v["raw_getfile_s"], mb / v["raw_getfile_s"]
         split("getfile_total_s stream_total_s cp_total_s", k, " ")
-        split("backup, then mtp-getfile per file|backup + mtp-getfile as files appear|backup, then cp -r on jmtpfs", name, "|")
+        split("backup, then mtp-getfile per file|backup + mtp-connect as files appear|backup, then cp -r on jmtpfs", name, "|")
         for (i = 1; i <= 3; i++) {
             if (!(k[i] in v)) continue
             r = v["raw_getfile_s"] / v[k[i]]
