@@ -32,10 +32,15 @@ impl BufferPool {
         }
     }
 
-    /// An empty buffer with room for at least `want` bytes: the oldest one lent if
-    /// nobody holds it any more, else a new one.
+    /// An empty buffer with room for at least `want` bytes: for a full-size read, the
+    /// oldest one lent if nobody holds it any more, else a new one. A smaller read (a
+    /// small file, a file's tail) gets a buffer of its own size: a batch may hold
+    /// thousands of small files, and each must cost what it holds, not a whole buffer.
     pub(crate) fn take(&mut self, want: usize) -> Vec<u8> {
-        if want <= self.size && self.lent.front().is_some_and(Bytes::is_unique) {
+        if want != self.size {
+            return Vec::with_capacity(want);
+        }
+        if self.lent.front().is_some_and(Bytes::is_unique) {
             if let Some(Ok(mut back)) = self.lent.pop_front().map(Bytes::try_into_mut) {
                 back.clear();
                 let buf = Vec::from(back);
@@ -44,12 +49,17 @@ impl BufferPool {
                 }
             }
         }
-        Vec::with_capacity(want.max(self.size))
+        Vec::with_capacity(want)
     }
 
-    /// Freezes a filled buffer for the readers and keeps a handle on it.
+    /// Freezes a filled buffer for the readers and keeps a handle on it if it is one of
+    /// the pool's size.
     pub(crate) fn lend(&mut self, buf: Vec<u8>) -> Bytes {
+        let pooled = buf.capacity() == self.size;
         let bytes = Bytes::from(buf);
+        if !pooled {
+            return bytes;
+        }
         if self.lent.len() == MAX_LENT {
             self.lent.pop_front();
         }
@@ -96,10 +106,19 @@ mod tests {
     }
 
     #[test]
-    fn a_larger_wish_than_the_pool_size_gets_a_new_buffer() {
-        let mut pool = BufferPool::new(16);
-        let buf = pool.take(16);
-        let _ = pool.lend(buf);
-        assert!(pool.take(64).capacity() >= 64);
+    fn other_sizes_get_buffers_of_their_own_and_are_not_kept() {
+        let mut pool = BufferPool::new(4096);
+        let buf = pool.take(4096);
+        drop(pool.lend(buf));
+        // A small read does not take (and pin) a whole free buffer.
+        let small = pool.take(10);
+        assert_eq!(small.capacity(), 10);
+        drop(pool.lend(small));
+        assert_eq!(pool.lent.len(), 1);
+        assert!(pool.take(8192).capacity() >= 8192);
+        // The free full-size buffer is still there for the next full-size read.
+        let full = pool.take(4096);
+        assert!(full.capacity() >= 4096);
+        assert!(pool.lent.is_empty());
     }
 }
