@@ -179,13 +179,24 @@ fn recorder() -> (
     (progress, events)
 }
 
+/// A new set "s1" below `dir` whose progress events are recorded.
+fn observed_set(
+    dir: &Path,
+) -> (
+    SpoolSet,
+    std::sync::Arc<std::sync::Mutex<Vec<ProgressEvent>>>,
+) {
+    let (progress, events) = recorder();
+    let set = SpoolSet::create(dir, "s1")
+        .expect("create")
+        .observed_by(Some(progress));
+    (set, events)
+}
+
 #[test]
 fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (progress, events) = recorder();
-    let set = SpoolSet::create(dir.path(), "s1")
-        .expect("create")
-        .observed_by(Some(progress));
+    let (set, events) = observed_set(dir.path());
     // more than one write batch (1 MiB) before the check, less than all of it
     let data: Vec<u8> = (0..2_800_000u64).map(|i| (i * 7919 % 251) as u8).collect();
     let path = set.unit_path(id(UnitKind::PassiveBase));
@@ -222,10 +233,7 @@ fn a_declared_uncompressed_unit_is_announced_sized_and_grows_under_its_final_nam
 #[test]
 fn an_abandoned_announced_unit_is_removed_and_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (progress, events) = recorder();
-    let set = SpoolSet::create(dir.path(), "s1")
-        .expect("create")
-        .observed_by(Some(progress));
+    let (set, events) = observed_set(dir.path());
     let path = set.unit_path(id(UnitKind::PassiveBase));
     let mut w = set
         .unit_writer(id(UnitKind::PassiveBase), false)
@@ -243,10 +251,7 @@ fn an_abandoned_announced_unit_is_removed_and_reported() {
 #[test]
 fn a_unit_shorter_than_declared_fails_and_compressible_units_stay_unannounced() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (progress, events) = recorder();
-    let set = SpoolSet::create(dir.path(), "s1")
-        .expect("create")
-        .observed_by(Some(progress));
+    let (set, events) = observed_set(dir.path());
     let mut w = set
         .unit_writer(id(UnitKind::PassiveBase), false)
         .expect("writer");
