@@ -15,6 +15,7 @@
 //!   and the per-unit `CSBEClient` calls (`request_data`, `supply_data`, …).
 #![forbid(unsafe_code)]
 
+pub mod confined;
 pub mod dbms;
 pub mod ipc;
 pub mod manifest;

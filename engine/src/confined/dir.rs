@@ -1,0 +1,484 @@
+//! [`Dir`]: a directory descriptor and the operations beneath it.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use super::{TempFile, not_regular, symlink_refused};
+
+/// What a directory entry is (symbolic links are reported, never followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+impl Kind {
+    fn from_type(t: rfs::FileType) -> Self {
+        match t {
+            rfs::FileType::RegularFile => Self::File,
+            rfs::FileType::Directory => Self::Dir,
+            rfs::FileType::Symlink => Self::Symlink,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The metadata of a file, read without following a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// What it is.
+    pub kind: Kind,
+    /// Permission bits (`& 0o7777`).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Number of hard links.
+    pub nlink: u64,
+}
+
+impl From<rfs::Stat> for Meta {
+    // The field types of `struct stat` differ between architectures, hence the casts.
+    #[allow(
+        clippy::cast_possible_wrap,
+        clippy::unnecessary_cast,
+        clippy::useless_conversion
+    )]
+    fn from(st: rfs::Stat) -> Self {
+        let mode = st.st_mode as u32;
+        Self {
+            kind: Kind::from_type(rfs::FileType::from_raw_mode(mode as _)),
+            mode: mode & 0o7777,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            size: u64::try_from(st.st_size as i64).unwrap_or(0),
+            mtime_ns: (st.st_mtime as i64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_mtime_nsec as i64),
+            nlink: st.st_nlink as u64,
+        }
+    }
+}
+
+/// One entry of a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its name (names that are not UTF-8 are never listed).
+    pub name: String,
+    /// What it is.
+    pub kind: Kind,
+}
+
+/// An open directory: the right to touch what lies beneath it, and nothing else.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
+    .union(ResolveFlags::NO_SYMLINKS)
+    .union(ResolveFlags::NO_MAGICLINKS);
+
+fn errno(path: &Path, e: Errno) -> io::Error {
+    match e {
+        Errno::LOOP => symlink_refused(path),
+        Errno::XDEV => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: leaves the directory it is resolved in", path.display()),
+        ),
+        other => {
+            let e = io::Error::from(other);
+            io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+        }
+    }
+}
+
+/// Splits `rel` into its components; refuses absolute paths, `..` and empty components.
+fn components(rel: &str) -> io::Result<Vec<&str>> {
+    if rel.is_empty() || rel == "." {
+        return Ok(Vec::new());
+    }
+    let comps: Vec<&str> = rel.split('/').collect();
+    if comps
+        .iter()
+        .any(|c| c.is_empty() || *c == "." || *c == "..")
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{rel}: not a plain relative path"),
+        ));
+    }
+    Ok(comps)
+}
+
+impl Dir {
+    /// Opens a directory the device maker configured (a drive, the spool). Symbolic links
+    /// in this path are followed: it comes from the board profile, not from an owner.
+    ///
+    /// # Errors
+    /// The open failed or `path` is not a directory.
+    pub fn open_root(path: &Path) -> io::Result<Self> {
+        let fd = rfs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| errno(path, e))?;
+        Ok(Self {
+            fd,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Returns the path this directory was opened at (for messages only).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Returns the path of `rel` beneath this directory (for messages only).
+    pub fn display(&self, rel: &str) -> PathBuf {
+        if rel.is_empty() {
+            self.path.clone()
+        } else {
+            self.path.join(rel)
+        }
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Opens `rel` beneath this directory, following no symbolic link.
+    fn resolve(&self, rel: &str, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+        let comps = components(rel)?;
+        let path = if comps.is_empty() { "." } else { rel };
+        let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
+        for _ in 0..8 {
+            match rfs::openat2(&self.fd, path, flags, mode, RESOLVE) {
+                Err(Errno::AGAIN | Errno::INTR) => continue,
+                Err(Errno::NOSYS) => return self.walk(&comps, flags, mode),
+                other => return other.map_err(|e| errno(&self.display(rel), e)),
+            }
+        }
+        Err(errno(&self.display(rel), Errno::AGAIN))
+    }
+
+    /// The same as [`Self::resolve`] for kernels without `openat2` (before 5.6).
+    fn walk(&self, comps: &[&str], flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+        let Some((last, parents)) = comps.split_last() else {
+            return rfs::openat(&self.fd, ".", flags, mode).map_err(|e| errno(&self.path, e));
+        };
+        let mut cur: Option<OwnedFd> = None;
+        let mut shown = self.path.clone();
+        for comp in parents {
+            shown.push(comp);
+            let base = cur.as_ref().map_or(self.fd.as_fd(), AsFd::as_fd);
+            let next = rfs::openat(
+                base,
+                *comp,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| errno(&shown, e))?;
+            cur = Some(next);
+        }
+        shown.push(last);
+        let base = cur.as_ref().map_or(self.fd.as_fd(), AsFd::as_fd);
+        rfs::openat(base, *last, flags | OFlags::NOFOLLOW, mode).map_err(|e| errno(&shown, e))
+    }
+
+    /// Opens the directory `rel` beneath this one (`""` opens this one again).
+    ///
+    /// # Errors
+    /// Not found, not a directory, or a symbolic link on the way.
+    pub fn open_dir(&self, rel: &str) -> io::Result<Self> {
+        let fd = self.resolve(rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+        Ok(Self {
+            fd,
+            path: self.display(rel),
+        })
+    }
+
+    /// Opens the parent of `rel` and returns it with the last component.
+    fn parent_of<'a>(&self, rel: &'a str) -> io::Result<(Self, &'a str)> {
+        match rel.rsplit_once('/') {
+            Some((parent, name)) => Ok((self.open_dir(parent)?, name)),
+            None if components(rel)?.is_empty() => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an empty path names no entry",
+            )),
+            None => Ok((self.try_clone()?, rel)),
+        }
+    }
+
+    /// Returns the metadata of `rel` (a symbolic link is reported as one), or `None` if
+    /// it or a directory on the way does not exist.
+    ///
+    /// # Errors
+    /// A symbolic link or a non-directory on the way, or another I/O error.
+    pub fn stat(&self, rel: &str) -> io::Result<Option<Meta>> {
+        if components(rel)?.is_empty() {
+            return self.meta().map(Some);
+        }
+        let (parent, name) = match self.parent_of(rel) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match rfs::statat(&parent.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st.into())),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(errno(&self.display(rel), e)),
+        }
+    }
+
+    /// Opens the regular file `rel` for reading. The open does not block (a FIFO is
+    /// refused, not waited on) and follows no symbolic link.
+    ///
+    /// # Errors
+    /// Not found, not a regular file, a symbolic link on the way, or another I/O error.
+    pub fn open_file(&self, rel: &str) -> io::Result<(File, Meta)> {
+        let fd = self.resolve(rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+        let meta = Meta::from(rfs::fstat(&fd).map_err(|e| errno(&self.display(rel), e))?);
+        if meta.kind != Kind::File {
+            return Err(not_regular(&self.display(rel), meta.kind));
+        }
+        rfs::fcntl_setfl(&fd, OFlags::empty()).map_err(|e| errno(&self.display(rel), e))?;
+        Ok((File::from(fd), meta))
+    }
+
+    /// Lists this directory, sorted by name (`.` and `..` left out).
+    ///
+    /// # Errors
+    /// An I/O error while reading.
+    pub fn entries(&self) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let mut dir = rfs::Dir::read_from(&self.fd).map_err(|e| errno(&self.path, e))?;
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(|e| errno(&self.path, e))?;
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            };
+            if name == "." || name == ".." {
+                continue;
+            }
+            let kind = match entry.file_type() {
+                rfs::FileType::Unknown => {
+                    match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st) => Meta::from(st).kind,
+                        Err(Errno::NOENT) => continue,
+                        Err(e) => return Err(errno(&self.display(name), e)),
+                    }
+                }
+                t => Kind::from_type(t),
+            };
+            out.push(Entry {
+                name: name.to_owned(),
+                kind,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Creates the directories of `rel` that are missing (mode `mode`, handed to `owner`
+    /// through their descriptors) and opens the last one.
+    ///
+    /// # Errors
+    /// A symbolic link or a non-directory on the way, or another I/O error.
+    pub fn create_dir_all(
+        &self,
+        rel: &str,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    ) -> io::Result<Self> {
+        let mut cur = self.try_clone()?;
+        for comp in components(rel)? {
+            let created = match rfs::mkdirat(&cur.fd, comp, Mode::from_raw_mode(mode)) {
+                Ok(()) => true,
+                Err(Errno::EXIST) => false,
+                Err(e) => return Err(errno(&cur.display(comp), e)),
+            };
+            cur = cur.open_dir(comp)?;
+            if created {
+                cur.chmod(mode)?;
+                if let Some((uid, gid)) = owner {
+                    cur.chown(uid, gid)?;
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Creates a new file under an unpredictable name in this directory, to be renamed
+    /// over its target by [`TempFile::commit`].
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn create_temp(&self, mode: u32) -> io::Result<TempFile> {
+        TempFile::create(self.try_clone()?, mode)
+    }
+
+    /// Creates the new file `name` in this directory; it must not exist.
+    ///
+    /// # Errors
+    /// `AlreadyExists`, or another I/O error.
+    pub fn create_new(&self, name: &str, mode: u32) -> io::Result<File> {
+        let fd = self.resolve(
+            single(name)?,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(mode),
+        )?;
+        Ok(File::from(fd))
+    }
+
+    /// Renames the entry `from` of this directory to `to` in `target` (replacing it).
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn rename(&self, from: &str, target: &Self, to: &str) -> io::Result<()> {
+        rfs::renameat(&self.fd, single(from)?, &target.fd, single(to)?)
+            .map_err(|e| errno(&target.display(to), e))
+    }
+
+    /// Swaps the entries `a` of this directory and `b` of `target` atomically.
+    ///
+    /// # Errors
+    /// An I/O error (nothing changed).
+    pub fn exchange(&self, a: &str, target: &Self, b: &str) -> io::Result<()> {
+        rfs::renameat_with(
+            &self.fd,
+            single(a)?,
+            &target.fd,
+            single(b)?,
+            rfs::RenameFlags::EXCHANGE,
+        )
+        .map_err(|e| errno(&target.display(b), e))
+    }
+
+    /// Removes the file (or symbolic link) `rel`; a missing file is not an error.
+    ///
+    /// # Errors
+    /// A directory, or another I/O error.
+    pub fn remove_file(&self, rel: &str) -> io::Result<()> {
+        let (parent, name) = match self.parent_of(rel) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match rfs::unlinkat(&parent.fd, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(errno(&self.display(rel), e)),
+        }
+    }
+
+    /// Removes `rel` and everything beneath it, through descriptors (a symbolic link is
+    /// removed, never followed); a missing entry is not an error.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn remove_tree(&self, rel: &str) -> io::Result<()> {
+        let Some(meta) = self.stat(rel)? else {
+            return Ok(());
+        };
+        if meta.kind == Kind::Dir {
+            let dir = self.open_dir(rel)?;
+            for entry in dir.entries()? {
+                dir.remove_tree(&entry.name)?;
+            }
+            let (parent, name) = self.parent_of(rel)?;
+            match rfs::unlinkat(&parent.fd, name, AtFlags::REMOVEDIR) {
+                Ok(()) | Err(Errno::NOENT) => Ok(()),
+                Err(e) => Err(errno(&self.display(rel), e)),
+            }
+        } else {
+            self.remove_file(rel)
+        }
+    }
+
+    /// Returns this directory's own metadata.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn meta(&self) -> io::Result<Meta> {
+        rfs::fstat(&self.fd)
+            .map(Meta::from)
+            .map_err(|e| errno(&self.path, e))
+    }
+
+    /// Gives this directory to `uid`:`gid`, if it is not theirs already.
+    ///
+    /// # Errors
+    /// An I/O error (only root may give a directory away).
+    pub fn chown(&self, uid: u32, gid: u32) -> io::Result<()> {
+        chown_fd(&self.fd, uid, gid).map_err(|e| errno(&self.path, e))
+    }
+
+    /// Sets this directory's permission bits.
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn chmod(&self, mode: u32) -> io::Result<()> {
+        rfs::fchmod(&self.fd, Mode::from_raw_mode(mode & 0o7777)).map_err(|e| errno(&self.path, e))
+    }
+
+    /// Makes this directory's entries durable (`fsync` on the directory).
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn sync(&self) -> io::Result<()> {
+        rfs::fsync(&self.fd).map_err(|e| errno(&self.path, e))
+    }
+
+    /// Opens this directory a second time.
+    ///
+    /// # Errors
+    /// Out of descriptors.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            fd: self.fd.try_clone()?,
+            path: self.path.clone(),
+        })
+    }
+}
+
+/// Gives the file behind `fd` to `uid`:`gid`, if it is not theirs already.
+pub(crate) fn chown_fd(fd: impl AsFd, uid: u32, gid: u32) -> Result<(), Errno> {
+    let st = rfs::fstat(&fd)?;
+    if (st.st_uid, st.st_gid) == (uid, gid) {
+        return Ok(());
+    }
+    rfs::fchown(
+        &fd,
+        Some(rfs::Uid::from_raw(uid)),
+        Some(rfs::Gid::from_raw(gid)),
+    )
+}
+
+/// Checks that `name` is one path component.
+fn single(name: &str) -> io::Result<&str> {
+    match components(name)?.as_slice() {
+        [one] => Ok(one),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name}: not a single file name"),
+        )),
+    }
+}
