@@ -4,19 +4,28 @@
 //! ending in `.db` or `.sqlite` directly in `<cage>/dbms/<P as 8 hex digits>/`. Backup
 //! copies each one with SQLite's online backup API in a single step, so the copy is a
 //! consistent snapshot even while the owner has it open; the copies travel in the passive
-//! stream format (paths relative to the cage). Restore writes each copy to a temporary
-//! file next to the target and applies it with the backup API in the other direction,
+//! stream format (paths relative to the cage). Restore writes each copy to a scratch file
+//! the owner cannot reach and applies it with the backup API in the other direction,
 //! which replaces the target's pages in one transaction: readers see the old database or
 //! the new one, never a mix.
+//!
+//! SQLite opens a database's journal, WAL and shared-memory files by path, next to the
+//! database, and a hot journal is played back into the database on open. In an owner's
+//! cage every one of those names is the owner's to plant, so the engine opens the owner's
+//! databases only with the owner's identity ([`crate::confined::identity::as_user`]): it
+//! can then read and write exactly what the owner could. The scratch side (root-only) is
+//! opened before the switch and used through its open descriptor.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
-use rusqlite::Connection;
 use rusqlite::backup::Backup;
+use rusqlite::{Connection, OpenFlags};
 
+use crate::confined::identity::{Identity, as_user};
+use crate::confined::{Dir, Kind, TempFile};
 use crate::passive::archive::{self, ArchiveDecoder, ArchiveError, ArchiveEvent};
 use crate::registration::{CagePath, DbmsPolicy};
 
@@ -81,27 +90,33 @@ pub fn is_database(path: &CagePath, policies: &[DbmsPolicy]) -> bool {
         && (name.ends_with(".db") || name.ends_with(".sqlite"))
 }
 
-/// Lists the databases of `policies` in a cage (sorted; symlinks ignored).
+/// Lists the databases of `policies` in a cage with their sizes (sorted; symbolic links
+/// and anything but regular files ignored; a policy directory reached through a link is
+/// an error).
 ///
 /// # Errors
 /// An I/O error other than a missing directory.
-pub fn list_databases(cage: &Path, policies: &[DbmsPolicy]) -> Result<Vec<CagePath>, DbmsError> {
+pub fn list_databases(
+    cage: &Dir,
+    policies: &[DbmsPolicy],
+) -> Result<Vec<(CagePath, u64)>, DbmsError> {
     let mut out = Vec::new();
     for policy in policies {
         let rel = policy_dir(*policy);
-        let dir = cage.join(rel.as_str());
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
+        let dir = match cage.open_dir(rel.as_str()) {
+            Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_err(&dir)(e)),
+            Err(e) => return Err(io_err(&cage.display(rel.as_str()))(e)),
         };
-        for entry in entries.flatten() {
-            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            let Some(path) = entry.file_name().to_str().and_then(|n| rel.join(n)) else {
+        for entry in dir.entries().map_err(io_err(dir.path()))? {
+            let Some(path) = rel.join(&entry.name) else {
                 continue;
             };
-            if is_file && is_database(&path, policies) {
-                out.push(path);
+            if entry.kind != Kind::File || !is_database(&path, policies) {
+                continue;
+            }
+            if let Some(meta) = cage.stat(path.as_str()).map_err(io_err(dir.path()))? {
+                out.push((path, meta.size));
             }
         }
     }
@@ -109,8 +124,15 @@ pub fn list_databases(cage: &Path, policies: &[DbmsPolicy]) -> Result<Vec<CagePa
     Ok(out)
 }
 
+/// Opens a cage and returns it with its owner.
+fn open_cage(cage: &Path) -> Result<(Dir, Identity), DbmsError> {
+    let dir = Dir::open_leaf(cage).map_err(io_err(cage))?;
+    let meta = dir.meta().map_err(io_err(cage))?;
+    Ok((dir, Identity::new(meta.uid, meta.gid)))
+}
+
 /// Writes a consistent copy of every database of `policies` to `sink` (passive stream
-/// format). `scratch` is a directory for the temporary copies.
+/// format). `scratch` is a root-only directory for the temporary copies.
 ///
 /// # Errors
 /// A [`DbmsError`]; the stream is then incomplete.
@@ -120,26 +142,23 @@ pub fn capture_dbms(
     scratch: &Path,
     sink: &mut impl crate::spool::SizedWrite,
 ) -> Result<usize, DbmsError> {
-    let databases = list_databases(cage, policies)?;
-    let mut builder = std::fs::DirBuilder::new();
-    std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o700)
-        .create(scratch)
-        .map_err(io_err(scratch))?;
+    let (dir, owner) = open_cage(cage)?;
+    let databases = list_databases(&dir, policies)?;
+    let scratch = scratch_dir(scratch)?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
-    for (i, rel) in databases.iter().enumerate() {
+    for (rel, _) in &databases {
         let source = cage.join(rel.as_str());
-        let copy = scratch.join(format!("copy-{i}.db"));
-        let _ = std::fs::remove_file(&copy);
-        online_copy(&source, &copy)?;
-        let mut file = File::open(&copy).map_err(io_err(&copy))?;
-        let size = file.metadata().map_err(io_err(&copy))?.len();
+        let mut copy = scratch.create_temp(0o600).map_err(io_err(scratch.path()))?;
+        let copy_path = scratch.display(copy.name());
+        online_copy(&source, owner, &copy_path)?;
+        let file = copy.file();
+        let size = file.metadata().map_err(io_err(&copy_path))?.len();
         archive::file_header(&mut out, rel, size, 0, 0o600);
-        let copied = crate::passive::copy_exact(&mut file, size, &mut out, sink, None);
-        let _ = std::fs::remove_file(&copy);
+        let copied = crate::passive::copy_exact(file, size, &mut out, sink, None);
         match copied {
             Ok(true) => {}
-            Ok(false) => return Err(io_err(&copy)(std::io::Error::other("copy changed"))),
+            Ok(false) => return Err(io_err(&copy_path)(std::io::Error::other("copy changed"))),
             Err(crate::passive::CopyError::Read(e) | crate::passive::CopyError::Sink(e)) => {
                 return Err(io_err(&source)(e));
             }
@@ -151,12 +170,31 @@ pub fn capture_dbms(
     Ok(databases.len())
 }
 
-/// Copies `from` into a new database file `to` with one backup step (a consistent snapshot).
-fn online_copy(from: &Path, to: &Path) -> Result<(), DbmsError> {
-    let src = Connection::open(from).map_err(sql_err(from))?;
+/// Creates (0700) and opens the scratch directory.
+fn scratch_dir(scratch: &Path) -> Result<Dir, DbmsError> {
+    let mut builder = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o700)
+        .create(scratch)
+        .map_err(io_err(scratch))?;
+    let dir = Dir::open_root(scratch).map_err(io_err(scratch))?;
+    dir.chmod(0o700).map_err(io_err(scratch))?;
+    Ok(dir)
+}
+
+/// Copies the owner's database `from` into the new scratch file `to` with one backup step
+/// (a consistent snapshot). The copy is opened first, as the engine, without a journal;
+/// the owner's database is opened and read with the owner's identity.
+fn online_copy(from: &Path, owner: Identity, to: &Path) -> Result<(), DbmsError> {
     let mut dst = Connection::open(to).map_err(sql_err(to))?;
-    let backup = Backup::new(&src, &mut dst).map_err(sql_err(from))?;
-    backup.step(-1).map_err(sql_err(from))?;
+    dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA locking_mode = EXCLUSIVE;")
+        .map_err(sql_err(to))?;
+    as_user(owner, || {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let src = Connection::open_with_flags(from, flags).map_err(sql_err(from))?;
+        let backup = Backup::new(&src, &mut dst).map_err(sql_err(from))?;
+        backup.step(-1).map_err(sql_err(from))
+    })
+    .map_err(io_err(from))??;
     Ok(())
 }
 
@@ -167,20 +205,20 @@ fn online_copy(from: &Path, to: &Path) -> Result<(), DbmsError> {
 #[derive(Debug)]
 pub struct DbmsRestore {
     cage: PathBuf,
+    scratch: PathBuf,
     policies: Vec<DbmsPolicy>,
     decoder: ArchiveDecoder,
-    current: Option<(PathBuf, File)>,
-    received: Vec<(PathBuf, PathBuf)>,
+    received: Vec<(TempFile, CagePath)>,
 }
 
 impl DbmsRestore {
-    /// Starts a restore into `cage`.
-    pub fn new(cage: &Path, policies: &[DbmsPolicy]) -> Self {
+    /// Starts a restore into `cage`; received databases wait in `scratch` (root-only).
+    pub fn new(cage: &Path, policies: &[DbmsPolicy], scratch: &Path) -> Self {
         Self {
             cage: cage.to_owned(),
+            scratch: scratch.to_owned(),
             policies: policies.to_vec(),
             decoder: ArchiveDecoder::new(),
-            current: None,
             received: Vec::new(),
         }
     }
@@ -197,90 +235,64 @@ impl DbmsRestore {
                     if !is_database(&path, &self.policies) {
                         return Err(DbmsError::NotADatabase(path.to_string()));
                     }
-                    let target = self.cage.join(path.as_str());
-                    let dir = target.parent().unwrap_or(&self.cage).to_owned();
-                    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-                    let tmp = target.with_extension("restore-tmp");
-                    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-                    self.received.push((tmp.clone(), target));
-                    self.current = Some((tmp, file));
+                    let scratch = scratch_dir(&self.scratch)?;
+                    let tmp = scratch.create_temp(0o600).map_err(io_err(&self.scratch))?;
+                    self.received.push((tmp, path));
                 }
                 ArchiveEvent::Data(bytes) => {
-                    if let Some((path, file)) = self.current.as_mut() {
-                        file.write_all(&bytes).map_err(io_err(path))?;
+                    if let Some((tmp, _)) = self.received.last_mut() {
+                        Write::write_all(tmp.file(), &bytes).map_err(io_err(&self.scratch))?;
                     }
                 }
-                ArchiveEvent::FileEnd => {
-                    if let Some((path, file)) = self.current.take() {
-                        file.sync_all().map_err(io_err(&path))?;
-                    }
-                }
-                ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
+                ArchiveEvent::FileEnd | ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
             }
         }
         Ok(())
     }
 
-    /// Checks the stream ended and applies every database with the backup API.
+    /// Checks the stream ended and applies every database with the backup API, with the
+    /// cage owner's identity (a database or directory it creates is the owner's).
     ///
     /// # Errors
     /// A [`DbmsError`]; databases already applied stay restored, the others untouched.
     pub fn commit(mut self) -> Result<usize, DbmsError> {
         self.decoder.finish()?;
+        let (cage, owner) = open_cage(&self.cage)?;
         let count = self.received.len();
-        for (tmp, target) in std::mem::take(&mut self.received) {
-            let existed = target.exists();
-            let result = apply(&tmp, &target);
-            let _ = std::fs::remove_file(&tmp);
-            result?;
-            if !existed {
-                self.give_to_cage_owner(&target)?;
-            }
+        for (mut tmp, rel) in std::mem::take(&mut self.received) {
+            let copy = tmp.dir().display(tmp.name());
+            check_header(tmp.file(), &copy, &rel)?;
+            let src = Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(sql_err(&copy))?;
+            let target = self.cage.join(rel.as_str());
+            let parent = rel.parent().unwrap_or_default();
+            as_user(owner, || {
+                cage.create_dir_all(parent.as_str(), 0o700, None)
+                    .map_err(io_err(&target))?;
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+                let mut dst =
+                    Connection::open_with_flags(&target, flags).map_err(sql_err(&target))?;
+                let backup = Backup::new(&src, &mut dst).map_err(sql_err(&target))?;
+                backup.step(-1).map_err(sql_err(&target))
+            })
+            .map_err(io_err(&target))??;
         }
         Ok(count)
     }
-
-    /// Hands a database (and the `dbms/<policy>` directories) the restore created to the
-    /// owner of the cage, as everything else in the cage.
-    fn give_to_cage_owner(&self, target: &Path) -> Result<(), DbmsError> {
-        use std::os::unix::fs::MetadataExt;
-        let cage = std::fs::metadata(&self.cage).map_err(io_err(&self.cage))?;
-        let (uid, gid) = (cage.uid(), cage.gid());
-        let mut path = target.to_owned();
-        while path.starts_with(&self.cage) && path != self.cage {
-            let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
-            if (meta.uid(), meta.gid()) != (uid, gid) {
-                std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).map_err(io_err(&path))?;
-            }
-            if !path.pop() {
-                break;
-            }
-        }
-        Ok(())
-    }
 }
 
-impl Drop for DbmsRestore {
-    fn drop(&mut self) {
-        for (tmp, _) in &self.received {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
-}
-
-fn apply(copy: &Path, target: &Path) -> Result<(), DbmsError> {
-    // Refuse a file that is not a database before touching the target.
+/// Refuses a received file that is not an SQLite database before the target is touched.
+fn check_header(file: &mut File, shown: &Path, rel: &CagePath) -> Result<(), DbmsError> {
+    use std::io::Seek;
     let mut header = Vec::with_capacity(16);
-    File::open(copy)
-        .and_then(|f| f.take(16).read_to_end(&mut header))
-        .map_err(io_err(copy))?;
+    Seek::rewind(file)
+        .and_then(|()| Read::by_ref(file).take(16).read_to_end(&mut header))
+        .map_err(io_err(shown))?;
     if header != b"SQLite format 3\0" {
-        return Err(DbmsError::NotADatabase(copy.display().to_string()));
+        return Err(DbmsError::NotADatabase(rel.to_string()));
     }
-    let src = Connection::open(copy).map_err(sql_err(copy))?;
-    let mut dst = Connection::open(target).map_err(sql_err(target))?;
-    let backup = Backup::new(&src, &mut dst).map_err(sql_err(target))?;
-    backup.step(-1).map_err(sql_err(target))?;
     Ok(())
 }
 
@@ -321,10 +333,11 @@ mod tests {
         db(&dir.path().join("dbms/aabbccdd/other.sqlite"), &[]);
         std::fs::write(dir.path().join("dbms/aabbccdd/notes.txt"), b"x").expect("txt");
         db(&dir.path().join("dbms/00000001/foreign.db"), &[]);
-        let found: Vec<String> = list_databases(dir.path(), &[P])
+        let cage = Dir::open_root(dir.path()).expect("cage");
+        let found: Vec<String> = list_databases(&cage, &[P])
             .expect("list")
             .iter()
-            .map(ToString::to_string)
+            .map(|(p, _)| p.to_string())
             .collect();
         assert_eq!(
             found,
@@ -354,7 +367,7 @@ mod tests {
         live.execute("UPDATE t SET v = 'changed' WHERE id = 1", [])
             .expect("update");
 
-        let mut restore = DbmsRestore::new(&cage, &[P]);
+        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
         for piece in stream.chunks(1000) {
             restore.feed(piece).expect("feed");
         }
@@ -380,7 +393,7 @@ mod tests {
             eprintln!("not root: ownership handover cannot be tested");
             return;
         }
-        let mut restore = DbmsRestore::new(&cage, &[P]);
+        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
         restore.feed(&stream).expect("feed");
         restore.commit().expect("commit");
         for rel in ["dbms", "dbms/aabbccdd", "dbms/aabbccdd/main.db"] {
@@ -400,7 +413,7 @@ mod tests {
         archive::file_header(&mut stream, &rel, 5, 0, 0o600);
         stream.extend_from_slice(b"junk!");
         archive::end(&mut stream);
-        let mut restore = DbmsRestore::new(&cage, &[P]);
+        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
         restore.feed(&stream).expect("feed");
         assert!(matches!(restore.commit(), Err(DbmsError::NotADatabase(_))));
         assert_eq!(rows(&target), vec![(1, "keep".to_owned())]);
@@ -414,7 +427,7 @@ mod tests {
             0,
             0o600,
         );
-        let mut restore = DbmsRestore::new(&cage, &[P]);
+        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
         assert!(matches!(
             restore.feed(&evil),
             Err(DbmsError::NotADatabase(_))

@@ -4,15 +4,21 @@
 //! drive's letter or `!:` (the drive being processed). The top-level `private`, `sys`,
 //! `system` and `resource` directories are never public, symlinks are never followed, and
 //! restore writes each file to a temporary name next to it and renames it into place.
+//!
+//! Public files lie outside cages, in folders that other owners and users share, so the
+//! engine lists, reads and writes them with the owner's own identity
+//! ([`crate::confined::identity::as_user`]) through the confined layer: an owner can back
+//! up and restore exactly the public files it could read and write itself. A restored
+//! file belongs to the owner.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 
+use crate::confined::identity::{Identity, as_user};
+use crate::confined::{Dir, Kind, TempFile};
 use crate::passive::archive::{self, ArchiveDecoder, ArchiveError, ArchiveEvent};
 use crate::registration::{CagePath, Drive, DriveSpec, PublicBackup, PublicPath, Selection};
 
@@ -85,62 +91,61 @@ pub fn is_public_selected(path: &CagePath, letter: char, public: &PublicBackup) 
             .any(|ex| on_drive(ex, letter) && ex.path.contains(path))
 }
 
-/// Lists the public files of `public` on `drive` (Symbian `PublicFileListL`).
+/// Lists the public files of `public` on `drive` (Symbian `PublicFileListL`), as the
+/// owner `owner` sees them.
 ///
 /// # Errors
-/// An I/O error other than "not found" while walking.
+/// An I/O error other than "not found" while walking, a symbolic link on the way to an
+/// include, or a failed identity switch.
 pub fn public_file_list(
     drive: &Drive,
     public: &PublicBackup,
+    owner: Identity,
 ) -> Result<Vec<PublicEntry>, PublicError> {
-    let mut found = BTreeMap::new();
-    for include in &public.includes {
-        let p = include.path();
-        if on_drive(p, drive.letter) {
-            visit(drive, &p.path, public, &mut found)?;
+    as_user(owner, || {
+        let root = Dir::open_root(&drive.root).map_err(io_err(&drive.root))?;
+        let mut found = BTreeMap::new();
+        for include in &public.includes {
+            let p = include.path();
+            if on_drive(p, drive.letter) {
+                visit(&root, drive.letter, &p.path, public, &mut found)?;
+            }
         }
-    }
-    Ok(found.into_values().collect())
+        Ok(found.into_values().collect())
+    })
+    .map_err(io_err(&drive.root))?
 }
 
 fn visit(
-    drive: &Drive,
+    root: &Dir,
+    letter: char,
     rel: &CagePath,
     public: &PublicBackup,
     out: &mut BTreeMap<CagePath, PublicEntry>,
 ) -> Result<(), PublicError> {
-    let abs = if rel.is_root() {
-        drive.root.clone()
-    } else {
-        drive.root.join(rel.as_str())
+    let shown = root.display(rel.as_str());
+    let Some(meta) = root.stat(rel.as_str()).map_err(io_err(&shown))? else {
+        return Ok(());
     };
-    let meta = match std::fs::symlink_metadata(&abs) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(&abs)(e)),
-    };
-    if meta.is_file() {
-        if is_public_selected(rel, drive.letter, public) {
-            let mtime_ns = crate::passive::mtime_ns(&meta);
+    if meta.kind == Kind::File {
+        if is_public_selected(rel, letter, public) {
             out.insert(
                 rel.clone(),
                 PublicEntry {
                     path: rel.clone(),
-                    size: meta.len(),
-                    mtime_ns,
+                    size: meta.size,
+                    mtime_ns: meta.mtime_ns,
                 },
             );
         }
-    } else if meta.is_dir() && !never_public(rel) {
-        let mut names: Vec<String> = std::fs::read_dir(&abs)
-            .map_err(io_err(&abs))?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        for name in names {
-            if let Some(child) = rel.join(&name) {
-                visit(drive, &child, public, out)?;
+    } else if meta.kind == Kind::Dir && !never_public(rel) {
+        let dir = root.open_dir(rel.as_str()).map_err(io_err(&shown))?;
+        for entry in dir.entries().map_err(io_err(&shown))? {
+            if !matches!(entry.kind, Kind::File | Kind::Dir) {
+                continue;
+            }
+            if let Some(child) = rel.join(&entry.name) {
+                visit(root, letter, &child, public, out)?;
             }
         }
     }
@@ -148,23 +153,36 @@ fn visit(
 }
 
 /// Writes every listed public file of `drive` to `sink` (passive stream format, paths
-/// relative to the drive root). Returns the entries written.
+/// relative to the drive root), each opened with the owner's identity. Returns the
+/// entries written.
 ///
 /// # Errors
 /// A [`PublicError`]; the stream is then incomplete.
 pub fn capture_public(
     drive: &Drive,
     public: &PublicBackup,
+    owner: Identity,
     sink: &mut impl crate::spool::SizedWrite,
 ) -> Result<Vec<PublicEntry>, PublicError> {
-    let entries = public_file_list(drive, public)?;
+    let entries = public_file_list(drive, public, owner)?;
+    let root = Dir::open_root(&drive.root).map_err(io_err(&drive.root))?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
     for entry in &entries {
-        let abs = drive.root.join(entry.path.as_str());
-        let mut file = File::open(&abs).map_err(io_err(&abs))?;
-        let mode = file.metadata().map_err(io_err(&abs))?.permissions().mode() & 0o777;
-        archive::file_header(&mut out, &entry.path, entry.size, entry.mtime_ns, mode);
+        let abs = root.display(entry.path.as_str());
+        let (mut file, meta) = as_user(owner, || root.open_file(entry.path.as_str()))
+            .and_then(|r| r)
+            .map_err(io_err(&abs))?;
+        if meta.size != entry.size {
+            return Err(PublicError::Changed(abs));
+        }
+        archive::file_header(
+            &mut out,
+            &entry.path,
+            entry.size,
+            entry.mtime_ns,
+            meta.mode & 0o777,
+        );
         let exact = crate::passive::copy_exact(&mut file, entry.size, &mut out, sink, None)
             .map_err(|e| match e {
                 crate::passive::CopyError::Read(source)
@@ -183,38 +201,26 @@ pub fn capture_public(
     Ok(entries)
 }
 
-/// Gives a replacement file the owner of the file it replaces, or of the directory it
-/// lands in (a root engine would otherwise leave it owned by root).
-pub(crate) fn inherit_owner(tmp: &Path, target: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let from = match std::fs::symlink_metadata(target) {
-        Ok(m) => m,
-        Err(_) => std::fs::metadata(target.parent().unwrap_or(Path::new("/")))?,
-    };
-    let tmp_meta = std::fs::symlink_metadata(tmp)?;
-    if (tmp_meta.uid(), tmp_meta.gid()) != (from.uid(), from.gid()) {
-        std::os::unix::fs::lchown(tmp, Some(from.uid()), Some(from.gid()))?;
-    }
-    Ok(())
-}
-
-/// Restores a public stream onto `drive`: each selected file is written to a temporary
-/// name and renamed into place; files the rules do not select are skipped and returned.
+/// Restores a public stream onto `drive` with the owner's identity: each selected file is
+/// written to a new temporary file under a random name in its directory and renamed into
+/// place; files the rules do not select are skipped and returned.
 #[derive(Debug)]
 pub struct PublicRestore {
     drive: Drive,
     public: PublicBackup,
+    owner: Identity,
     decoder: ArchiveDecoder,
-    current: Option<(PathBuf, PathBuf, File)>,
+    current: Option<(CagePath, TempFile, u32)>,
     skipped: Vec<CagePath>,
 }
 
 impl PublicRestore {
-    /// Starts a restore onto `drive`.
-    pub fn new(drive: &Drive, public: &PublicBackup) -> Self {
+    /// Starts a restore onto `drive` for the owner `owner`.
+    pub fn new(drive: &Drive, public: &PublicBackup, owner: Identity) -> Self {
         Self {
             drive: drive.clone(),
             public: public.clone(),
+            owner,
             decoder: ArchiveDecoder::new(),
             current: None,
             skipped: Vec::new(),
@@ -234,34 +240,43 @@ impl PublicRestore {
                         self.skipped.push(path);
                         continue;
                     }
-                    let target = self.drive.root.join(path.as_str());
-                    let dir = target.parent().unwrap_or(&self.drive.root).to_owned();
-                    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-                    let tmp = dir.join(format!(
-                        ".{}.restore-tmp",
-                        path.components().last().unwrap_or("file")
-                    ));
-                    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-                    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
-                        .map_err(io_err(&tmp))?;
-                    self.current = Some((tmp, target, file));
+                    let tmp = self.create_temp(&path)?;
+                    self.current = Some((path, tmp, mode));
                 }
                 ArchiveEvent::Data(bytes) => {
-                    if let Some((tmp, _, file)) = self.current.as_mut() {
-                        file.write_all(&bytes).map_err(io_err(tmp))?;
+                    if let Some((path, tmp, _)) = self.current.as_mut() {
+                        tmp.file()
+                            .write_all(&bytes)
+                            .map_err(io_err(&self.drive.root.join(path.as_str())))?;
                     }
                 }
                 ArchiveEvent::FileEnd => {
-                    if let Some((tmp, target, file)) = self.current.take() {
-                        file.sync_all().map_err(io_err(&tmp))?;
-                        inherit_owner(&tmp, &target).map_err(io_err(&target))?;
-                        std::fs::rename(&tmp, &target).map_err(io_err(&target))?;
+                    if let Some((path, tmp, mode)) = self.current.take() {
+                        let target = self.drive.root.join(path.as_str());
+                        as_user(self.owner, || {
+                            tmp.commit(path.file_name(), mode & 0o777, None)
+                        })
+                        .and_then(|r| r)
+                        .map_err(io_err(&target))?;
                     }
                 }
                 ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
             }
         }
         Ok(())
+    }
+
+    /// Creates the directories of `path` and a temporary file next to it, as the owner.
+    fn create_temp(&self, path: &CagePath) -> Result<TempFile, PublicError> {
+        let target = self.drive.root.join(path.as_str());
+        let parent = path.parent().unwrap_or_default();
+        as_user(self.owner, || {
+            let root = Dir::open_root(&self.drive.root)?;
+            root.create_dir_all(parent.as_str(), 0o755, None)?
+                .create_temp(0o600)
+        })
+        .and_then(|r| r)
+        .map_err(io_err(&target))
     }
 
     /// Checks the stream ended; returns the skipped paths.
@@ -274,18 +289,18 @@ impl PublicRestore {
     }
 }
 
-impl Drop for PublicRestore {
-    fn drop(&mut self) {
-        if let Some((tmp, _, _)) = self.current.take() {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::registration::{FileRole, Sid, parse_registration};
+
+    /// The test's own identity: the owner when the tests do not run as root.
+    fn me() -> Identity {
+        Identity::new(
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
+    }
 
     fn public(body: &str) -> PublicBackup {
         let xml = format!(
@@ -318,7 +333,7 @@ mod tests {
             <exclude name="c:\public\app\junk"/>"#,
         );
         let names = |d: &Drive| -> Vec<String> {
-            public_file_list(d, &p)
+            public_file_list(d, &p, me())
                 .expect("list")
                 .iter()
                 .map(|e| e.path.to_string())
@@ -338,7 +353,7 @@ mod tests {
         std::os::unix::fs::symlink(c.root.join("private"), c.root.join("docs/link"))
             .expect("symlink");
         let p = public(r#"<include_directory name="c:\"/>"#);
-        let listed: Vec<String> = public_file_list(&c, &p)
+        let listed: Vec<String> = public_file_list(&c, &p, me())
             .expect("list")
             .iter()
             .map(|e| e.path.to_string())
@@ -347,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn restored_public_files_keep_their_owner_or_take_their_directory_owner() {
+    fn public_files_are_restored_with_the_owners_identity() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().expect("tempdir");
         let c = Drive::new('c', dir.path().join("c"));
@@ -355,27 +370,37 @@ mod tests {
         write(&c.root.join("public/app/new.txt"), b"new");
         let p = public(r#"<include_directory name="c:\public\app\"/>"#);
         let mut stream = Vec::new();
-        capture_public(&c, &p, &mut stream).expect("capture");
+        capture_public(&c, &p, me(), &mut stream).expect("capture");
         std::fs::remove_file(c.root.join("public/app/new.txt")).expect("rm");
         let chown = |rel: &str, id| std::os::unix::fs::chown(c.root.join(rel), Some(id), Some(id));
         if chown("public/app", 4242).is_err() || chown("public/app/old.txt", 4243).is_err() {
-            eprintln!("not root: ownership cannot be tested");
+            eprintln!("NOT ROOT: restoring as the owner cannot be tested (runs as root in CI)");
             return;
         }
-        let mut r = PublicRestore::new(&c, &p);
+        for d in [dir.path(), &c.root, &c.root.join("public")] {
+            std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+        }
+        let mut r = PublicRestore::new(&c, &p, Identity::new(4242, 4242));
         r.feed(&stream).expect("feed");
         r.finish().expect("finish");
-        let uid = |rel: &str| std::fs::metadata(c.root.join(rel)).expect(rel).uid();
+        for rel in ["public/app/old.txt", "public/app/new.txt"] {
+            let m = std::fs::metadata(c.root.join(rel)).expect(rel);
+            assert_eq!(
+                (m.uid(), m.gid()),
+                (4242, 4242),
+                "{rel} belongs to the owner"
+            );
+        }
         assert_eq!(
-            uid("public/app/old.txt"),
-            4243,
-            "replaced file keeps its owner"
+            std::fs::read(c.root.join("public/app/new.txt")).expect("new"),
+            b"new"
         );
-        assert_eq!(
-            uid("public/app/new.txt"),
-            4242,
-            "new file takes its directory's owner"
-        );
+        // In a folder the owner cannot write, nothing is restored.
+        chown("public/app", 0).expect("chown");
+        let mut r = PublicRestore::new(&c, &p, Identity::new(4242, 4242));
+        let err = r.feed(&stream).expect_err("the owner may not write there");
+        assert!(err.to_string().contains("ermission denied"), "{err}");
     }
 
     #[test]
@@ -386,11 +411,13 @@ mod tests {
         let p = public(r#"<include_directory name="c:\public\app\"/>"#);
         let mut stream = Vec::new();
         assert_eq!(
-            capture_public(&c, &p, &mut stream).expect("capture").len(),
+            capture_public(&c, &p, me(), &mut stream)
+                .expect("capture")
+                .len(),
             1
         );
         write(&c.root.join("public/app/a.txt"), b"changed");
-        let mut r = PublicRestore::new(&c, &p);
+        let mut r = PublicRestore::new(&c, &p, me());
         for piece in stream.chunks(5) {
             r.feed(piece).expect("feed");
         }
@@ -406,7 +433,7 @@ mod tests {
         archive::file_header(&mut evil, &target, 1, 0, 0o644);
         evil.extend_from_slice(b"x");
         archive::end(&mut evil);
-        let mut r = PublicRestore::new(&c, &p);
+        let mut r = PublicRestore::new(&c, &p, me());
         r.feed(&evil).expect("feed");
         assert_eq!(r.finish().expect("finish"), vec![target]);
         assert!(!c.root.join("etc/passwd").exists());

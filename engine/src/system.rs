@@ -7,13 +7,12 @@
 //! public backup (seed 004). Restore writes each file under a temporary name, renames it
 //! into place and keeps its read-only mode; it never writes into another owner's cage.
 
-use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 
+use crate::confined::{Dir, Kind, TempFile};
 use crate::passive::archive::{self, ArchiveDecoder, ArchiveError, ArchiveEvent};
 use crate::registration::{CagePath, Drive, ENGINE_SID, Sid};
 
@@ -108,6 +107,8 @@ pub fn may_write(path: &CagePath, sid: Sid) -> bool {
 }
 
 /// Writes the read-only files of `list` that are on `drive` to `sink`; returns how many.
+/// Files are reached through the confined layer: a symbolic link on the way, or in place
+/// of the file, is skipped like any file that is not regular.
 ///
 /// # Errors
 /// A [`SystemError`]; the stream is then incomplete.
@@ -116,27 +117,20 @@ pub fn capture_system(
     list: &[(char, CagePath)],
     sink: &mut impl crate::spool::SizedWrite,
 ) -> Result<usize, SystemError> {
+    let root = Dir::open_root(&drive.root).map_err(io_err(&drive.root))?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
     let mut count = 0;
     for (_, rel) in list.iter().filter(|(l, _)| *l == drive.letter) {
-        let abs = drive.root.join(rel.as_str());
-        let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+        let abs = root.display(rel.as_str());
+        let Ok((mut file, meta)) = root.open_file(rel.as_str()) else {
             continue;
         };
-        let mode = meta.permissions().mode();
-        if !meta.is_file() || mode & 0o222 != 0 {
+        if meta.mode & 0o222 != 0 {
             continue;
         }
-        let mut file = File::open(&abs).map_err(io_err(&abs))?;
-        archive::file_header(
-            &mut out,
-            rel,
-            meta.len(),
-            crate::passive::mtime_ns(&meta),
-            mode & 0o777,
-        );
-        let exact = crate::passive::copy_exact(&mut file, meta.len(), &mut out, sink, None)
+        archive::file_header(&mut out, rel, meta.size, meta.mtime_ns, meta.mode & 0o777);
+        let exact = crate::passive::copy_exact(&mut file, meta.size, &mut out, sink, None)
             .map_err(|e| match e {
                 crate::passive::CopyError::Read(source)
                 | crate::passive::CopyError::Sink(source) => SystemError::Io {
@@ -158,7 +152,18 @@ pub fn capture_system(
     Ok(count)
 }
 
-/// Restores a system stream of owner `sid` onto `drive`.
+/// A system file being restored: its path, its temporary file, its owner and mode.
+struct Pending {
+    path: CagePath,
+    tmp: TempFile,
+    owner: (u32, u32),
+    mode: u32,
+}
+
+/// Restores a system stream of owner `sid` onto `drive`. Each file is written to a new
+/// temporary file under a random name in its directory (created if missing, never through
+/// a symbolic link), given the owner of the file it replaces (or of its directory) and a
+/// read-only mode, and renamed into place.
 ///
 /// # Errors
 /// [`SystemError::Forbidden`] for a path outside [`may_write`] (nothing after it is
@@ -168,8 +173,9 @@ pub fn restore_system(
     sid: Sid,
     stream: &mut dyn FnMut() -> Option<Result<bytes::Bytes, SystemError>>,
 ) -> Result<usize, SystemError> {
+    let mut root: Option<Dir> = None;
     let mut decoder = ArchiveDecoder::new();
-    let mut current: Option<(PathBuf, PathBuf, File, u32)> = None;
+    let mut current: Option<Pending> = None;
     let mut count = 0;
     while let Some(block) = stream() {
         decoder.handle_input(&block?);
@@ -179,25 +185,25 @@ pub fn restore_system(
                     if !may_write(&path, sid) {
                         return Err(SystemError::Forbidden(path.to_string()));
                     }
-                    let target = drive.root.join(path.as_str());
-                    let dir = target.parent().unwrap_or(&drive.root).to_owned();
-                    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-                    let tmp = target.with_extension("system-tmp");
-                    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-                    current = Some((tmp, target, file, mode));
+                    if root.is_none() {
+                        root = Some(Dir::open_root(&drive.root).map_err(io_err(&drive.root))?);
+                    }
+                    if let Some(root) = &root {
+                        current = Some(prepare(root, path, mode)?);
+                    }
                 }
                 ArchiveEvent::Data(bytes) => {
-                    if let Some((tmp, _, file, _)) = current.as_mut() {
-                        file.write_all(&bytes).map_err(io_err(tmp))?;
+                    if let Some(p) = current.as_mut() {
+                        let shown = drive.root.join(p.path.as_str());
+                        p.tmp.file().write_all(&bytes).map_err(io_err(&shown))?;
                     }
                 }
                 ArchiveEvent::FileEnd => {
-                    if let Some((tmp, target, file, mode)) = current.take() {
-                        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o555))
-                            .map_err(io_err(&tmp))?;
-                        file.sync_all().map_err(io_err(&tmp))?;
-                        crate::public::inherit_owner(&tmp, &target).map_err(io_err(&target))?;
-                        std::fs::rename(&tmp, &target).map_err(io_err(&target))?;
+                    if let Some(p) = current.take() {
+                        let shown = drive.root.join(p.path.as_str());
+                        p.tmp
+                            .commit(p.path.file_name(), p.mode & 0o555, Some(p.owner))
+                            .map_err(io_err(&shown))?;
                         count += 1;
                     }
                 }
@@ -209,8 +215,32 @@ pub fn restore_system(
     Ok(count)
 }
 
+/// Opens (creating if needed) the directory of `path` and a temporary file in it; the
+/// file will belong to the owner of the regular file it replaces, or of the directory.
+fn prepare(root: &Dir, path: CagePath, mode: u32) -> Result<Pending, SystemError> {
+    let shown = root.display(path.as_str());
+    let parent = path.parent().unwrap_or_default();
+    let dir = root
+        .create_dir_all(parent.as_str(), 0o755, None)
+        .map_err(io_err(&shown))?;
+    let existing = dir.stat(path.file_name()).map_err(io_err(&shown))?;
+    let from = match existing {
+        Some(m) if m.kind == Kind::File => m,
+        _ => dir.meta().map_err(io_err(&shown))?,
+    };
+    let tmp = dir.create_temp(0o600).map_err(io_err(&shown))?;
+    Ok(Pending {
+        path,
+        tmp,
+        owner: (from.uid, from.gid),
+        mode,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn cp(s: &str) -> CagePath {

@@ -147,6 +147,20 @@ impl Dir {
         })
     }
 
+    /// Opens a directory whose parent the device maker configured (a cage under a
+    /// drive's `private`): the parent path is trusted, the last component must be a
+    /// directory and not a symbolic link.
+    ///
+    /// # Errors
+    /// The open failed, the last component is a link or not a directory.
+    pub fn open_leaf(path: &Path) -> io::Result<Self> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return Self::open_root(path);
+        };
+        Self::open_root(parent)?.open_dir(name)
+    }
+
     /// Returns the path this directory was opened at (for messages only).
     pub fn path(&self) -> &Path {
         &self.path
@@ -445,6 +459,14 @@ impl Dir {
     /// An I/O error.
     pub fn sync(&self) -> io::Result<()> {
         rfs::fsync(&self.fd).map_err(|e| errno(&self.path, e))
+    }
+
+    /// Makes everything written on this directory's file system durable (`syncfs`).
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn sync_fs(&self) -> io::Result<()> {
+        rfs::syncfs(&self.fd).map_err(|e| errno(&self.path, e))
     }
 
     /// Opens this directory a second time.

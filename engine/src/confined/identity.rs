@@ -14,6 +14,22 @@ use std::io;
 use rustix::process::{Gid, Uid};
 use rustix::thread as t;
 
+/// A user and group to act as: the owner of a cage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl Identity {
+    /// Returns the identity `uid`:`gid`.
+    pub fn new(uid: u32, gid: u32) -> Self {
+        Self { uid, gid }
+    }
+}
+
 /// Restores the thread's identity when dropped.
 struct Restore {
     uid: Uid,
@@ -33,14 +49,15 @@ impl Drop for Restore {
     }
 }
 
-/// Runs `f` with the file-system identity of `uid`:`gid` on this thread.
+/// Runs `f` with the file-system identity of `who` on this thread.
 ///
 /// If the thread already runs as `uid`, or `uid` is 0, `f` runs unchanged.
 ///
 /// # Errors
 /// `PermissionDenied` if the engine is not root and `uid` is not its own uid; an error
 /// from the identity switch (nothing ran then).
-pub fn as_user<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> io::Result<T> {
+pub fn as_user<T>(who: Identity, f: impl FnOnce() -> T) -> io::Result<T> {
+    let Identity { uid, gid } = who;
     let me = rustix::process::geteuid();
     if me.as_raw() == uid || uid == 0 {
         return Ok(f());

@@ -29,6 +29,14 @@ mod tests;
 pub use dir::{Dir, Entry, Kind, Meta};
 pub use temp::TempFile;
 
+/// Gives an open file to `uid`:`gid`, if it is not theirs already (through its descriptor).
+///
+/// # Errors
+/// An I/O error (only root may give a file away).
+pub fn chown_file(file: &std::fs::File, uid: u32, gid: u32) -> std::io::Result<()> {
+    dir::chown_fd(file, uid, gid).map_err(std::io::Error::from)
+}
+
 /// Returns the error for a path that runs through a symbolic link.
 pub(crate) fn symlink_refused(path: &std::path::Path) -> std::io::Error {
     std::io::Error::new(

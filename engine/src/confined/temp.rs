@@ -63,6 +63,11 @@ impl TempFile {
         &mut self.file
     }
 
+    /// Returns the file's (random) name in its directory.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Returns the directory the file is in.
     pub fn dir(&self) -> &Dir {
         &self.dir

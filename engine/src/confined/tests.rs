@@ -183,7 +183,7 @@ fn as_user_acts_with_the_owners_rights_and_comes_back() {
     .expect("chmod");
     fs::set_permissions(tmp.path().join("root"), fs::Permissions::from_mode(0o777)).expect("chmod");
     let victim_path = tmp.path().join("outside/victim");
-    let (read, created) = identity::as_user(4242, 4243, || {
+    let (read, created) = identity::as_user(identity::Identity::new(4242, 4243), || {
         let read = fs::read(&victim_path).map(|_| ());
         let created = dir.create_new("mine", 0o600);
         (read, created)

@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -12,6 +11,7 @@ use xxhash_rust::xxh3::Xxh3;
 use super::archive;
 use super::select::select_files;
 use super::snapshot::{Changes, FileMeta, Snapshot, diff};
+use crate::confined::{Dir, Meta};
 use crate::registration::{CagePath, PassiveBackup};
 use crate::spool::SizedWrite;
 
@@ -81,19 +81,23 @@ fn capture(
     previous: Option<&Snapshot>,
     sink: &mut impl SizedWrite,
 ) -> Result<Captured, CaptureError> {
-    let files = select_files(cage, passive).map_err(|source| CaptureError::Read {
+    let whole = |source| CaptureError::Read {
         path: cage.to_owned(),
         source,
-    })?;
+    };
+    let dir = Dir::open_leaf(cage).map_err(whole)?;
+    let cage_uid = dir.meta().map_err(whole)?.uid;
+    let cage = Cage { dir, uid: cage_uid };
+    let files = select_files(&cage.dir, passive).map_err(whole)?;
     let mut snapshot = Snapshot::default();
     let changes = match previous {
         // A base reads every file once: the hash is taken while the file is copied.
         None => {
-            for (rel, abs) in &files {
-                let stat = std::fs::metadata(abs).map_err(read_err(abs))?;
+            for rel in files.keys() {
+                let (_, stat) = cage.open(rel)?;
                 let meta = FileMeta {
-                    size: stat.len(),
-                    mtime_ns: mtime_ns(&stat),
+                    size: stat.size,
+                    mtime_ns: stat.mtime_ns,
                     hash: [0; 16],
                 };
                 snapshot.files.insert(rel.clone(), meta);
@@ -101,30 +105,29 @@ fn capture(
             diff(&Snapshot::default(), &snapshot)
         }
         Some(previous) => {
-            for (rel, abs) in &files {
-                snapshot.files.insert(rel.clone(), file_meta(abs)?);
+            for rel in files.keys() {
+                snapshot.files.insert(rel.clone(), file_meta(&cage, rel)?);
             }
             diff(previous, &snapshot)
         }
     };
-    let carried: Vec<(&CagePath, &Path)> = changes
+    let carried: Vec<&CagePath> = changes
         .added
         .iter()
         .chain(&changes.changed)
-        .filter_map(|rel| Some((rel, files.get(rel)?.as_path())))
+        .filter(|rel| files.contains_key(*rel))
         .collect();
     let raw_len = stream_len(&carried, &snapshot, &changes.deleted);
-    let compressible = worth_compressing(&carried)
-        .map_err(|(path, source)| CaptureError::Read { path, source })?;
+    let compressible = worth_compressing(&cage, &carried)?;
     sink.declare(raw_len, compressible)
         .map_err(CaptureError::Sink)?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
-    for (rel, abs) in carried {
+    for rel in carried {
         let Some(meta) = snapshot.files.get_mut(rel) else {
             continue;
         };
-        *meta = write_file(rel, abs, meta, previous.is_some(), &mut out, sink)?;
+        *meta = write_file(&cage, rel, meta, previous.is_some(), &mut out, sink)?;
     }
     for rel in &changes.deleted {
         archive::deleted(&mut out, rel);
@@ -135,13 +138,42 @@ fn capture(
     Ok(Captured { snapshot, changes })
 }
 
+/// An open cage and the uid it belongs to.
+struct Cage {
+    dir: Dir,
+    uid: u32,
+}
+
+impl Cage {
+    /// Opens a selected file through the confined layer. A file with more than one link
+    /// that the cage owner does not own is refused: it is a hard link to someone else's
+    /// file, which the owner could otherwise take into its own backup.
+    fn open(&self, rel: &CagePath) -> Result<(File, Meta), CaptureError> {
+        let path = self.dir.display(rel.as_str());
+        let (file, meta) = self.dir.open_file(rel.as_str()).map_err(read_err(&path))?;
+        if meta.nlink > 1 && meta.uid != self.uid {
+            return Err(CaptureError::Read {
+                source: std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "a hard link to a file of uid {} in a cage of uid {}",
+                        meta.uid, self.uid
+                    ),
+                ),
+                path,
+            });
+        }
+        Ok((file, meta))
+    }
+}
+
 /// Returns the exact length of the passive stream that carries `carried` (sizes from
 /// `snapshot`) and the deletions.
-fn stream_len(carried: &[(&CagePath, &Path)], snapshot: &Snapshot, deleted: &[CagePath]) -> u64 {
+fn stream_len(carried: &[&CagePath], snapshot: &Snapshot, deleted: &[CagePath]) -> u64 {
     let mut records = BytesMut::new();
     archive::begin(&mut records);
     let mut content = 0u64;
-    for (rel, _) in carried {
+    for rel in carried {
         let size = snapshot.files.get(*rel).map_or(0, |m| m.size);
         archive::file_header(&mut records, rel, size, 0, 0);
         content += size;
@@ -161,19 +193,19 @@ const SAMPLE_TOTAL: usize = 1024 * 1024;
 /// files: it must save at least a tenth. Photos, videos and archives do not compress, and
 /// an uncompressed unit knows its exact size before it is written (so it can be served
 /// while it is written).
-fn worth_compressing(carried: &[(&CagePath, &Path)]) -> Result<bool, (PathBuf, std::io::Error)> {
+fn worth_compressing(cage: &Cage, carried: &[&CagePath]) -> Result<bool, CaptureError> {
     let (mut raw, mut packed) = (0usize, 0usize);
     let mut buf = vec![0u8; SAMPLE_PER_FILE];
-    for (_, abs) in carried {
+    for rel in carried {
         if raw >= SAMPLE_TOTAL {
             break;
         }
-        let err = |e| (abs.to_path_buf(), e);
-        let file = File::open(abs).map_err(err)?;
+        let path = cage.dir.display(rel.as_str());
+        let (file, _) = cage.open(rel)?;
         let mut n = 0;
         let mut reader = file.take(SAMPLE_PER_FILE as u64);
         loop {
-            let got = reader.read(&mut buf[n..]).map_err(err)?;
+            let got = reader.read(&mut buf[n..]).map_err(read_err(&path))?;
             if got == 0 {
                 break;
             }
@@ -193,14 +225,14 @@ fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> CaptureError + '_ {
 }
 
 /// Returns size, mtime and content hash of a file.
-fn file_meta(path: &Path) -> Result<FileMeta, CaptureError> {
-    let mut file = File::open(path).map_err(read_err(path))?;
-    let meta = file.metadata().map_err(read_err(path))?;
+fn file_meta(cage: &Cage, rel: &CagePath) -> Result<FileMeta, CaptureError> {
+    let path = cage.dir.display(rel.as_str());
+    let (mut file, meta) = cage.open(rel)?;
     let mut hasher = Xxh3::new();
     let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(read_err(path))?;
+        let n = file.read(&mut buf).map_err(read_err(&path))?;
         if n == 0 {
             break;
         }
@@ -209,7 +241,7 @@ fn file_meta(path: &Path) -> Result<FileMeta, CaptureError> {
     }
     Ok(FileMeta {
         size,
-        mtime_ns: mtime_ns(&meta),
+        mtime_ns: meta.mtime_ns,
         hash: hasher.digest128().to_le_bytes(),
     })
 }
@@ -229,32 +261,31 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 /// (taken just before), and with `hashed` (an increment) the content hash too. Returns
 /// what the snapshot records for the file.
 fn write_file(
+    cage: &Cage,
     rel: &CagePath,
-    abs: &Path,
     planned: &FileMeta,
     hashed: bool,
     out: &mut BytesMut,
     sink: &mut impl SizedWrite,
 ) -> Result<FileMeta, CaptureError> {
-    let mut file = File::open(abs).map_err(read_err(abs))?;
-    let stat = file.metadata().map_err(read_err(abs))?;
-    if stat.len() != planned.size || mtime_ns(&stat) != planned.mtime_ns {
-        return Err(CaptureError::Changed(abs.to_owned()));
+    let abs = cage.dir.display(rel.as_str());
+    let (mut file, stat) = cage.open(rel)?;
+    if stat.size != planned.size || stat.mtime_ns != planned.mtime_ns {
+        return Err(CaptureError::Changed(abs));
     }
-    let mode = stat.permissions().mode() & 0o7777;
-    archive::file_header(out, rel, planned.size, planned.mtime_ns, mode);
+    archive::file_header(out, rel, planned.size, planned.mtime_ns, stat.mode);
     let mut hasher = Xxh3::new();
     let exact =
         copy_exact(&mut file, planned.size, out, sink, Some(&mut hasher)).map_err(|e| match e {
             CopyError::Read(source) => CaptureError::Read {
-                path: abs.to_owned(),
+                path: abs.clone(),
                 source,
             },
             CopyError::Sink(e) => CaptureError::Sink(e),
         })?;
     let hash = hasher.digest128().to_le_bytes();
     if !exact || hashed && planned.hash != hash {
-        return Err(CaptureError::Changed(abs.to_owned()));
+        return Err(CaptureError::Changed(abs));
     }
     Ok(FileMeta { hash, ..*planned })
 }

@@ -2,19 +2,24 @@
 //! atomically.
 //!
 //! The staging directory `<drive>/private/.<sid>.staging` sits next to the cage on the
-//! same file system. It starts as a copy of the cage (only the registration files when
-//! `delete_before_restore` is set), receives the base and then every increment in order,
-//! and replaces the cage with one `renameat2(RENAME_EXCHANGE)`: at any moment the cage
-//! holds either the old or the new data, never a mix.
+//! same file system. It is created by the engine, owned by root and mode 0700, so the
+//! owner cannot reach into it while it is filled: nothing the owner does during the
+//! restore can redirect the engine's writes. It starts as a copy of the cage (only the
+//! registration files when `delete_before_restore` is set; read through the confined
+//! layer, so a link in the cage is never followed), receives the base and then every
+//! increment in order, and replaces the cage with one `renameat2(RENAME_EXCHANGE)`: at any
+//! moment the cage holds either the old or the new data, never a mix. Only then is the
+//! new cage given its owner and mode, through its descriptor, and the old one removed
+//! through descriptors.
 
 use std::fs::{File, FileTimes};
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::archive::{ArchiveDecoder, ArchiveError, ArchiveEvent};
 use super::select::is_selected;
+use crate::confined::{Dir, Kind};
 use crate::registration::{CagePath, PassiveBackup};
 
 /// Why a passive restore failed; the cage is then untouched.
@@ -49,9 +54,11 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
 /// commit leaves the cage untouched (the staging directory is removed on the next begin).
 #[derive(Debug)]
 pub struct PassiveRestore {
-    cage: PathBuf,
+    private: Dir,
+    cage_name: String,
+    staging_name: String,
+    staging: Dir,
     owner: Option<Owner>,
-    staging: PathBuf,
     selection: PassiveBackup,
     decoder: ArchiveDecoder,
     current: Option<Current>,
@@ -67,15 +74,8 @@ struct Owner {
 }
 
 impl Owner {
-    /// Hands `path` (never followed if it is a symlink) to the owner, if it is not ours
-    /// already (only root can give files away).
-    fn apply(self, path: &Path) -> Result<(), RestoreError> {
-        let meta = std::fs::symlink_metadata(path).map_err(io_err(path))?;
-        if (meta.uid(), meta.gid()) != (self.uid, self.gid) {
-            std::os::unix::fs::lchown(path, Some(self.uid), Some(self.gid))
-                .map_err(io_err(path))?;
-        }
-        Ok(())
+    fn ids(self) -> (u32, u32) {
+        (self.uid, self.gid)
     }
 }
 
@@ -88,35 +88,54 @@ struct Current {
 }
 
 impl PassiveRestore {
-    /// Prepares the staging copy of `cage`.
+    /// Prepares the staging copy of `cage` (whose parent, a drive's `private`, is trusted).
     ///
     /// # Errors
-    /// [`RestoreError::Io`] if the staging directory cannot be prepared.
+    /// [`RestoreError::Io`] if the staging directory cannot be prepared or the cage is not
+    /// a directory.
     pub fn begin(cage: &Path, selection: &PassiveBackup) -> Result<Self, RestoreError> {
-        let staging = staging_path(cage);
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
-        }
-        std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+        let parent = cage.parent().unwrap_or(Path::new("/"));
+        let cage_name = cage
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("cage")
+            .to_owned();
+        let staging_name = format!(".{cage_name}.staging");
+        let staging_path = parent.join(&staging_name);
+        // The drive's `private` folder is the device maker's (root's), never an owner's.
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        let private = Dir::open_root(parent).map_err(io_err(parent))?;
+        private
+            .remove_tree(&staging_name)
+            .map_err(io_err(&staging_path))?;
+        let staging = private
+            .create_dir_all(&staging_name, 0o700, None)
+            .map_err(io_err(&staging_path))?;
         // Everything the restore creates belongs to the cage's owner, as the cage does.
-        let owner = std::fs::symlink_metadata(cage)
-            .ok()
-            .filter(std::fs::Metadata::is_dir)
-            .map(|m| Owner {
-                uid: m.uid(),
-                gid: m.gid(),
-                mode: m.permissions().mode() & 0o7777,
-            });
-        if let Some(o) = owner {
-            o.apply(&staging)?;
-            std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(o.mode))
-                .map_err(io_err(&staging))?;
-            copy_tree(cage, &staging, !selection.delete_before_restore, true)?;
+        let owner = match private.stat(&cage_name).map_err(io_err(cage))? {
+            None => None,
+            Some(m) if m.kind == Kind::Dir => Some(Owner {
+                uid: m.uid,
+                gid: m.gid,
+                mode: m.mode,
+            }),
+            Some(m) => {
+                return Err(io_err(cage)(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("the cage is not a directory ({:?})", m.kind),
+                )));
+            }
+        };
+        if owner.is_some() {
+            let old = private.open_dir(&cage_name).map_err(io_err(cage))?;
+            copy_tree(&old, &staging, !selection.delete_before_restore, true)?;
         }
         Ok(Self {
-            cage: cage.to_owned(),
-            owner,
+            private,
+            cage_name,
+            staging_name,
             staging,
+            owner,
             selection: selection.clone(),
             decoder: ArchiveDecoder::new(),
             current: None,
@@ -152,28 +171,36 @@ impl PassiveRestore {
         &self.skipped
     }
 
-    /// Replaces the cage with the staging directory atomically and removes the old data.
+    /// Replaces the cage with the staging directory atomically, hands the new cage to the
+    /// owner and removes the old data.
     ///
     /// # Errors
     /// [`RestoreError::Io`] if the exchange fails (the cage is then unchanged).
     pub fn commit(self) -> Result<(), RestoreError> {
-        if self.cage.exists() {
-            rustix::fs::renameat_with(
-                rustix::fs::CWD,
-                &self.staging,
-                rustix::fs::CWD,
-                &self.cage,
-                rustix::fs::RenameFlags::EXCHANGE,
-            )
-            .map_err(|e| RestoreError::Io {
-                path: self.cage.clone(),
-                source: e.into(),
-            })?;
-            std::fs::remove_dir_all(&self.staging).map_err(io_err(&self.staging))?;
+        let cage = self.private.display(&self.cage_name);
+        // Every copied and restored byte is durable before the new data replaces the old.
+        self.staging.sync_fs().map_err(io_err(&cage))?;
+        if self.owner.is_some() {
+            self.private
+                .exchange(&self.staging_name, &self.private, &self.cage_name)
+                .map_err(io_err(&cage))?;
         } else {
-            std::fs::rename(&self.staging, &self.cage).map_err(io_err(&self.cage))?;
+            self.private
+                .rename(&self.staging_name, &self.private, &self.cage_name)
+                .map_err(io_err(&cage))?;
         }
-        Ok(())
+        // `staging` now is the cage: give it its owner and mode.
+        let (ids, mode) = self
+            .owner
+            .map_or((None, 0o755), |o| (Some(o.ids()), o.mode));
+        if let Some((uid, gid)) = ids {
+            self.staging.chown(uid, gid).map_err(io_err(&cage))?;
+        }
+        self.staging.chmod(mode).map_err(io_err(&cage))?;
+        self.private.sync().map_err(io_err(&cage))?;
+        self.private
+            .remove_tree(&self.staging_name)
+            .map_err(io_err(&self.private.display(&self.staging_name)))
     }
 
     fn apply(&mut self, event: ArchiveEvent) -> Result<(), RestoreError> {
@@ -184,9 +211,9 @@ impl PassiveRestore {
                 mode,
                 ..
             } => {
-                let target = self.staging.join(path.as_str());
+                let target = self.staging.display(path.as_str());
                 let file = if is_selected(&path, &self.selection) {
-                    Some(create_file(&self.staging, &target, self.owner)?)
+                    Some(self.create_file(&path)?)
                 } else {
                     tracing::warn!(%path, "restore skips a file the registration does not select");
                     self.skipped.push(path);
@@ -222,54 +249,35 @@ impl PassiveRestore {
             }
             ArchiveEvent::Deleted(path) => {
                 if is_selected(&path, &self.selection) {
-                    let target = self.staging.join(path.as_str());
-                    match std::fs::remove_file(&target) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(io_err(&target)(e));
-                        }
-                        _ => {}
-                    }
+                    let target = self.staging.display(path.as_str());
+                    self.staging
+                        .remove_file(path.as_str())
+                        .map_err(io_err(&target))?;
                 }
             }
             ArchiveEvent::End => {}
         }
         Ok(())
     }
-}
 
-/// Returns `<parent>/.<name>.staging` for a cage.
-fn staging_path(cage: &Path) -> PathBuf {
-    let name = cage.file_name().and_then(|n| n.to_str()).unwrap_or("cage");
-    cage.with_file_name(format!(".{name}.staging"))
-}
-
-fn create_file(staging: &Path, target: &Path, owner: Option<Owner>) -> Result<File, RestoreError> {
-    if let Some(parent) = target.parent() {
-        // Remember which directories this creates, to hand them to the owner.
-        let mut missing = Vec::new();
-        let mut dir = parent;
-        while dir.starts_with(staging) && dir != staging && !dir.exists() {
-            missing.push(dir.to_owned());
-            dir = dir.parent().unwrap_or(staging);
+    /// Creates `path` in the staging directory (replacing an older copy), with the
+    /// directories on its way, all handed to the cage's owner.
+    fn create_file(&self, path: &CagePath) -> Result<File, RestoreError> {
+        let target = self.staging.display(path.as_str());
+        let ids = self.owner.map(Owner::ids);
+        let parent = path.parent().unwrap_or_default();
+        let dir = self
+            .staging
+            .create_dir_all(parent.as_str(), 0o755, ids)
+            .map_err(io_err(&target))?;
+        let name = path.file_name();
+        dir.remove_file(name).map_err(io_err(&target))?;
+        let file = dir.create_new(name, 0o600).map_err(io_err(&target))?;
+        if let Some((uid, gid)) = ids {
+            crate::confined::chown_file(&file, uid, gid).map_err(io_err(&target))?;
         }
-        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        if let Some(o) = owner {
-            for d in &missing {
-                o.apply(d)?;
-            }
-        }
+        Ok(file)
     }
-    // Never write through an existing symlink (copy_tree does not copy them, but be sure).
-    if std::fs::symlink_metadata(target).is_ok_and(|m| !m.file_type().is_file()) {
-        return Err(io_err(target)(std::io::Error::other(
-            "target is not a regular file",
-        )));
-    }
-    let file = File::create(target).map_err(io_err(target))?;
-    if let Some(o) = owner {
-        o.apply(target)?;
-    }
-    Ok(file)
 }
 
 fn finish_file(path: &Path, file: File, mtime_ns: i64, mode: u32) -> Result<(), RestoreError> {
@@ -281,40 +289,42 @@ fn finish_file(path: &Path, file: File, mtime_ns: i64, mode: u32) -> Result<(), 
     .unwrap_or(UNIX_EPOCH);
     file.set_times(FileTimes::new().set_modified(time))
         .map_err(io_err(path))?;
-    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode & 0o777))
         .map_err(io_err(path))?;
     file.sync_all().map_err(io_err(path))
 }
 
-/// Copies regular files and directories of `from` into `to` (symlinks are dropped).
-/// With `everything` false only registration files at the top level are copied.
-fn copy_tree(from: &Path, to: &Path, everything: bool, top: bool) -> Result<(), RestoreError> {
-    for entry in std::fs::read_dir(from).map_err(io_err(from))?.flatten() {
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let kind = entry.file_type().map_err(io_err(&src))?;
-        let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
+/// Copies regular files and directories of `from` into `to` (symbolic links, FIFOs and
+/// devices are dropped), keeping each one's owner and mode. With `everything` false only
+/// registration files at the top level are copied.
+fn copy_tree(from: &Dir, to: &Dir, everything: bool, top: bool) -> Result<(), RestoreError> {
+    for entry in from.entries().map_err(io_err(from.path()))? {
+        let src = from.display(&entry.name);
+        let dst = to.display(&entry.name);
+        let name = entry.name.to_ascii_lowercase();
         let is_registration =
             top && name.starts_with("backup_registration") && name.ends_with(".xml");
-        let keep = || {
-            let meta = std::fs::symlink_metadata(&src).map_err(io_err(&src))?;
-            let mode = meta.permissions().mode() & 0o7777;
-            Owner {
-                uid: meta.uid(),
-                gid: meta.gid(),
-                mode,
-            }
-            .apply(&dst)?;
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode))
-                .map_err(io_err(&dst))
-        };
-        if kind.is_dir() && everything {
-            std::fs::create_dir_all(&dst).map_err(io_err(&dst))?;
-            copy_tree(&src, &dst, everything, false)?;
-            keep()?;
-        } else if kind.is_file() && (everything || is_registration) {
-            std::fs::copy(&src, &dst).map_err(io_err(&dst))?;
-            keep()?;
+        if entry.kind == Kind::Dir && everything {
+            let sub = from.open_dir(&entry.name).map_err(io_err(&src))?;
+            let meta = sub.meta().map_err(io_err(&src))?;
+            let copy = to
+                .create_dir_all(&entry.name, 0o700, None)
+                .map_err(io_err(&dst))?;
+            copy_tree(&sub, &copy, everything, false)?;
+            copy.chown(meta.uid, meta.gid).map_err(io_err(&dst))?;
+            copy.chmod(meta.mode).map_err(io_err(&dst))?;
+        } else if entry.kind == Kind::File && (everything || is_registration) {
+            let (mut source, meta) = from.open_file(&entry.name).map_err(io_err(&src))?;
+            let mut copy = to.create_new(&entry.name, 0o600).map_err(io_err(&dst))?;
+            std::io::copy(&mut source, &mut copy).map_err(io_err(&dst))?;
+            crate::confined::chown_file(&copy, meta.uid, meta.gid).map_err(io_err(&dst))?;
+            copy.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(meta.mode))
+                .map_err(io_err(&dst))?;
+            let mtime = UNIX_EPOCH
+                .checked_add(Duration::from_nanos(meta.mtime_ns.max(0).unsigned_abs()))
+                .unwrap_or(UNIX_EPOCH);
+            copy.set_times(FileTimes::new().set_modified(mtime))
+                .map_err(io_err(&dst))?;
         }
     }
     Ok(())

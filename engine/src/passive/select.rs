@@ -1,9 +1,9 @@
-//! Passive file selection inside a cage (the rules are pure; the walk is I/O).
+//! Passive file selection inside a cage (the rules are pure; the walk is I/O through the
+//! confined layer).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
+use crate::confined::{Dir, Kind, Meta};
 use crate::registration::{CagePath, PassiveBackup, Selection};
+use std::collections::BTreeMap;
 
 /// Returns true if `path` (relative to the cage) is selected by `passive`.
 ///
@@ -32,64 +32,56 @@ fn is_always_excluded(path: &CagePath) -> bool {
         })
 }
 
-/// Lists the selected regular files of a cage, by cage path.
+/// Lists the selected regular files of a cage, by cage path, with their metadata.
 ///
-/// Symbolic links are never followed or selected (a link could point out of the cage);
-/// paths that do not exist are skipped.
+/// Symbolic links found in a directory are never followed or selected; an include whose
+/// own path runs through a symbolic link is an error (the owner tried to leave its cage);
+/// paths that do not exist are skipped, and so are FIFOs, sockets and devices.
 ///
 /// # Errors
-/// An I/O error other than "not found" while walking.
+/// An I/O error other than "not found" while walking, or a link on an include's way.
 pub fn select_files(
-    cage: &Path,
+    cage: &Dir,
     passive: &PassiveBackup,
-) -> std::io::Result<BTreeMap<CagePath, PathBuf>> {
+) -> std::io::Result<BTreeMap<CagePath, Meta>> {
     let mut out = BTreeMap::new();
     for include in &passive.includes {
-        let rel = include.path();
-        visit(cage, rel, passive, &mut out)?;
+        visit(cage, include.path(), passive, &mut out)?;
     }
     Ok(out)
 }
 
 fn visit(
-    cage: &Path,
+    cage: &Dir,
     rel: &CagePath,
     passive: &PassiveBackup,
-    out: &mut BTreeMap<CagePath, PathBuf>,
+    out: &mut BTreeMap<CagePath, Meta>,
 ) -> std::io::Result<()> {
-    let abs = if rel.is_root() {
-        cage.to_owned()
-    } else {
-        cage.join(rel.as_str())
+    let Some(meta) = cage.stat(rel.as_str())? else {
+        return Ok(());
     };
-    let meta = match std::fs::symlink_metadata(&abs) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let kind = meta.file_type();
-    if kind.is_file() {
-        if is_selected(rel, passive) {
-            out.insert(rel.clone(), abs);
+    match meta.kind {
+        Kind::File if is_selected(rel, passive) => {
+            out.insert(rel.clone(), meta);
         }
-    } else if kind.is_dir() {
-        if passive
-            .excludes
-            .iter()
-            .any(|ex| !ex.is_root() && ex.contains(rel))
-        {
-            return Ok(());
-        }
-        let mut names: Vec<String> = std::fs::read_dir(&abs)?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        for name in names {
-            if let Some(child) = rel.join(&name) {
-                visit(cage, &child, passive, out)?;
+        Kind::Dir => {
+            if passive
+                .excludes
+                .iter()
+                .any(|ex| !ex.is_root() && ex.contains(rel))
+            {
+                return Ok(());
+            }
+            for entry in cage.open_dir(rel.as_str())?.entries()? {
+                if !matches!(entry.kind, Kind::File | Kind::Dir) {
+                    continue;
+                }
+                if let Some(child) = rel.join(&entry.name) {
+                    visit(cage, &child, passive, out)?;
+                }
             }
         }
+        _ => {}
     }
     Ok(())
 }

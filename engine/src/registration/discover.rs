@@ -31,6 +31,33 @@ impl Drive {
     }
 }
 
+/// Returns who owns the cages of `sid`: the owner of its first cage (a cage is a
+/// directory, never a symbolic link). The engine acts with this identity on the owner's
+/// public files and databases.
+///
+/// # Errors
+/// `NotFound` if `sid` has no cage on any drive.
+pub fn owner_identity(
+    drives: &[Drive],
+    sid: Sid,
+) -> std::io::Result<crate::confined::identity::Identity> {
+    for drive in drives {
+        let Ok(root) = crate::confined::Dir::open_root(&drive.root) else {
+            continue;
+        };
+        let rel = format!("private/{sid}");
+        if let Some(meta) = root.stat(&rel)? {
+            if meta.kind == crate::confined::Kind::Dir {
+                return Ok(crate::confined::identity::Identity::new(meta.uid, meta.gid));
+            }
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{sid} has no cage on any drive"),
+    ))
+}
+
 /// Why a registration file (and with it an owner or package) was left out.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

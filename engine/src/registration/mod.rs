@@ -8,7 +8,9 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use discover::{Discovery, Drive, Owner, RegistrationError, RegistrationErrorKind, discover};
+pub use discover::{
+    Discovery, Drive, Owner, RegistrationError, RegistrationErrorKind, discover, owner_identity,
+};
 pub use model::{
     ActiveBackup, ActiveType, BackupRegistration, CENTRAL_REPOSITORY_SID, CagePath,
     DEFAULT_CALLBACK_DELAY, DbmsPolicy, DriveSpec, PackageRegistration, PassiveBackup, ProxyRef,

@@ -89,6 +89,21 @@ impl CagePath {
             || (other.0.starts_with(&self.0) && other.0.as_bytes().get(self.0.len()) == Some(&b'/'))
     }
 
+    /// Returns the path of the directory this path lies in (`None` for the root).
+    pub fn parent(&self) -> Option<Self> {
+        if self.is_root() {
+            return None;
+        }
+        Some(Self(
+            self.0.rsplit_once('/').map_or("", |(p, _)| p).to_owned(),
+        ))
+    }
+
+    /// Returns the last component (empty for the root).
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, n)| n)
+    }
+
     /// Returns this path with `name` appended.
     pub fn join(&self, name: &str) -> Option<Self> {
         Self::parse_relative(&format!("{}/{}", self.0, name))

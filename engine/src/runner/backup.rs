@@ -287,7 +287,7 @@ impl Engine {
                 writer.write(&snapshot.encode())?;
             }
             UnitKind::Dbms => {
-                let scratch = self.config.spool.join(".dbms-scratch");
+                let scratch = self.config.spool.join(super::restore::DBMS_SCRATCH);
                 crate::dbms::capture_dbms(&drive.cage(reg.sid), &reg.dbms, &scratch, writer)
                     .map_err(|e| Failure::new(-2, e.to_string()))?;
             }
@@ -328,13 +328,14 @@ impl Engine {
     ) -> Result<Vec<UnitRecord>, Failure> {
         let fail = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
         let mut records = Vec::new();
+        let owner = self.owner_identity(reg.sid)?;
         for drive in self
             .config
             .drives
             .iter()
             .filter(|d| req.wants_drive(d.letter))
         {
-            if crate::public::public_file_list(drive, public)
+            if crate::public::public_file_list(drive, public, owner)
                 .map_err(fail)?
                 .is_empty()
             {
@@ -346,7 +347,7 @@ impl Engine {
                 kind: UnitKind::Public,
             };
             let mut writer = set.unit_writer(id, req.compress)?;
-            crate::public::capture_public(drive, public, &mut writer).map_err(fail)?;
+            crate::public::capture_public(drive, public, owner, &mut writer).map_err(fail)?;
             records.push(writer.finish()?);
         }
         Ok(records)

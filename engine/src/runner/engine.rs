@@ -310,7 +310,25 @@ impl Engine {
     ) -> Option<Result<Vec<crate::public::PublicEntry>, crate::public::PublicError>> {
         let public = self.registrations.get(&sid)?.public.as_ref()?;
         let drive = self.config.drives.iter().find(|d| d.letter == drive)?;
-        Some(crate::public::public_file_list(drive, public))
+        let owner = crate::registration::owner_identity(&self.config.drives, sid);
+        Some(
+            owner
+                .map_err(|source| crate::public::PublicError::Io {
+                    path: drive.cage(sid),
+                    source,
+                })
+                .and_then(|owner| crate::public::public_file_list(drive, public, owner)),
+        )
+    }
+
+    /// Returns the identity the engine acts with on `sid`'s public files and databases:
+    /// the owner of its cages.
+    pub(crate) fn owner_identity(
+        &self,
+        sid: Sid,
+    ) -> Result<crate::confined::identity::Identity, Failure> {
+        crate::registration::owner_identity(&self.config.drives, sid)
+            .map_err(|e| Failure::new(-2, e.to_string()))
     }
 
     /// Returns the drives an owner has a cage on.

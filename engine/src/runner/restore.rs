@@ -279,7 +279,7 @@ impl Engine {
                     .iter()
                     .map(|(set, id)| (*id, sets[*set].unit_path(*id)))
                     .collect();
-                let list = restore_passive(reg, drive, &units, true)?;
+                let list = restore_passive(&self.config, reg, drive, &units, true)?;
                 skipped.extend(list);
             }
             let mut owner_handle = None;
@@ -361,11 +361,14 @@ impl Engine {
                 })
                 .await
             }
-            UnitKind::Public => restore_public(reg, drive, path),
+            UnitKind::Public => restore_public(&self.config, reg, drive, path),
             _ => Ok(()),
         }
     }
 }
+
+/// The spool's root-only directory for database copies (backup and restore).
+pub(crate) const DBMS_SCRATCH: &str = ".dbms-scratch";
 
 /// Restores passive units of `reg` on `drive`, in order: passive base and increments
 /// into one staging copy of the cage, committed atomically, then DBMS units. `fresh`:
@@ -373,6 +376,7 @@ impl Engine {
 /// `delete_before_restore` start from an empty cage; later increments build on it).
 /// Returns the files the registration does not select.
 pub(crate) fn restore_passive(
+    config: &super::EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
     units: &[(UnitId, std::path::PathBuf)],
@@ -402,7 +406,8 @@ pub(crate) fn restore_passive(
         restore.commit()?;
     }
     for (_, path) in dbms {
-        let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms);
+        let scratch = config.spool.join(DBMS_SCRATCH);
+        let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms, &scratch);
         let mut reader = open_unit(path)?;
         let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
         while let Some(block) = reader.next_block()? {
@@ -415,6 +420,7 @@ pub(crate) fn restore_passive(
 
 /// Restores a public unit onto `drive` (each file atomically; paths outside the rules skipped).
 pub(crate) fn restore_public(
+    config: &super::EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
     path: &std::path::Path,
@@ -426,7 +432,9 @@ pub(crate) fn restore_public(
         )
     })?;
     let public_err = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
-    let mut restore = crate::public::PublicRestore::new(drive, public);
+    let owner = crate::registration::owner_identity(&config.drives, reg.sid)
+        .map_err(|e| Failure::new(-2, e.to_string()))?;
+    let mut restore = crate::public::PublicRestore::new(drive, public, owner);
     let mut reader = open_unit(path)?;
     while let Some(block) = reader.next_block()? {
         restore.feed(&block).map_err(public_err)?;

@@ -48,11 +48,12 @@ impl Engine {
         match id.kind {
             UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::PassiveSnapshot => {
                 let passive = effective_passive(reg).ok_or(SizeError::NotSupported(id))?;
-                let files = crate::passive::select_files(&drive.cage(id.sid), &passive)
-                    .map_err(|e| io(&e))?;
+                let cage =
+                    crate::confined::Dir::open_leaf(&drive.cage(id.sid)).map_err(|e| io(&e))?;
+                let files = crate::passive::select_files(&cage, &passive).map_err(|e| io(&e))?;
                 let mut total = 0u64;
-                for (rel, abs) in &files {
-                    let len = std::fs::symlink_metadata(abs).map_err(|e| io(&e))?.len();
+                for (rel, meta) in &files {
+                    let len = meta.size;
                     total += if id.kind == UnitKind::PassiveSnapshot {
                         2 + rel.as_str().len() as u64 + 48
                     } else {
@@ -62,20 +63,20 @@ impl Engine {
                 Ok(total)
             }
             UnitKind::Dbms => {
-                let cage = drive.cage(id.sid);
+                let cage =
+                    crate::confined::Dir::open_leaf(&drive.cage(id.sid)).map_err(|e| io(&e))?;
                 let dbs = crate::dbms::list_databases(&cage, &reg.dbms).map_err(|e| io(&e))?;
-                let mut total = 0;
-                for rel in dbs {
-                    total += header(rel.as_str().len())
-                        + std::fs::metadata(cage.join(rel.as_str()))
-                            .map_err(|e| io(&e))?
-                            .len();
-                }
-                Ok(total)
+                Ok(dbs
+                    .iter()
+                    .map(|(rel, size)| header(rel.as_str().len()) + size)
+                    .sum())
             }
             UnitKind::Public => {
                 let public = reg.public.as_ref().ok_or(SizeError::NotSupported(id))?;
-                let list = crate::public::public_file_list(drive, public).map_err(|e| io(&e))?;
+                let owner = crate::registration::owner_identity(&self.config.drives, id.sid)
+                    .map_err(|e| io(&e))?;
+                let list =
+                    crate::public::public_file_list(drive, public, owner).map_err(|e| io(&e))?;
                 Ok(list
                     .iter()
                     .map(|e| header(e.path.as_str().len()) + e.size)

@@ -433,9 +433,12 @@ impl Engine {
                     .map_err(|e| Failure::new(-2, e.to_string()))
             }
             UnitKind::Public => match &reg.public {
-                Some(public) => crate::public::capture_public(drive, public, &mut writer)
-                    .map(|_| None)
-                    .map_err(|e| Failure::new(-2, e.to_string())),
+                Some(public) => {
+                    let owner = self.owner_identity(reg.sid)?;
+                    crate::public::capture_public(drive, public, owner, &mut writer)
+                        .map(|_| None)
+                        .map_err(|e| Failure::new(-2, e.to_string()))
+                }
                 None => Err(Failure::new(-5, "no public registration")),
             },
             kind => {
@@ -503,10 +506,13 @@ impl Engine {
                 .map_err(failed)?;
             }
             UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::Dbms => {
-                applied.skipped = restore_passive(reg, drive, &[(unit, path.to_owned())], fresh)
-                    .map_err(failed)?;
+                applied.skipped =
+                    restore_passive(&self.config, reg, drive, &[(unit, path.to_owned())], fresh)
+                        .map_err(failed)?;
             }
-            UnitKind::Public => restore_public(reg, drive, path).map_err(failed)?,
+            UnitKind::Public => {
+                restore_public(&self.config, reg, drive, path).map_err(failed)?;
+            }
             _ => {
                 self.restore_active_unit(reg, drive, unit, path, &mut applied.handle)
                     .await
