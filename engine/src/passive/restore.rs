@@ -198,9 +198,29 @@ impl PassiveRestore {
         }
         self.staging.chmod(mode).map_err(io_err(&cage))?;
         self.private.sync().map_err(io_err(&cage))?;
-        self.private
-            .remove_tree(&self.staging_name)
-            .map_err(io_err(&self.private.display(&self.staging_name)))
+        self.remove_old_cage();
+        Ok(())
+    }
+
+    /// Removes the old cage (now under the staging name) after the commit. It is taken
+    /// from the owner first (root, 0700), so the owner cannot add to it through its name;
+    /// an owner that keeps adding through a descriptor it held only keeps its own old
+    /// data around until the next restore, which removes it before it starts.
+    fn remove_old_cage(&self) {
+        let shown = self.private.display(&self.staging_name);
+        if let Ok(old) = self.private.open_dir(&self.staging_name) {
+            let _ = old.chown(0, 0).and_then(|()| old.chmod(0o700));
+        }
+        let mut last = None;
+        for _ in 0..3 {
+            match self.private.remove_tree(&self.staging_name) {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            tracing::warn!(path = %shown.display(), %e, "old cage left for the next restore to remove");
+        }
     }
 
     fn apply(&mut self, event: ArchiveEvent) -> Result<(), RestoreError> {
