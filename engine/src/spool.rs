@@ -180,7 +180,8 @@ impl SpoolSet {
     /// [`SpoolError::Io`] or [`SpoolError::Manifest`].
     pub fn read_manifest(&self) -> Result<Manifest, SpoolError> {
         let path = self.dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        let text = crate::confined::read_text(&path, crate::confined::MANIFEST_LIMIT)
+            .map_err(io_err(&path))?;
         Ok(Manifest::from_toml(&text)?)
     }
 

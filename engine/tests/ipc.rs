@@ -350,3 +350,38 @@ async fn an_owner_that_stops_reading_cannot_hang_the_engine() {
     }
     assert!(matches!(owner.status(), OwnerStatus::Misbehaved(_)));
 }
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("fds").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_silent_connections_cannot_exhaust_descriptors_or_lock_owners_out() {
+    let rig = rig("normal").await;
+    enter_backup(&rig.bus);
+    let before = open_fds();
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        flood.push(
+            tokio::net::UnixStream::connect(&rig.socket)
+                .await
+                .expect("connect"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let grown = open_fds().saturating_sub(before);
+    // 300 client ends are ours; the server holds at most its pending limit (16) more.
+    assert!(
+        grown <= 300 + 16 + 8,
+        "the daemon side grew by {}",
+        grown - 300
+    );
+    // The silent ones time out (2 s here); then a real owner gets in.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    std::os::unix::fs::chown(&rig.cage, Some(rustix_uid()), None).ok();
+    let client = ActiveBackupClient::connect(&rig.socket, SID.0)
+        .await
+        .expect("an owner still gets in after the flood");
+    assert_eq!(client.mode_info().mode_bits, 0x102);
+    drop(flood);
+}

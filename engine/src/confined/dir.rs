@@ -278,6 +278,34 @@ impl Dir {
         Ok((File::from(fd), meta))
     }
 
+    /// Reads the whole regular file `rel`, refusing one larger than `limit` bytes (files
+    /// an owner or a host controls are never read whole whatever their size).
+    ///
+    /// # Errors
+    /// As [`Dir::open_file`], or `InvalidData` naming the limit.
+    pub fn read_file(&self, rel: &str, limit: u64) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let (file, meta) = self.open_file(rel)?;
+        let too_big = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: larger than the limit of {limit} bytes",
+                    self.display(rel).display()
+                ),
+            )
+        };
+        if meta.size > limit {
+            return Err(too_big());
+        }
+        let mut out = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+        file.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+        if out.len() as u64 > limit {
+            return Err(too_big());
+        }
+        Ok(out)
+    }
+
     /// Lists this directory, sorted by name (`.` and `..` left out).
     ///
     /// # Errors

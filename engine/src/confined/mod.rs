@@ -29,6 +29,42 @@ mod tests;
 pub use dir::{Dir, Entry, Kind, Meta};
 pub use temp::TempFile;
 
+/// The largest registration file, package file list or request the engine reads.
+pub const SMALL_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// The largest manifest the engine reads (a set of many thousands of units).
+pub const MANIFEST_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Reads the whole regular file at `path`, whose directory is trusted not to be a link
+/// (a cage, a set in the spool), never following a link in its place, never blocking on
+/// a FIFO, and refusing a file larger than `limit`.
+///
+/// # Errors
+/// As [`Dir::read_file`].
+pub fn read_file(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{}: not a file path", path.display()),
+        ));
+    };
+    Dir::open_leaf(parent)?.read_file(name, limit)
+}
+
+/// As [`read_file`], for text.
+///
+/// # Errors
+/// As [`read_file`], or `InvalidData` if the file is not UTF-8.
+pub fn read_text(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_file(path, limit)?).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: not UTF-8 text", path.display()),
+        )
+    })
+}
+
 /// Gives an open file to `uid`:`gid`, if it is not theirs already (through its descriptor).
 ///
 /// # Errors

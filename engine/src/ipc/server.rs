@@ -47,7 +47,13 @@ pub struct IpcServer {
     config: Arc<IpcConfig>,
     registry: Arc<Mutex<Registry>>,
     state: watch::Receiver<BurState>,
+    handshakes: Arc<tokio::sync::Semaphore>,
 }
+
+/// Connections that have not said hello yet, at most. A flood of connections that never
+/// speak is closed at once past this, so it cannot exhaust the daemon's descriptors (each
+/// waits at most the hello timeout); admitted connections are one per registered owner.
+pub(crate) const MAX_PENDING_HANDSHAKES: usize = 16;
 
 impl IpcServer {
     /// Binds the socket (replacing a stale one) and starts accepting owners.
@@ -66,6 +72,7 @@ impl IpcServer {
             config: Arc::new(config),
             registry: Arc::default(),
             state,
+            handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES)),
         };
         tokio::spawn(server.clone().accept_loop(listener));
         Ok(server)
@@ -196,8 +203,15 @@ impl IpcServer {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
+                    let Ok(permit) = self.handshakes.clone().try_acquire_owned() else {
+                        tracing::warn!("too many connections waiting for hello; one closed");
+                        continue;
+                    };
                     let server = self.clone();
-                    tokio::spawn(async move { server.handshake(stream).await });
+                    tokio::spawn(async move {
+                        server.handshake(stream).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "accept failed");

@@ -213,7 +213,8 @@ fn load_file(path: &Path, sid: Sid, role: FileRole) -> Result<RegistrationFile, 
         sid: Some(sid),
         kind,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.into()))?;
+    let text = crate::confined::read_text(path, crate::confined::SMALL_FILE_LIMIT)
+        .map_err(|e| err(e.into()))?;
     parse_registration(&text, sid, role).map_err(|e| err(e.into()))
 }
 
@@ -235,7 +236,7 @@ fn load_packages(dir: &Path, out: &mut Discovery) {
         if !file.is_file() {
             continue;
         }
-        let parsed = std::fs::read_to_string(&file)
+        let parsed = crate::confined::read_text(&file, crate::confined::SMALL_FILE_LIMIT)
             .map_err(RegistrationErrorKind::from)
             .and_then(|t| {
                 parse_registration(&t, id, FileRole::Package).map_err(RegistrationErrorKind::from)

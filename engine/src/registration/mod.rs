@@ -13,8 +13,9 @@ pub use discover::{
 };
 pub use model::{
     ActiveBackup, ActiveType, BackupRegistration, CENTRAL_REPOSITORY_SID, CagePath,
-    DEFAULT_CALLBACK_DELAY, DbmsPolicy, DriveSpec, PackageRegistration, PassiveBackup, ProxyRef,
-    PublicBackup, PublicPath, RegistrationFile, RestoreOptions, Selection, Sid,
+    DEFAULT_CALLBACK_DELAY, DbmsPolicy, DriveSpec, MAX_CALLBACK_DELAY, PackageRegistration,
+    PassiveBackup, ProxyRef, PublicBackup, PublicPath, RegistrationFile, RestoreOptions, Selection,
+    Sid,
 };
 pub use parse::{FileRole, ParseError, ParseErrorKind, parse_registration};
 

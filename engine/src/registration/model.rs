@@ -37,6 +37,10 @@ pub const CENTRAL_REPOSITORY_SID: Sid = Sid(0x1020_2BE9);
 /// The default per-callback watchdog (`callback_delay_time`), 200 s as in Symbian.
 pub const DEFAULT_CALLBACK_DELAY: Duration = Duration::from_secs(200);
 
+/// The longest watchdog an owner may ask for: a larger `callback_delay_time` is cut to
+/// this, so one owner cannot hold a session (and the device) for hours.
+pub const MAX_CALLBACK_DELAY: Duration = Duration::from_secs(600);
+
 /// A normalised path relative to some root (a cage or a drive root).
 ///
 /// Components are separated by `/`; there is no leading or trailing separator, no `.`, no

@@ -12,8 +12,8 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::model::{
     ActiveBackup, ActiveType, CagePath, DEFAULT_CALLBACK_DELAY, DbmsPolicy, DriveSpec,
-    PassiveBackup, ProxyRef, PublicBackup, PublicPath, RegistrationFile, RestoreOptions, Selection,
-    Sid,
+    MAX_CALLBACK_DELAY, PassiveBackup, ProxyRef, PublicBackup, PublicPath, RegistrationFile,
+    RestoreOptions, Selection, Sid,
 };
 
 /// What went wrong in a registration file.
@@ -285,7 +285,7 @@ impl Parser<'_> {
         let callback_delay = match attr(e, "callback_delay_time")? {
             None => DEFAULT_CALLBACK_DELAY,
             Some(v) => match v.trim().parse::<u64>() {
-                Ok(us) if us > 0 => std::time::Duration::from_micros(us),
+                Ok(us) if us > 0 => std::time::Duration::from_micros(us).min(MAX_CALLBACK_DELAY),
                 _ => return Err(bad(EL, "callback_delay_time", &v)),
             },
         };

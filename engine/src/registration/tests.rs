@@ -508,3 +508,13 @@ fn mutated_registration_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_huge_callback_delay_is_capped() {
+    let xml = r#"<backup_registration><active_backup process_name="x" callback_delay_time="18446744073709551615"/></backup_registration>"#;
+    let reg = parse_registration(xml, Sid(1), FileRole::Primary).expect("parses");
+    assert_eq!(
+        reg.active.expect("active").callback_delay,
+        crate::registration::MAX_CALLBACK_DELAY
+    );
+}

@@ -485,7 +485,7 @@ impl Engine {
             return Ok(Vec::new());
         };
         let list_path = crate::system::package_dir(c, sid).join(crate::system::FILE_LIST);
-        let text = match std::fs::read_to_string(&list_path) {
+        let text = match crate::confined::read_text(&list_path, crate::confined::SMALL_FILE_LIMIT) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!(%sid, "system_backup without a package file list");
@@ -636,7 +636,20 @@ pub(crate) fn read_unit(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
         UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();
     while let Some(block) = reader.next_block()? {
+        if (out.len() + block.len()) as u64 > SNAPSHOT_LIMIT {
+            return Err(Failure::new(
+                -9,
+                format!(
+                    "{}: a snapshot larger than {SNAPSHOT_LIMIT} bytes",
+                    path.display()
+                ),
+            ));
+        }
         out.extend_from_slice(&block);
     }
     Ok(out)
 }
+
+/// The largest snapshot unit read whole (a snapshot holds one small record per file: 64
+/// MiB is about a million files).
+const SNAPSHOT_LIMIT: u64 = 64 * 1024 * 1024;
