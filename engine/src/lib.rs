@@ -14,6 +14,7 @@
 //! - [`runner`]: the [`runner::Engine`] that runs backup and restore sessions over the spool,
 //!   and the per-unit `CSBEClient` calls (`request_data`, `supply_data`, …).
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 pub mod confined;
 pub mod dbms;

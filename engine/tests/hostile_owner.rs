@@ -9,6 +9,7 @@
 //! These tests need root (to own files as other uids and to let the engine switch to the
 //! owners' identities). Not as root they print `NOT ROOT` loudly and return; CI and the
 //! VM run them as root.
+#![allow(clippy::disallowed_methods)] // test fixtures build trees by path
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};

@@ -1,4 +1,5 @@
 //! The IPC server against real owner processes (`sbe-test-owner`) over the socket.
+#![allow(clippy::disallowed_methods)] // test fixtures build trees by path
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

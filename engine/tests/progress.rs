@@ -1,4 +1,5 @@
 //! Progress reports of sessions and the drive selection of a backup.
+#![allow(clippy::disallowed_methods)] // test fixtures build trees by path
 
 use std::sync::{Arc, Mutex};
 

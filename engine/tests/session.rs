@@ -1,5 +1,6 @@
 //! Backup and restore sessions end to end: real owner processes over the socket, real
 //! files in cages, sets in a spool.
+#![allow(clippy::disallowed_methods)] // test fixtures build trees by path
 
 use std::fs;
 use std::time::Duration;

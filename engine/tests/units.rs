@@ -1,5 +1,6 @@
 //! The per-unit client API (`CSBEClient` style): request and supply data unit by unit
 //! with real owner processes, checked against what sessions write.
+#![allow(clippy::disallowed_methods)] // test fixtures build trees by path
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

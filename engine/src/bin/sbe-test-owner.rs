@@ -10,6 +10,7 @@
 //! `<cage>/active.restored` (increments are appended), and records every callback in
 //! `<cage>/calls.log`.
 #![forbid(unsafe_code)]
+#![allow(clippy::disallowed_methods)] // test fixtures build trees by path
 
 use std::io::Write as _;
 use std::path::PathBuf;

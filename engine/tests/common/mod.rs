@@ -1,6 +1,7 @@
 //! Shared rig for the engine's integration tests: a drive with every kind of owner
 //! (the test owner binary as the active ones) and an engine over a temporary spool.
 #![allow(dead_code, unreachable_pub)]
+#![allow(clippy::disallowed_methods)] // test fixtures build trees by path
 
 use std::collections::BTreeMap;
 use std::fs;

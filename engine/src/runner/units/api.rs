@@ -1,5 +1,8 @@
 //! The unit API's methods on [`Engine`].
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "scratch units live in the engine's own root-only spool"
+)]
 #![allow(clippy::wildcard_imports)]
 
 use super::*;

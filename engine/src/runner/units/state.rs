@@ -1,6 +1,9 @@
 //! The state of one unit-by-unit operation: mode, selection, sequencers, and units being
 //! supplied.
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "scratch units live in the engine's own root-only spool"
+)]
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
