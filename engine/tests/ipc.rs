@@ -41,10 +41,11 @@ async fn rig(behaviour: &str) -> Rig {
     assert!(found.errors.is_empty(), "{:?}", found.errors);
     let bus = ModeBus::new(None).expect("bus");
     let socket = dir.path().join("engine.sock");
-    let owner_dir = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"))
-        .parent()
-        .expect("bin dir")
-        .to_owned();
+    let owner_dir = owner_dir(dir.path());
+    if rustix::process::geteuid().is_root() {
+        // As on a device: the owner runs as its cage's uid, never as root.
+        chown_tree(&cage, 5000);
+    }
     let config = IpcConfig {
         socket: socket.clone(),
         drives: vec![drive],
@@ -65,6 +66,30 @@ async fn rig(behaviour: &str) -> Rig {
         socket,
         bus,
         server,
+    }
+}
+
+/// Returns the directory owners are started from (as root, a copy of the test owner in
+/// the world-traversable test directory, which an unprivileged owner can reach).
+fn owner_dir(test_dir: &Path) -> PathBuf {
+    let built = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"));
+    if !rustix::process::geteuid().is_root() {
+        return built.parent().expect("bin dir").to_owned();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(test_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let dir = test_dir.join("owners");
+    std::fs::create_dir_all(&dir).expect("owners dir");
+    std::fs::copy(built, dir.join("sbe-test-owner")).expect("copy the test owner");
+    dir
+}
+
+fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("lchown");
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).expect("dir").flatten() {
+            chown_tree(&e.path(), uid);
+        }
     }
 }
 
@@ -273,6 +298,8 @@ async fn binding_never_deletes_a_regular_file_at_the_socket_path() {
 #[tokio::test]
 async fn two_peers_claiming_the_same_sid_never_both_get_in() {
     let rig = rig("normal").await;
+    // Both peers are this test process: the cage is its own.
+    chown_tree(&rig.cage, rustix_uid());
     let (a, b) = tokio::join!(
         ActiveBackupClient::connect(&rig.socket, SID.0),
         ActiveBackupClient::connect(&rig.socket, SID.0)
@@ -311,10 +338,33 @@ async fn owner_is_started_as_the_uid_that_owns_its_cage() {
 }
 
 #[tokio::test]
+async fn an_owner_whose_cage_belongs_to_root_is_never_started() {
+    let rig = rig("normal").await;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("NOT ROOT: the root-cage refusal needs root and did NOT run; CI runs it as root");
+        return;
+    }
+    chown_tree(&rig.cage, 0);
+    enter_backup(&rig.bus);
+    let err = rig
+        .server
+        .ensure_ready(SID, Duration::from_secs(5))
+        .await
+        .expect_err("a root-owned cage is refused");
+    assert!(
+        matches!(&err, OwnerError::Launch(why) if why.contains("never started as root")),
+        "{err:?}"
+    );
+    assert!(!rig.cage.join("calls.log").exists(), "nothing ran");
+}
+
+#[tokio::test]
 async fn an_owner_that_stops_reading_cannot_hang_the_engine() {
     use data_owners::transport::send;
     use data_owners::wire::{OwnerMsg, PROTOCOL_VERSION};
     let rig = rig("normal").await;
+    // The peer is this test process: the cage is its own.
+    chown_tree(&rig.cage, rustix_uid());
     // A peer that says hello and then never reads again.
     let stream = tokio::net::UnixStream::connect(&rig.socket)
         .await

@@ -214,6 +214,7 @@ async fn store_added_after_the_base_gets_a_base_in_the_increment() {
     let b = records(22, 30, 64);
     install(&rig.c(), OTHER, "record-store");
     record_store::save(&rig.cage(OTHER), &b).expect("save");
+    hand_cages_to_owners(&rig.c());
     assert!(rig.engine.rescan().is_empty(), "registrations parse");
     let m = rig.backup("inc", Some("base"), None).await;
     assert_eq!(

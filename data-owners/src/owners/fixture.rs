@@ -50,6 +50,8 @@ pub const HYBRID: u32 = 0x2000_0040;
 pub struct Owner {
     /// Its name (the directory under `data-owners/owners/`).
     pub name: &'static str,
+    /// The uid its cage belongs to on a device (and in the VM): owners never run as root.
+    pub uid: u32,
     /// Its SID.
     pub sid: u32,
     /// Its registration files: (file name in the cage, content).
@@ -64,6 +66,7 @@ const PRIMARY: &str = "backup_registration.xml";
 pub const OWNERS: &[Owner] = &[
     Owner {
         name: "settings-store",
+        uid: 10001,
         sid: SETTINGS_STORE,
         registrations: &[(
             PRIMARY,
@@ -73,6 +76,7 @@ pub const OWNERS: &[Owner] = &[
     },
     Owner {
         name: "record-store",
+        uid: 10002,
         sid: RECORD_STORE,
         registrations: &[(
             PRIMARY,
@@ -82,6 +86,7 @@ pub const OWNERS: &[Owner] = &[
     },
     Owner {
         name: "sqlite-app",
+        uid: 10003,
         sid: SQLITE_APP,
         registrations: &[(
             PRIMARY,
@@ -91,6 +96,7 @@ pub const OWNERS: &[Owner] = &[
     },
     Owner {
         name: "passive-app",
+        uid: 10004,
         sid: PASSIVE_APP,
         registrations: &[
             (
@@ -106,6 +112,7 @@ pub const OWNERS: &[Owner] = &[
     },
     Owner {
         name: "settings-client",
+        uid: 10005,
         sid: SETTINGS_CLIENT,
         registrations: &[(
             PRIMARY,
@@ -115,6 +122,7 @@ pub const OWNERS: &[Owner] = &[
     },
     Owner {
         name: "hybrid",
+        uid: 10006,
         sid: HYBRID,
         registrations: &[(
             PRIMARY,
@@ -151,6 +159,46 @@ impl DriveRoot {
     pub fn public_dir(&self) -> PathBuf {
         self.root.join("public").join(format!("{PASSIVE_APP:08x}"))
     }
+}
+
+/// As root, gives every installed owner's cage (and the passive app's public folder) to
+/// the owner's own uid, through `lchown` (never following a link): the engine never
+/// starts an owner as root, and everything an owner keeps is its own. Not as root,
+/// nothing changes (the files are the caller's already).
+///
+/// # Errors
+/// The first file that could not be handed over.
+pub fn hand_over(drives: &[DriveRoot]) -> Result<(), FixtureError> {
+    if !rustix::process::geteuid().is_root() {
+        return Ok(());
+    }
+    for (i, drive) in drives.iter().enumerate() {
+        for owner in owners_on(i) {
+            chown_tree(&drive.cage(owner.sid), owner.uid)?;
+        }
+        let public_owner = OWNERS
+            .iter()
+            .find(|o| o.sid == PASSIVE_APP)
+            .map_or(0, |o| o.uid);
+        chown_tree(&drive.public_dir(), public_owner)?;
+    }
+    Ok(())
+}
+
+fn chown_tree(path: &Path, uid: u32) -> Result<(), FixtureError> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).map_err(FixtureError::at(path))?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)
+            .map_err(FixtureError::at(path))?
+            .flatten()
+        {
+            chown_tree(&entry.path(), uid)?;
+        }
+    }
+    Ok(())
 }
 
 /// The owners installed on `drives[index]`.
@@ -216,7 +264,7 @@ pub fn install(drives: &[DriveRoot]) -> Result<(), FixtureError> {
         let public = drive.public_dir();
         std::fs::create_dir_all(&public).map_err(FixtureError::at(&public))?;
     }
-    Ok(())
+    hand_over(drives)
 }
 
 /// True for a registration file name (`backup_registration*.xml`).

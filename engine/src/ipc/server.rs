@@ -169,6 +169,13 @@ impl IpcServer {
         let (uid, gid) = std::fs::metadata(&cage.path)
             .map(|m| (m.uid(), m.gid()))
             .map_err(|e| OwnerError::Launch(format!("{}: {e}", cage.path.display())))?;
+        if uid == 0 {
+            // An owner runs with the rights of its cage, and root's are everyone's.
+            return Err(OwnerError::Launch(format!(
+                "{} is owned by root: data owners are never started as root",
+                cage.path.display()
+            )));
+        }
         let mut cmd = Command::new(self.config.owner_dir.join(&process));
         // A clean environment: the owner learns only what it needs from the engine.
         cmd.env_clear()

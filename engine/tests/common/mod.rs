@@ -133,10 +133,8 @@ pub fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
         );
         write(&c.cage(*sid).join("behaviour"), behaviour.as_bytes());
     }
-    let owner_dir = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"))
-        .parent()
-        .expect("bin dir")
-        .to_owned();
+    let owner_dir = owner_dir(dir.path());
+    hand_cages_to_owners(&c);
     let config = EngineConfig {
         drives: vec![c],
         spool: dir.path().join("spool"),
@@ -149,6 +147,66 @@ pub fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");
     Rig { dir, engine }
+}
+
+/// The first uid given to a test owner when the tests run as root.
+pub const FIRST_OWNER_UID: u32 = 5000;
+
+/// Returns the directory owners are started from. As root, the test owner is copied into
+/// the (world-traversable) test directory: owners run as their cage's uid, which may not
+/// reach the build's target directory.
+pub fn owner_dir(test_dir: &Path) -> PathBuf {
+    let built = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"));
+    if !rustix::process::geteuid().is_root() {
+        return built.parent().expect("bin dir").to_owned();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(test_dir, fs::Permissions::from_mode(0o755)).expect("chmod test dir");
+    let dir = test_dir.join("owners");
+    fs::create_dir_all(&dir).expect("owners dir");
+    fs::copy(built, dir.join("sbe-test-owner")).expect("copy the test owner");
+    dir
+}
+
+/// As root, gives every cage on `drive` (and everything in it) to a uid of its own, as on
+/// a device: the engine never starts an owner as root. Not as root, cages are already
+/// the test's own.
+pub fn hand_cages_to_owners(drive: &Drive) {
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let private = drive.root.join("private");
+    let mut cages: Vec<PathBuf> = fs::read_dir(&private)
+        .expect("private")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    cages.sort();
+    for (i, cage) in cages.iter().enumerate() {
+        use std::os::unix::fs::MetadataExt;
+        if fs::symlink_metadata(cage).is_ok_and(|m| m.uid() != 0) {
+            continue; // handed over already (the reference-data fixture does it)
+        }
+        let uid = FIRST_OWNER_UID + i as u32;
+        chown_tree(cage, uid);
+        let public = drive
+            .root
+            .join("public")
+            .join(cage.file_name().expect("name"));
+        if public.exists() {
+            chown_tree(&public, uid);
+        }
+    }
+}
+
+/// Gives `path` and everything below it to `uid` (group `uid`), never following links.
+pub fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("lchown");
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        for e in fs::read_dir(path).expect("dir").flatten() {
+            chown_tree(&e.path(), uid);
+        }
+    }
 }
 
 pub fn open_db(cage: &Path) -> rusqlite::Connection {

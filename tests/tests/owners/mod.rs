@@ -109,6 +109,7 @@ pub fn rig_in(owners: PathBuf, setup: impl FnOnce(&Drive)) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let c = Drive::new('c', dir.path().join("c"));
     setup(&c);
+    let owners = as_on_a_device(dir.path(), &c, owners);
     let config = EngineConfig {
         drives: vec![c],
         spool: dir.path().join("spool"),
@@ -121,6 +122,67 @@ pub fn rig_in(owners: PathBuf, setup: impl FnOnce(&Drive)) -> Rig {
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");
     Rig { dir, engine }
+}
+
+/// As root, makes the rig look like a device: every cage (and its public folder) belongs
+/// to a uid of its own, because the engine never starts an owner as root, and the owner
+/// programs are linked into the (world-traversable) test directory, which those uids can
+/// reach. Returns the owner directory to use. Not as root, nothing changes.
+fn as_on_a_device(test_dir: &Path, c: &Drive, owners: PathBuf) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix::process::geteuid().is_root() {
+        return owners;
+    }
+    fs::set_permissions(test_dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let linked = test_dir.join("owners");
+    fs::create_dir_all(&linked).expect("owners dir");
+    for e in fs::read_dir(&owners).expect("owner dir").flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let executable = e
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if executable && !name.contains('.') {
+            let to = linked.join(&name);
+            if fs::hard_link(e.path(), &to).is_err() {
+                fs::copy(e.path(), &to).expect("copy owner");
+            }
+        }
+    }
+    hand_cages_to_owners(c);
+    linked
+}
+
+/// As root, gives every root-owned cage on `c` (and its public folder) to a uid of its own
+/// (5000 and up, in SID order); cages that already belong to someone stay theirs.
+pub fn hand_cages_to_owners(c: &Drive) {
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let mut cages: Vec<PathBuf> = fs::read_dir(c.root.join("private"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    cages.sort();
+    for (i, cage) in cages.iter().enumerate() {
+        use std::os::unix::fs::MetadataExt;
+        if fs::symlink_metadata(cage).is_ok_and(|m| m.uid() != 0) {
+            continue; // handed over already (the reference-data fixture does it)
+        }
+        let uid = 5000 + i as u32;
+        chown_tree(cage, uid);
+        let public = c.root.join("public").join(cage.file_name().expect("name"));
+        if public.exists() {
+            chown_tree(&public, uid);
+        }
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).expect("lchown");
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        for e in fs::read_dir(path).expect("dir").flatten() {
+            chown_tree(&e.path(), uid);
+        }
+    }
 }
 
 pub fn kinds(m: &Manifest, sid: Sid) -> Vec<UnitKind> {
