@@ -12,6 +12,7 @@ use crate::codec::container::{
     parse_header,
 };
 use crate::codec::{OperationCode, ResponseCode};
+use crate::lengths::capped_usize;
 use crate::responder::{ControlRequest, DeviceStatus};
 use crate::transport::{ControlEvent, HostPort};
 
@@ -135,8 +136,8 @@ impl Initiator {
         let mut left = len;
         let mut pending = first;
         loop {
-            let room = self.chunk - pending.len();
-            let n = room.min(left as usize);
+            let room = self.chunk.saturating_sub(pending.len());
+            let n = capped_usize(left, room);
             let start = pending.len();
             pending.resize(start + n, 0);
             reader.read_exact(&mut pending[start..])?;

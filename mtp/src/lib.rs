@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+mod lengths;
 pub mod provider;
 pub mod providers;
 pub mod responder;

@@ -18,11 +18,11 @@ pub fn parse_array<'a, T>(
     mut elem: impl FnMut(&'a [u8]) -> ParseResult<'a, T>,
 ) -> ParseResult<'a, Vec<T>> {
     let (mut input, count) = le::u32(input)?;
-    let need = (count as usize).saturating_mul(min_elem_size.max(1));
-    if need > input.len() {
+    let len = usize::try_from(count).unwrap_or(usize::MAX);
+    if len.saturating_mul(min_elem_size.max(1)) > input.len() {
         return fail(DecodeError::ArrayTooLong(count));
     }
-    let mut out = Vec::with_capacity(count as usize);
+    let mut out = Vec::with_capacity(len);
     for _ in 0..count {
         let (rest, v) = elem(input)?;
         out.push(v);

@@ -84,7 +84,7 @@ pub fn parse_header(input: &[u8]) -> ParseResult<'_, ContainerHeader> {
     let (input, kind) = le::u16(input)?;
     let (input, code) = le::u16(input)?;
     let (input, tx_id) = le::u32(input)?;
-    if (length as usize) < HEADER_LEN {
+    if usize::try_from(length).is_ok_and(|l| l < HEADER_LEN) {
         return fail(DecodeError::BadLength(length));
     }
     Ok((
@@ -157,8 +157,9 @@ pub fn parse_container(input: &[u8]) -> Result<Container, DecodeError> {
         nom::Err::Error(e) | nom::Err::Failure(e) => e,
         nom::Err::Incomplete(_) => DecodeError::Truncated,
     })?;
-    if h.length as usize != input.len() {
-        return Err(if (h.length as usize) > input.len() {
+    let stated = usize::try_from(h.length).unwrap_or(usize::MAX);
+    if stated != input.len() {
+        return Err(if stated > input.len() {
             DecodeError::Truncated
         } else {
             DecodeError::BadLength(h.length)
@@ -182,7 +183,7 @@ pub fn parse_container(input: &[u8]) -> Result<Container, DecodeError> {
 /// Encodes the header of a data container for a payload of `payload_len` bytes, using
 /// [`LENGTH_UNKNOWN`] when the total does not fit in 32 bits.
 pub fn data_header(code: u16, tx_id: u32, payload_len: u64) -> [u8; HEADER_LEN] {
-    let total = payload_len + HEADER_LEN as u64;
+    let total = payload_len.saturating_add(HEADER_LEN as u64);
     let length = u32::try_from(total).unwrap_or(LENGTH_UNKNOWN);
     let mut h = [0u8; HEADER_LEN];
     h[0..4].copy_from_slice(&length.to_le_bytes());

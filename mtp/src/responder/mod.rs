@@ -19,11 +19,12 @@
 //! becomes a response code.
 
 mod ops;
+mod references;
 mod router;
 mod session;
 mod transaction;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use tracing::{debug, warn};
@@ -35,6 +36,7 @@ use crate::codec::dataset::DeviceInfo;
 use crate::codec::{OperationCode, ResponseCode};
 use crate::provider::{DataProvider, ObjectHandle};
 use crate::providers::DeviceProvider;
+use references::ReferenceTable;
 use router::Router;
 use session::Session;
 use transaction::{DataIn, DataOut, Feed, OutTarget, Step, looks_like_command, push_transfer};
@@ -96,8 +98,21 @@ pub(crate) struct Context {
     pub(crate) router: Router,
     pub(crate) session: Session,
     pub(crate) upload: Option<PendingUpload>,
-    pub(crate) references: HashMap<ObjectHandle, Vec<u32>>,
+    pub(crate) references: ReferenceTable,
     pub(crate) max_dataset: usize,
+}
+
+impl Context {
+    /// Ends the session (CloseSession, ResetDevice, Device Reset, unplug): forgets the
+    /// pending upload and the reference table, then tells the providers.
+    pub(crate) fn end_session(&mut self) {
+        self.session.close();
+        self.upload = None;
+        self.references.clear();
+        for p in self.router.all() {
+            p.on_session_close();
+        }
+    }
 }
 
 /// What an operation handler decided.
@@ -148,7 +163,7 @@ impl Responder {
                 router: Router::new(providers),
                 session: Session::default(),
                 upload: None,
-                references: HashMap::new(),
+                references: ReferenceTable::default(),
                 max_dataset: config.max_dataset,
             },
             phase: Phase::Idle,
@@ -430,11 +445,7 @@ impl Responder {
     }
 
     fn close_session(&mut self) {
-        self.ctx.session.close();
-        self.ctx.upload = None;
-        for p in self.ctx.router.all() {
-            p.on_session_close();
-        }
+        self.ctx.end_session();
     }
 
     /// Returns true once after a cancel or reset: the shell must drop queued transfers.

@@ -15,6 +15,7 @@ use crate::codec::container::{
     ContainerHeader, ContainerKind, HEADER_LEN, data_header, parse_header,
 };
 use crate::codec::{Container, ResponseCode};
+use crate::lengths::capped_usize;
 use crate::provider::{Chunk, ObjectSink, ObjectSource};
 
 /// Where the payload of a host-to-device data phase goes.
@@ -143,13 +144,13 @@ impl DataOut {
 
     fn accept(&mut self, mut payload: Bytes) {
         if let Some(limit) = self.limit {
-            let room = limit.saturating_sub(self.received);
-            if payload.len() as u64 > room {
+            let room = capped_usize(limit.saturating_sub(self.received), usize::MAX);
+            if payload.len() > room {
                 self.excess = true;
-                payload.truncate(room as usize);
+                payload.truncate(room);
             }
         }
-        self.received += payload.len() as u64;
+        self.received = self.received.saturating_add(payload.len() as u64);
         if payload.is_empty() {
             return;
         }
@@ -187,7 +188,9 @@ pub(crate) fn looks_like_command(chunk: &[u8], end: bool) -> bool {
         return false;
     }
     match parse_header(chunk) {
-        Ok((_, h)) => h.kind == ContainerKind::Command && h.length as usize == chunk.len(),
+        Ok((_, h)) => {
+            h.kind == ContainerKind::Command && usize::try_from(h.length) == Ok(chunk.len())
+        }
         Err(_) => false,
     }
 }
@@ -238,7 +241,7 @@ impl DataIn {
             source,
             remaining: len,
             pending: BytesMut::new(),
-            total: len + HEADER_LEN as u64,
+            total: len.saturating_add(HEADER_LEN as u64),
             written: 0,
             params,
         }
@@ -252,7 +255,8 @@ impl DataIn {
     /// Produces the next write of at most `chunk` bytes (a multiple of the max packet size).
     pub(crate) fn next(&mut self, chunk: usize) -> Step {
         let head = if self.header.is_some() { HEADER_LEN } else { 0 };
-        let want = (chunk - head).min((self.remaining + self.pending.len() as u64) as usize);
+        let left = self.remaining.saturating_add(self.pending.len() as u64);
+        let want = capped_usize(left, chunk.saturating_sub(head));
         while self.pending.len() < want {
             let ask = want - self.pending.len();
             match self.source.read(ask) {
@@ -441,6 +445,82 @@ mod tests {
             d.target,
             OutTarget::Discard(ResponseCode::InvalidDataset)
         ));
+    }
+
+    #[test]
+    fn payload_beyond_the_stated_length_is_cut_and_invalid() {
+        let mut all = data(10);
+        all.extend_from_slice(&[9u8; 10]);
+        let mut d = DataOut::new(cmd(), buffer(), None);
+        assert_eq!(
+            d.feed(Bytes::from(all), true),
+            Feed::Failed(ResponseCode::InvalidParameter)
+        );
+        assert_eq!(d.received, 10);
+    }
+
+    const GIB: u64 = 1 << 30;
+    const MIB: usize = 1 << 20;
+    static ZEROS: [u8; MIB] = [0; MIB];
+
+    /// A source of `len` zero bytes that never allocates.
+    struct Zeros {
+        len: u64,
+        left: u64,
+    }
+
+    impl ObjectSource for Zeros {
+        fn len(&self) -> u64 {
+            self.len
+        }
+        fn read(&mut self, max: usize) -> crate::provider::ProviderResult<Chunk> {
+            let n = capped_usize(self.left, max.min(MIB));
+            self.left -= n as u64;
+            Ok(Chunk::Data(Bytes::from_static(&ZEROS[..n])))
+        }
+    }
+
+    #[test]
+    fn five_gib_download_is_sent_whole_in_full_chunks() {
+        // `(remaining + pending) as usize` on a 32-bit board turned 4 GiB + 100 into 100.
+        let len = 5 * GIB + 100;
+        let mut d = DataIn::new(&cmd(), Box::new(Zeros { len, left: len }), vec![]);
+        assert_eq!(d.total, len + HEADER_LEN as u64);
+        let mut sent = 0u64;
+        loop {
+            let Step::Write { bytes, last } = d.next(MIB) else {
+                panic!("the source never fails");
+            };
+            if sent == 0 {
+                assert_eq!(&bytes[..4], &u32::MAX.to_le_bytes(), "length unknown");
+            }
+            sent += bytes.len() as u64;
+            if last {
+                break;
+            }
+            assert_eq!(bytes.len(), MIB, "every write but the last is a full chunk");
+        }
+        assert_eq!(sent, len + HEADER_LEN as u64);
+    }
+
+    #[test]
+    fn five_gib_upload_with_a_truncated_length_counts_every_byte() {
+        // libmtp writes the container length of a 5 GiB upload modulo 2^32.
+        let len = 5 * GIB;
+        let wrapped = u32::try_from((len + HEADER_LEN as u64) & 0xFFFF_FFFF).unwrap();
+        let mut first = data_header(0x100D, 5, len).to_vec();
+        first[..4].copy_from_slice(&wrapped.to_le_bytes());
+        first.extend_from_slice(&ZEROS[..MIB - HEADER_LEN]);
+        let target = OutTarget::Discard(ResponseCode::Ok);
+        let mut d = DataOut::new(cmd(), target, Some(Some(len)));
+        assert_eq!(d.feed(Bytes::from(first), false), Feed::More);
+        let full_pieces = usize::try_from(len / MIB as u64 - 1).unwrap();
+        for _ in 0..full_pieces {
+            assert_eq!(d.feed(Bytes::from_static(&ZEROS), false), Feed::More);
+        }
+        let tail = Bytes::from_static(&ZEROS[..HEADER_LEN]);
+        assert_eq!(d.feed(tail, true), Feed::Done);
+        assert_eq!(d.received, len);
     }
 
     #[test]

@@ -44,10 +44,11 @@ impl ObjectPropList {
     /// Truncation, impossible counts, undecodable datatypes.
     pub fn parse(i: &[u8]) -> ParseResult<'_, Self> {
         let (mut i, n) = le::u32(i)?;
-        if (n as usize).saturating_mul(MIN_ENTRY) > i.len() {
+        let len = usize::try_from(n).unwrap_or(usize::MAX);
+        if len.saturating_mul(MIN_ENTRY) > i.len() {
             return fail(DecodeError::ArrayTooLong(n));
         }
-        let mut entries = Vec::with_capacity(n as usize);
+        let mut entries = Vec::with_capacity(len);
         for _ in 0..n {
             let (rest, handle) = le::u32(i)?;
             let (rest, code) = le::u16(rest)?;

@@ -66,11 +66,7 @@ pub(crate) fn open_session(ctx: &mut Context, cmd: &Container) -> Reply {
 }
 
 pub(crate) fn close_session(ctx: &mut Context) -> Reply {
-    ctx.session.close();
-    ctx.upload = None;
-    for p in ctx.router.all() {
-        p.on_session_close();
-    }
+    ctx.end_session();
     rc(ResponseCode::Ok)
 }
 

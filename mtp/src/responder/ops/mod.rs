@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::{Context, Reply};
 use crate::codec::{Container, OperationCode as Op, ResponseCode};
+use crate::lengths::saturating_u32;
 use crate::provider::ObjectSink;
 
 /// Returns true for operations whose data phase goes from host to device.
@@ -83,7 +84,9 @@ pub(crate) fn complete_sink(
     let result = sink.finish(received);
     match (Op::from_u16(cmd.code), result) {
         (_, Err(rc)) => Reply::Response(rc, vec![]),
-        (Op::SendPartialObject, Ok(())) => Reply::Response(ResponseCode::Ok, vec![received as u32]),
+        (Op::SendPartialObject, Ok(())) => {
+            Reply::Response(ResponseCode::Ok, vec![saturating_u32(received)])
+        }
         (Op::SendObject, Ok(())) => {
             ctx.upload = None;
             Reply::Response(ResponseCode::Ok, vec![])

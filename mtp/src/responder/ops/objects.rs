@@ -7,11 +7,14 @@
 //! 0xFFFFFFFF = the root (as libmtp and Android use them).
 
 use bytes::BytesMut;
+use tracing::warn;
 
 use super::{done, rc};
 use crate::codec::array::{parse_u32_array, put_u32_array};
 use crate::codec::{Container, ObjectFormat, ResponseCode, parse_all};
+use crate::lengths::saturating_count;
 use crate::provider::{ObjectHandle, ParentFilter, Placement, StorageId};
+use crate::responder::references::{ReferenceError, distinct};
 use crate::responder::{Context, Reply};
 
 /// Turns a handle parameter into a handle (0 and 0xFFFFFFFF are not handles).
@@ -67,7 +70,7 @@ pub(crate) fn list_handles(
 
 pub(crate) fn get_num_objects(ctx: &mut Context, cmd: &Container) -> Reply {
     match list_handles(ctx, cmd.param(0), cmd.param(1), cmd.param(2)) {
-        Ok(h) => Reply::Response(ResponseCode::Ok, vec![h.len() as u32]),
+        Ok(h) => Reply::Response(ResponseCode::Ok, vec![saturating_count(h.len())]),
         Err(code) => rc(code),
     }
 }
@@ -100,7 +103,7 @@ pub(crate) fn delete_object(ctx: &mut Context, cmd: &Container) -> Reply {
         return delete_all(ctx);
     }
     let result = handle(cmd.param(0)).and_then(|h| {
-        ctx.references.remove(&h);
+        ctx.references.remove(h);
         ctx.router.by_handle(h)?.delete_object(h)
     });
     done(result)
@@ -178,7 +181,7 @@ pub(crate) fn get_object_references(ctx: &mut Context, cmd: &Container) -> Reply
         Ok(h) if exists(ctx, h) => h,
         _ => return rc(ResponseCode::InvalidObjectHandle),
     };
-    let stored = ctx.references.get(&h).cloned().unwrap_or_default();
+    let stored = ctx.references.get(h).to_vec();
     let live: Vec<u32> = stored
         .into_iter()
         .filter(|r| exists(ctx, ObjectHandle(*r)))
@@ -204,9 +207,22 @@ pub(crate) fn complete_set_object_references(
     let Ok(refs) = parse_all(data, parse_u32_array) else {
         return rc(ResponseCode::InvalidDataset);
     };
+    // Bounded before any provider lookup: a host's 100k handles cost one pass, not 100k.
+    let refs = match distinct(&refs) {
+        Ok(refs) => refs,
+        Err(e) => return refused(e, refs.len()),
+    };
     if refs.iter().any(|r| !exists(ctx, ObjectHandle(*r))) {
         return rc(ResponseCode::InvalidObjectReference);
     }
-    ctx.references.insert(ObjectHandle(cmd.param(0)), refs);
-    rc(ResponseCode::Ok)
+    let count = refs.len();
+    match ctx.references.set(ObjectHandle(cmd.param(0)), refs) {
+        Ok(()) => rc(ResponseCode::Ok),
+        Err(e) => refused(e, count),
+    }
+}
+
+fn refused(e: ReferenceError, count: usize) -> Reply {
+    warn!(error = %e, count, "SetObjectReferences refused");
+    rc(e.response_code())
 }

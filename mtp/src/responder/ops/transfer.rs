@@ -13,6 +13,7 @@ use super::objects::handle;
 use super::{done, rc};
 use crate::codec::dataset::ObjectInfo;
 use crate::codec::{Container, ResponseCode, parse_prefix};
+use crate::lengths::saturating_u32;
 use crate::provider::{ObjectHandle, Placement, StorageId};
 use crate::responder::transaction::OutTarget;
 use crate::responder::{Context, PendingUpload, Reply};
@@ -34,7 +35,7 @@ fn stream(ctx: &mut Context, h: u32, offset: u64, max: u64, report_len: bool) ->
     match result {
         Ok(src) => {
             let params = if report_len {
-                vec![src.len().min(u64::from(u32::MAX)) as u32]
+                vec![saturating_u32(src.len())]
             } else {
                 vec![]
             };

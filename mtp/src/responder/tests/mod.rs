@@ -4,6 +4,7 @@ mod cancel;
 mod operations;
 mod phases;
 mod random;
+mod references;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
