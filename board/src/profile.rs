@@ -114,6 +114,24 @@ pub struct BackupProfile {
     pub socket: Option<PathBuf>,
     /// Where owner executables (`process_name`) are found.
     pub owners_dir: Option<PathBuf>,
+    /// Whose system (package) data a restore may write: `"off"`, `"installed"` (default)
+    /// or `"any"` (docs/security.md).
+    pub system_restore: Option<SystemRestoreSetting>,
+    /// The top-level folders of a drive that hold package files (default `["sys",
+    /// "resource"]`).
+    pub system_roots: Option<Vec<String>>,
+}
+
+/// The profile's `system_restore` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SystemRestoreSetting {
+    /// A set with system data is refused.
+    Off,
+    /// Only owners installed now get their package files back.
+    Installed,
+    /// Also owners that are not installed (their registration comes back too).
+    Any,
 }
 
 /// A whole board profile.

@@ -111,6 +111,9 @@ pub enum ManifestError {
     /// A unit belongs to an owner the manifest does not list.
     #[error("unit {0} belongs to an unlisted owner")]
     UnlistedOwner(String),
+    /// The same owner is listed twice.
+    #[error("owner {0} listed twice")]
+    DuplicateOwner(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -203,7 +206,12 @@ impl Manifest {
             .into_iter()
             .map(parse_owner)
             .collect::<Result<Vec<_>, _>>()?;
-        let owner_sids: BTreeSet<Sid> = owners.iter().map(|o| o.sid).collect();
+        let mut owner_sids: BTreeSet<Sid> = BTreeSet::new();
+        for o in &owners {
+            if !owner_sids.insert(o.sid) {
+                return Err(ManifestError::DuplicateOwner(o.sid.to_string()));
+            }
+        }
         let mut seen = BTreeSet::new();
         let mut units = Vec::with_capacity(doc.units.len());
         for u in doc.units {

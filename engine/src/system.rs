@@ -42,8 +42,8 @@ pub enum SystemError {
     /// The stream is malformed.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
-    /// The stream names a path system data may not write.
-    #[error("system data may not write {0}")]
+    /// The stream names a path system data may not write (the reason).
+    #[error("{0}")]
     Forbidden(String),
 }
 
@@ -92,17 +92,113 @@ pub fn parse_file_list(text: &str) -> Result<Vec<(char, CagePath)>, SystemError>
     Ok(out)
 }
 
-/// Returns true if system data of `sid` may write `path`: anything outside `private/`,
-/// the owner's own cage, and its own package directory.
-pub fn may_write(path: &CagePath, sid: Sid) -> bool {
-    let comps: Vec<&str> = path.components().collect();
-    match comps.as_slice() {
-        [first, ..] if !first.eq_ignore_ascii_case("private") => true,
-        [_, cage, _, ..] if *cage == sid.to_string() => true,
-        [_, engine, "import", "packages", pkg, _, ..] => {
-            *engine == ENGINE_SID.to_string() && *pkg == sid.to_string()
+/// Which system (package) data a restore may write: the board profile's
+/// `[backup] system_restore`. System data is written by root outside any cage, so a host
+/// that may restore it may change the device's software; the default lets it only put
+/// back the package files of owners that are installed now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SystemRestore {
+    /// `"off"`: a set with system data is refused.
+    Off,
+    /// `"installed"` (default): package files of owners that are registered now, under the
+    /// system roots or in the owner's own cage; never a registration file or a package
+    /// file list.
+    #[default]
+    Installed,
+    /// `"any"`: also owners that are not installed (a package comes back with its
+    /// registration and its package file list). For development and for boards whose
+    /// hosts are trusted to install software.
+    Any,
+}
+
+impl SystemRestore {
+    /// Parses the profile value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "off" => Some(Self::Off),
+            "installed" => Some(Self::Installed),
+            "any" => Some(Self::Any),
+            _ => None,
         }
-        _ => false,
+    }
+}
+
+/// What system data may be restored and where (board profile `[backup]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemPolicy {
+    /// Whose system data may come back at all.
+    pub restore: SystemRestore,
+    /// The top-level folders of a drive that hold package files (`system_roots`, default
+    /// `["sys", "resource"]`); an owner's own cage is always allowed.
+    pub roots: Vec<String>,
+}
+
+impl Default for SystemPolicy {
+    fn default() -> Self {
+        Self {
+            restore: SystemRestore::default(),
+            roots: vec!["sys".into(), "resource".into()],
+        }
+    }
+}
+
+fn is_registration_file(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("backup_registration") && n.ends_with(".xml")
+}
+
+impl SystemPolicy {
+    /// Checks that system data of `sid` (registered now: `installed`) may write `path`.
+    ///
+    /// # Errors
+    /// The reason it may not, for the host.
+    pub fn check(&self, path: &CagePath, sid: Sid, installed: bool) -> Result<(), String> {
+        match self.restore {
+            SystemRestore::Off => {
+                return Err(
+                    "this device does not restore system data (system_restore = \"off\")".into(),
+                );
+            }
+            SystemRestore::Installed if !installed => {
+                return Err(format!(
+                    "{sid} is not installed and this device restores system data only for installed owners (system_restore = \"installed\")"
+                ));
+            }
+            _ => {}
+        }
+        let any = self.restore == SystemRestore::Any;
+        let comps: Vec<&str> = path.components().collect();
+        let allowed = match comps.as_slice() {
+            [first, _, ..] if self.roots.iter().any(|r| first.eq_ignore_ascii_case(r)) => true,
+            [private, engine, "import", "packages", pkg, _, ..]
+                if private.eq_ignore_ascii_case("private") =>
+            {
+                any && *engine == ENGINE_SID.to_string() && *pkg == sid.to_string()
+            }
+            [private, cage, name]
+                if private.eq_ignore_ascii_case("private") && *cage == sid.to_string() =>
+            {
+                any || !is_registration_file(name)
+            }
+            [private, cage, _, _, ..] if private.eq_ignore_ascii_case("private") => {
+                *cage == sid.to_string()
+            }
+            _ => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "system data of {sid} may not write {path}: only under {} or in its own cage{}",
+                self.roots.join(", "),
+                if any {
+                    ""
+                } else {
+                    " (never a registration or a package file list)"
+                }
+            ))
+        }
     }
 }
 
@@ -160,17 +256,17 @@ struct Pending {
     mode: u32,
 }
 
-/// Restores a system stream of owner `sid` onto `drive`. Each file is written to a new
+/// Restores a system stream onto `drive`. Each file is written to a new
 /// temporary file under a random name in its directory (created if missing, never through
 /// a symbolic link), given the owner of the file it replaces (or of its directory) and a
 /// read-only mode, and renamed into place.
 ///
 /// # Errors
-/// [`SystemError::Forbidden`] for a path outside [`may_write`] (nothing after it is
-/// written), or an I/O or stream error.
+/// [`SystemError::Forbidden`] for a path `allowed` refuses (a [`SystemPolicy::check`];
+/// nothing after it is written), or an I/O or stream error.
 pub fn restore_system(
     drive: &Drive,
-    sid: Sid,
+    allowed: &dyn Fn(&CagePath) -> Result<(), String>,
     stream: &mut dyn FnMut() -> Option<Result<bytes::Bytes, SystemError>>,
 ) -> Result<usize, SystemError> {
     let mut root: Option<Dir> = None;
@@ -182,9 +278,7 @@ pub fn restore_system(
         while let Some(event) = decoder.poll_event()? {
             match event {
                 ArchiveEvent::File { path, mode, .. } => {
-                    if !may_write(&path, sid) {
-                        return Err(SystemError::Forbidden(path.to_string()));
-                    }
+                    allowed(&path).map_err(SystemError::Forbidden)?;
                     if root.is_none() {
                         root = Some(Dir::open_root(&drive.root).map_err(io_err(&drive.root))?);
                     }
@@ -268,23 +362,50 @@ mod tests {
     }
 
     #[test]
-    fn system_data_never_writes_into_other_cages() {
+    fn system_data_writes_only_under_the_roots_or_its_own_cage() {
         let me = Sid(0x1111_1111);
-        assert!(may_write(&cp("sys/bin/app"), me));
-        assert!(may_write(
-            &cp("private/11111111/backup_registration.xml"),
-            me
+        let installed = SystemPolicy::default();
+        let ok = |p: &SystemPolicy, path: &str, inst: bool| p.check(&cp(path), me, inst).is_ok();
+        assert!(ok(&installed, "sys/bin/app", true));
+        assert!(ok(&installed, "RESOURCE/app.rsc", true));
+        assert!(ok(&installed, "private/11111111/app.bin", true));
+        assert!(ok(&installed, "private/11111111/lib/x.so", true));
+        for bad in [
+            "etc/passwd",
+            "sys",
+            "private/11111111/backup_registration.xml",
+            "private/11111111/Backup_Registration_2.XML",
+            "private/10202d56/import/packages/11111111/files.txt",
+            "private/22222222/data",
+            "private/10202d56/other",
+        ] {
+            assert!(!ok(&installed, bad, true), "{bad}");
+        }
+        assert!(!ok(&installed, "sys/bin/app", false), "not installed");
+        let any = SystemPolicy {
+            restore: SystemRestore::Any,
+            ..SystemPolicy::default()
+        };
+        assert!(ok(&any, "sys/bin/app", false));
+        assert!(ok(&any, "private/11111111/backup_registration.xml", false));
+        assert!(ok(
+            &any,
+            "private/10202d56/import/packages/11111111/files.txt",
+            false
         ));
-        assert!(may_write(
-            &cp("private/10202d56/import/packages/11111111/files.txt"),
-            me
+        assert!(!ok(
+            &any,
+            "private/10202d56/import/packages/22222222/files.txt",
+            false
         ));
-        assert!(!may_write(&cp("private/22222222/data"), me));
-        assert!(!may_write(
-            &cp("private/10202d56/import/packages/22222222/files.txt"),
-            me
-        ));
-        assert!(!may_write(&cp("private/10202d56/other"), me));
+        assert!(!ok(&any, "private/22222222/data", false));
+        assert!(!ok(&any, "etc/passwd", false));
+        let off = SystemPolicy {
+            restore: SystemRestore::Off,
+            ..SystemPolicy::default()
+        };
+        let reason = off.check(&cp("sys/bin/app"), me, true).expect_err("off");
+        assert!(reason.contains("system_restore"), "{reason}");
     }
 
     #[test]
@@ -306,7 +427,9 @@ mod tests {
 
         std::fs::remove_file(c.root.join("sys/bin/app")).expect("rm");
         let mut once = Some(Ok(bytes::Bytes::from(stream)));
-        let restored = restore_system(&c, Sid(1), &mut || once.take()).expect("restore");
+        let policy = SystemPolicy::default();
+        let allowed = |p: &CagePath| policy.check(p, Sid(1), true);
+        let restored = restore_system(&c, &allowed, &mut || once.take()).expect("restore");
         assert_eq!(restored, 1);
         let meta = std::fs::metadata(c.root.join("sys/bin/app")).expect("restored");
         assert_eq!(meta.permissions().mode() & 0o777, 0o555);
@@ -327,7 +450,11 @@ mod tests {
         archive::end(&mut out);
         let mut once = Some(Ok(out.freeze()));
         assert!(matches!(
-            restore_system(&c, Sid(0x1111_1111), &mut || once.take()),
+            restore_system(
+                &c,
+                &|p| SystemPolicy::default().check(p, Sid(0x1111_1111), true),
+                &mut || once.take()
+            ),
             Err(SystemError::Forbidden(_))
         ));
         assert!(!c.root.join("private/22222222/data").exists());

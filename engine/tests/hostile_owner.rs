@@ -188,6 +188,7 @@ fn rig(attacker_registration: &str) -> Rig {
         state_file: None,
         ready_timeout: Duration::from_secs(5),
         cenrep: CENTRAL_REPOSITORY_SID,
+        system: engine::system::SystemPolicy::default(),
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");

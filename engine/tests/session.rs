@@ -553,6 +553,7 @@ async fn a_broken_registration_leaves_out_only_its_owner() {
         state_file: None,
         ready_timeout: Duration::from_secs(1),
         cenrep: CENTRAL_REPOSITORY_SID,
+        system: engine::system::SystemPolicy::default(),
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert_eq!(errors.len(), 1);
@@ -644,7 +645,7 @@ async fn full_incremental_chain_of_every_kind_restores_the_latest_state() {
 async fn an_uninstalled_owner_comes_back_with_its_package_then_its_data() {
     use std::os::unix::fs::PermissionsExt;
     const APP: Sid = Sid(0x5A5A_5A5A);
-    let mut rig = rig();
+    let mut rig = rig_reinstalling();
     let c = rig.c();
     register(
         &c,

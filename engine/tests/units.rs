@@ -329,7 +329,7 @@ async fn an_owner_failure_passes_through_and_the_unit_can_be_tried_again() {
 async fn all_system_files_restored_brings_an_uninstalled_owner_back_for_its_data() {
     use std::os::unix::fs::PermissionsExt;
     const APP: Sid = Sid(0x5A5A_5A5A);
-    let mut rig = rig();
+    let mut rig = rig_reinstalling();
     let c = rig.c();
     register(
         &c,

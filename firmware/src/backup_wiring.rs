@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use board::Profile;
+use board::{Profile, SystemRestoreSetting};
 use engine::registration::{CENTRAL_REPOSITORY_SID, Drive};
 use engine::runner::EngineConfig;
+use engine::system::{SystemPolicy, SystemRestore};
 use firmware::backup::intake::Intake;
 use firmware::backup::provider::BackupProvider;
 use firmware::backup::service::BackupService;
@@ -22,6 +23,21 @@ const DEFAULT_SOCKET: &str = "/run/mtpbur/engine.sock";
 const DEFAULT_OWNERS_DIR: &str = "/usr/lib/mtpbur/owners";
 /// How long an active owner may take to connect and confirm it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Returns what system data a restore may write, from `system_restore` and
+/// `system_roots`.
+fn system_policy(b: &board::profile::BackupProfile) -> SystemPolicy {
+    let mut policy = SystemPolicy::default();
+    policy.restore = match b.system_restore {
+        Some(SystemRestoreSetting::Off) => SystemRestore::Off,
+        Some(SystemRestoreSetting::Any) => SystemRestore::Any,
+        Some(SystemRestoreSetting::Installed) | None => SystemRestore::Installed,
+    };
+    if let Some(roots) = &b.system_roots {
+        policy.roots.clone_from(roots);
+    }
+    policy
+}
 
 /// Returns the engine configuration, or `None` when the profile has no Backup storage
 /// (no `spool` or no drives).
@@ -47,6 +63,7 @@ pub(crate) fn engine_config(p: &Profile) -> Option<EngineConfig> {
         state_file: p.state_dir.as_ref().map(|d| d.join("bur-state")),
         ready_timeout: READY_TIMEOUT,
         cenrep: CENTRAL_REPOSITORY_SID,
+        system: system_policy(b),
     })
 }
 

@@ -36,6 +36,9 @@ FW=$1; OUT=$2; shift 2
 # staging directory, unique so that parallel builds do not collide; removed on exit
 mkdir -p "$VM_DIR/out"
 ROOT=$(mktemp -d "$VM_DIR/out/rootfs.XXXXXX")
+# The guest's / (mktemp makes it 0700): data owners run as their own uids and must reach
+# their programs and cages.
+chmod 755 "$ROOT"
 trap 'rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/local/bin,lib64,lib/modules/vm,etc/mtpbur,proc,sys,dev,tmp,run,mnt/mtp,srv/mtp,var/lib,scenarios}
 

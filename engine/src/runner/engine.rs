@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub ready_timeout: Duration,
     /// The Central Repository SID (`<cenrep_backup/>`).
     pub cenrep: Sid,
+    /// What system (package) data a restore may write.
+    pub system: crate::system::SystemPolicy,
 }
 
 /// A session-level failure (owner failures are per owner, in the manifest or report).

@@ -5,6 +5,7 @@
 
 mod backup;
 mod engine;
+mod preflight;
 mod progress;
 mod restore;
 mod size;

@@ -161,8 +161,10 @@ impl Engine {
         let mut manifests = Vec::new();
         let mut problems = Vec::new();
         for set in &sets {
-            let registered =
-                |sid| self.registrations.contains_key(&sid) || with_system.contains(&sid);
+            let registered = |sid| {
+                self.registrations.contains_key(&sid)
+                    || (with_system.contains(&sid) && self.may_reinstall(sid))
+            };
             let (manifest, found) = set.verify(registered)?;
             problems.extend(
                 found
@@ -170,6 +172,9 @@ impl Engine {
                     .map(|p| format!("{}: {p}", set.dir().display())),
             );
             manifests.push(manifest);
+        }
+        if problems.is_empty() {
+            problems = self.preflight(&sets, &manifests);
         }
         if !problems.is_empty() {
             return Err(SessionError::Verify(problems));
@@ -217,7 +222,10 @@ impl Engine {
                 })
                 .transpose()
         };
-        crate::system::restore_system(drive, id.sid, &mut next)
+        let installed = self.registrations.contains_key(&id.sid);
+        let allowed =
+            |p: &crate::registration::CagePath| self.config.system.check(p, id.sid, installed);
+        crate::system::restore_system(drive, &allowed, &mut next)
             .map_err(|e| Failure::new(-20, e.to_string()))?;
         Ok(())
     }

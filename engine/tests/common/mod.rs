@@ -56,6 +56,33 @@ pub fn rig() -> Rig {
 }
 
 pub fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
+    rig_full(
+        ready_timeout,
+        extra,
+        engine::system::SystemPolicy::default(),
+    )
+}
+
+/// A rig with the given system-data policy.
+pub fn rig_with_system(policy: engine::system::SystemPolicy) -> Rig {
+    rig_full(Duration::from_secs(10), &[], policy)
+}
+
+/// A rig whose profile lets a restore bring back owners that are not installed
+/// (`system_restore = "any"`).
+pub fn rig_reinstalling() -> Rig {
+    let policy = engine::system::SystemPolicy {
+        restore: engine::system::SystemRestore::Any,
+        ..engine::system::SystemPolicy::default()
+    };
+    rig_full(Duration::from_secs(10), &[], policy)
+}
+
+fn rig_full(
+    ready_timeout: Duration,
+    extra: &[(Sid, &str)],
+    system: engine::system::SystemPolicy,
+) -> Rig {
     let dir = tempfile::tempdir().expect("tempdir");
     let c = Drive::new('c', dir.path().join("c"));
     register(
@@ -143,6 +170,7 @@ pub fn rig_with(ready_timeout: Duration, extra: &[(Sid, &str)]) -> Rig {
         state_file: Some(dir.path().join("bur-state")),
         ready_timeout,
         cenrep: CENTRAL_REPOSITORY_SID,
+        system,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");

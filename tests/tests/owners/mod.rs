@@ -118,6 +118,7 @@ pub fn rig_in(owners: PathBuf, setup: impl FnOnce(&Drive)) -> Rig {
         state_file: Some(dir.path().join("bur-state")),
         ready_timeout: Duration::from_secs(20),
         cenrep: CENTRAL_REPOSITORY_SID,
+        system: engine::system::SystemPolicy::default(),
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");

@@ -49,6 +49,7 @@ fn fixture() -> Fx {
         state_file: None,
         ready_timeout: Duration::from_secs(2),
         cenrep: CENTRAL_REPOSITORY_SID,
+        system: engine::system::SystemPolicy::default(),
     };
     let (service, left_out) = BackupService::start(config).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
