@@ -88,7 +88,10 @@ async fn refused(forge_it: impl FnOnce(&Rig, &Path)) -> (Rig, String) {
     if let Ok((_, problems)) = SpoolSet::open(&set).verify(|_| true) {
         assert!(problems.is_empty(), "{problems:?}");
     }
-    write(&rig.cage(PASSIVE).join("notes.txt"), b"damaged after the backup");
+    write(
+        &rig.cage(PASSIVE).join("notes.txt"),
+        b"damaged after the backup",
+    );
     let before = digest(&rig.dir.path().join("c"));
     let err = rig
         .engine
@@ -105,7 +108,10 @@ async fn refused(forge_it: impl FnOnce(&Rig, &Path)) -> (Rig, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_data_outside_the_system_roots_is_refused() {
     let (rig, why) = refused(|_, set| {
-        let raw = stream(&[("sys/bin/passive-app", b"package"), ("etc/passwd", b"root::0:0::/:/bin/sh\n")]);
+        let raw = stream(&[
+            ("sys/bin/passive-app", b"package"),
+            ("etc/passwd", b"root::0:0::/:/bin/sh\n"),
+        ]);
         forge(set, system(PASSIVE), &raw);
     })
     .await;
@@ -117,8 +123,14 @@ async fn system_data_outside_the_system_roots_is_refused() {
 async fn system_data_may_not_rewrite_a_registration_or_enter_another_cage() {
     for (path, expect) in [
         ("private/11111111/backup_registration.xml", "registration"),
-        ("private/22222222/active.dat", "may not write private/22222222"),
-        ("private/10202d56/import/packages/11111111/files.txt", "package file list"),
+        (
+            "private/22222222/active.dat",
+            "may not write private/22222222",
+        ),
+        (
+            "private/10202d56/import/packages/11111111/files.txt",
+            "package file list",
+        ),
     ] {
         let (_, why) = refused(|_, set| {
             forge(set, system(PASSIVE), &stream(&[(path, b"forged")]));
@@ -155,7 +167,10 @@ async fn proxy_data_for_an_undeclared_proxy_manager_is_refused() {
         forge(set, id, b"settings the owner never had");
     })
     .await;
-    assert!(why.contains("does not declare as a proxy data manager"), "{why}");
+    assert!(
+        why.contains("does not declare as a proxy data manager"),
+        "{why}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +179,9 @@ async fn duplicate_owners_and_huge_manifests_are_refused() {
         let path = set.join("manifest.toml");
         let text = fs::read_to_string(&path).expect("manifest");
         let first = text.find("[[owners]]").expect("owners");
-        let end = text[first + 1..].find("[[").map_or(text.len(), |i| first + 1 + i);
+        let end = text[first + 1..]
+            .find("[[")
+            .map_or(text.len(), |i| first + 1 + i);
         let dup = format!("{}\n{}", text, &text[first..end]);
         fs::write(&path, dup).expect("write");
     })
@@ -196,5 +213,8 @@ async fn with_system_restore_off_a_set_with_system_data_is_refused() {
         .await
         .expect_err("refused");
     assert!(matches!(err, SessionError::Verify(_)));
-    assert!(err.to_string().contains("system_restore = \"off\""), "{err}");
+    assert!(
+        err.to_string().contains("system_restore = \"off\""),
+        "{err}"
+    );
 }

@@ -714,3 +714,55 @@ async fn an_uninstalled_owner_comes_back_with_its_package_then_its_data() {
         b"precious"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_sending_empty_sections_forever_fails_alone() {
+    const ENDLESS: Sid = Sid(0x7777_0002);
+    let rig = rig_with(Duration::from_secs(10), &[(ENDLESS, "endless")]);
+    let m = tokio::time::timeout(Duration::from_secs(120), rig.engine.backup(base("b")))
+        .await
+        .expect("the backup ends")
+        .expect("backup");
+    match outcome(&m, ENDLESS) {
+        OwnerOutcome::Failed { reason, .. } => {
+            assert!(reason.contains("empty sections"), "{reason}");
+        }
+        OwnerOutcome::Ok => panic!("an endless owner must fail"),
+    }
+    for sid in [PASSIVE, ACTIVE, HYBRID] {
+        assert_eq!(outcome(&m, sid), &OwnerOutcome::Ok, "{sid}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_flooding_the_spool_stops_at_the_reserve_and_fails_alone() {
+    const FLOOD: Sid = Sid(0x7777_0003);
+    let rig = rig_with(Duration::from_secs(10), &[(FLOOD, "flood")]);
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "NOT ROOT: the spool-flood test mounts a small tmpfs and did NOT run; CI runs it as root"
+        );
+        return;
+    }
+    // A 96 MiB spool: the reserve is 64 MiB, so the flood stops after about 32 MiB.
+    let spool = rig.spool();
+    fs::create_dir_all(&spool).expect("spool");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96m", "tmpfs"])
+        .arg(&spool)
+        .status()
+        .expect("mount");
+    assert!(mounted.success(), "mount a tmpfs spool");
+    let m = tokio::time::timeout(Duration::from_secs(300), rig.engine.backup(base("b"))).await;
+    let _ = std::process::Command::new("umount").arg(&spool).status();
+    let m = m.expect("the backup ends").expect("backup");
+    match outcome(&m, FLOOD) {
+        OwnerOutcome::Failed { reason, .. } => {
+            assert!(reason.contains("free in the spool"), "{reason}")
+        }
+        OwnerOutcome::Ok => panic!("a flooding owner must fail"),
+    }
+    for sid in [PASSIVE, ACTIVE, HYBRID] {
+        assert_eq!(outcome(&m, sid), &OwnerOutcome::Ok, "{sid}");
+    }
+}

@@ -112,6 +112,12 @@ impl ActiveBackupDataClient for TestOwner {
     }
     fn get_backup_data_section(&mut self, max_len: usize) -> Result<Section, OwnerError> {
         self.check()?;
+        // Hostile owners: sections without end, full or empty.
+        match self.behaviour.as_str() {
+            "flood" => return Ok((vec![0x5A; max_len], false)),
+            "endless" => return Ok((Vec::new(), false)),
+            _ => {}
+        }
         let end = (self.pos + max_len).min(self.data.len());
         let out = self.data[self.pos..end].to_vec();
         self.pos = end;

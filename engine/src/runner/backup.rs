@@ -593,23 +593,56 @@ pub(crate) fn terminate(h: &OwnerHandle) {
     }
 }
 
-/// Pulls data sections from an owner into `writer` until it says finished.
+/// The free space an owner's data may never take from the spool's file system: the
+/// larger of 64 MiB and 5 % of it. An owner that keeps sending sections is stopped there,
+/// so one owner cannot fill the device.
+const SPOOL_RESERVE_MIN: u64 = 64 * 1024 * 1024;
+
+/// Empty sections in a row after which an owner that never says finished is stopped.
+const MAX_EMPTY_SECTIONS: u32 = 1000;
+
+/// Pulls data sections from an owner into `writer` until it says finished. An owner whose
+/// data would eat into the spool's reserve, or that sends empty sections without end, fails.
 async fn pull(
     h: &OwnerHandle,
     wd: Duration,
     writer: &mut UnitWriter,
     call: impl Fn(()) -> Callback,
 ) -> Result<(), Failure> {
+    let reserve = spool_reserve(writer);
+    let mut empty = 0u32;
     loop {
         let (data, finished) = h.call_data(call(()), wd).await?;
         if data.len() > MAX_SECTION as usize {
             return Err(Failure::new(-9, "owner sent an oversized section"));
+        }
+        empty = if data.is_empty() { empty + 1 } else { 0 };
+        if empty > MAX_EMPTY_SECTIONS && !finished {
+            return Err(Failure::new(
+                -9,
+                format!("owner sent {MAX_EMPTY_SECTIONS} empty sections without finishing"),
+            ));
+        }
+        if writer
+            .space_left()
+            .is_some_and(|left| left.saturating_sub(data.len() as u64) < reserve)
+        {
+            return Err(Failure::new(
+                -9,
+                format!("owner data would leave less than {reserve} bytes free in the spool"),
+            ));
         }
         writer.write_bytes(data)?;
         if finished {
             return Ok(());
         }
     }
+}
+
+/// Returns the spool reserve for `writer`'s file system.
+fn spool_reserve(writer: &UnitWriter) -> u64 {
+    let total = writer.fs_size().unwrap_or(0);
+    SPOOL_RESERVE_MIN.max(total / 20)
 }
 
 /// Sends a unit's raw data to an owner block by block, `last` on the final piece (an

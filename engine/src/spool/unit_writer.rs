@@ -81,6 +81,21 @@ impl UnitWriter {
         }
     }
 
+    /// Returns the bytes still available to unprivileged writers on the spool's file
+    /// system (`statvfs` `f_bavail`), or `None` if it cannot be asked.
+    pub fn space_left(&self) -> Option<u64> {
+        let dir = self.path.parent()?;
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
+    /// Returns the size of the spool's file system (`statvfs`), or `None`.
+    pub fn fs_size(&self) -> Option<u64> {
+        let dir = self.path.parent()?;
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_blocks.saturating_mul(st.f_frsize))
+    }
+
     /// Adds raw data to the unit (copied once).
     ///
     /// # Errors
