@@ -91,6 +91,29 @@ pub enum Problem {
     },
 }
 
+/// The mode of every file the engine writes in the spool: sets hold every application's
+/// private data, and the spool is the Backup storage the host sees.
+pub(crate) const PRIVATE_FILE: u32 = 0o600;
+
+/// Creates `dir` and its missing parents with mode 0700.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .map_err(io_err(dir))
+}
+
+/// Creates (or truncates) a file with mode 0600.
+pub(crate) fn create_private_file(path: &Path) -> std::io::Result<File> {
+    std::os::unix::fs::OpenOptionsExt::mode(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+        PRIVATE_FILE,
+    )
+    .open(path)
+}
+
 /// One backup set directory.
 #[derive(Debug, Clone)]
 pub struct SpoolSet {
@@ -109,7 +132,7 @@ impl SpoolSet {
             return Err(SpoolError::BadSession(session.to_owned()));
         }
         let dir = spool.join(session);
-        std::fs::create_dir_all(spool).map_err(io_err(spool))?;
+        create_private_dir(spool)?;
         // Sets hold owners' private data: only the engine may enter them.
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
             .create(&dir)
@@ -156,9 +179,9 @@ impl SpoolSet {
     pub fn unit_writer(&self, id: UnitId, compress: bool) -> Result<UnitWriter, SpoolError> {
         let path = self.unit_path(id);
         let parent = path.parent().unwrap_or(&self.dir).to_owned();
-        std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        create_private_dir(&parent)?;
         let tmp = path.with_extension("unit.part");
-        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let file = create_private_file(&tmp).map_err(io_err(&tmp))?;
         Ok(UnitWriter::new(
             id,
             compress,
@@ -175,7 +198,7 @@ impl SpoolSet {
     /// [`SpoolError::Io`] if it cannot be written.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), SpoolError> {
         let path = self.dir.join(MANIFEST_FILE);
-        write_atomically(&path, manifest.to_toml().as_bytes()).map_err(io_err(&path))
+        write_atomically(&path, manifest.to_toml().as_bytes(), PRIVATE_FILE).map_err(io_err(&path))
     }
 
     /// Reads and parses the manifest.

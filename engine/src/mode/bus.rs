@@ -158,9 +158,11 @@ impl ModeBus {
         let Some(path) = &self.state_file else {
             return Ok(());
         };
-        write_atomically(path, state_text(mode).as_bytes()).map_err(|source| BusError::StateFile {
-            path: path.clone(),
-            source,
+        write_atomically(path, state_text(mode).as_bytes(), 0o644).map_err(|source| {
+            BusError::StateFile {
+                path: path.clone(),
+                source,
+            }
         })
     }
 }
@@ -187,13 +189,21 @@ pub fn state_text(mode: BurMode) -> String {
     )
 }
 
-/// Writes `bytes` to a temporary file next to `path`, syncs it and renames it over `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to a temporary file next to `path`, syncs it and renames it over `path`
+/// (the file is created with `mode`, less the umask).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true),
+            mode,
+        )
+        .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)

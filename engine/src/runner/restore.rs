@@ -133,7 +133,8 @@ impl Engine {
         if let Some(last) = sets.last() {
             // The result lands next to the set (DESIGN: `<folder>/restore-result.toml`).
             let path = last.dir().join(RESTORE_RESULT_FILE);
-            if let Err(e) = crate::mode::write_atomically(&path, report.to_toml().as_bytes()) {
+            if let Err(e) = crate::mode::write_atomically(&path, report.to_toml().as_bytes(), 0o600)
+            {
                 tracing::warn!(path = %path.display(), error = %e, "cannot write the restore result");
             }
         }

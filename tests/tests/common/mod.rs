@@ -50,12 +50,14 @@ pub async fn start_with(fill: impl FnOnce(&std::path::Path, &std::path::Path)) -
             description: "Internal".into(),
             root: internal.clone(),
             writable: true,
+            private: false,
         },
         StorageConfig {
             id: StorageId(ARCHIVE),
             description: "Archive".into(),
             root: archive.clone(),
             writable: false,
+            private: false,
         },
     ])
     .expect("files provider");

@@ -142,9 +142,13 @@ pub(super) struct Incoming {
 impl Incoming {
     pub(super) fn create(path: PathBuf) -> std::io::Result<Self> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::os::unix::fs::DirBuilderExt::mode(
+                std::fs::DirBuilder::new().recursive(true),
+                0o700,
+            )
+            .create(parent)?;
         }
-        let file = File::create(&path)?;
+        let file = crate::spool::create_private_file(&path)?;
         Ok(Self {
             path,
             file,

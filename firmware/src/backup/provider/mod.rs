@@ -93,12 +93,19 @@ impl BackupProvider {
     /// # Errors
     /// The spool or `requests/` cannot be created.
     pub fn new(storage: StorageId, spool: &Path, intake: Intake) -> std::io::Result<Self> {
-        std::fs::create_dir_all(spool.join(REQUESTS_DIR))?;
+        // Everything in the Backup storage is every application's private data: the
+        // daemon's alone (0700 folders, 0600 files; uploads too, see `private`).
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(spool.join(REQUESTS_DIR))?;
+        for dir in [spool.to_owned(), spool.join(REQUESTS_DIR)] {
+            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        }
         let files = FilesProvider::new(vec![StorageConfig {
             id: storage,
             description: "Backup".into(),
             root: spool.to_owned(),
             writable: true,
+            private: true,
         }])?
         .with_hidden(is_hidden);
         let shared = intake.shared().clone();

@@ -506,3 +506,42 @@ fn a_unit_still_being_written_is_listed_with_its_final_size_and_read_as_it_grows
         Some(ResponseCode::InvalidObjectHandle)
     );
 }
+
+#[test]
+fn everything_in_the_backup_storage_is_the_daemons_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut fx = fixture();
+    fx.request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
+        .unwrap();
+    assert_eq!(fx.wait_done().state, State::Done);
+    // An uploaded folder and file, as a host copying a set back.
+    let folder_info = ObjectInfo {
+        format: ObjectFormat::Association.to_u16(),
+        association_type: 1,
+        filename: "uploaded".into(),
+        ..ObjectInfo::default()
+    };
+    let at = Placement {
+        storage: STORAGE,
+        parent: None,
+    };
+    let folder = fx.p.send_object_info(at, &folder_info, Some(0)).unwrap();
+    fx.upload(Some(folder), "manifest.toml", b"format = 1\n").unwrap();
+    let mut stack = vec![fx.spool.clone()];
+    let mut seen = 0;
+    while let Some(dir) = stack.pop() {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                seen += 1;
+                let mode = meta.permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", e.path().display());
+            }
+        }
+    }
+    assert!(seen >= 4, "the set, the request and the upload were looked at ({seen})");
+}

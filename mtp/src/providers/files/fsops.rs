@@ -105,13 +105,29 @@ pub(super) fn open_write(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The modes new files and folders are created with (before the umask).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Modes {
+    /// Regular files.
+    pub file: u32,
+    /// Folders.
+    pub dir: u32,
+}
+
 /// Creates a new file (never replacing anything, never through a symlink).
-pub(super) fn create_new(path: &Path) -> io::Result<File> {
+pub(super) fn create_new(path: &Path, modes: Modes) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(modes.file)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+}
+
+/// Creates a new folder.
+pub(super) fn create_dir(path: &Path, modes: Modes) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().mode(modes.dir).create(path)
 }
 
 /// Lists a folder: (name, is folder) of its regular files and folders, without the
@@ -217,18 +233,19 @@ pub(super) fn tree_size(path: &Path) -> io::Result<u64> {
 pub(super) fn copy_tree(
     from: &Path,
     to: &Path,
+    modes: Modes,
     temp: &mut impl FnMut() -> OsString,
 ) -> io::Result<()> {
     let meta = fs::symlink_metadata(from)?;
     if meta.is_file() {
-        return copy_file(from, to, &meta, temp);
+        return copy_file(from, to, &meta, modes, temp);
     }
     if !meta.is_dir() {
         return Ok(());
     }
-    fs::create_dir(to)?;
+    create_dir(to, modes)?;
     for (name, _) in list(from)? {
-        copy_tree(&from.join(&name), &to.join(&name), temp)?;
+        copy_tree(&from.join(&name), &to.join(&name), modes, temp)?;
     }
     Ok(())
 }
@@ -237,13 +254,14 @@ fn copy_file(
     from: &Path,
     to: &Path,
     meta: &Metadata,
+    modes: Modes,
     temp: &mut impl FnMut() -> OsString,
 ) -> io::Result<()> {
     let dir = to.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(temp());
     let result = (|| {
         let mut src = open_read(from)?;
-        let mut dst = create_new(&tmp)?;
+        let mut dst = create_new(&tmp, modes)?;
         io::copy(&mut src, &mut dst)?;
         if let Ok(t) = meta.modified() {
             dst.set_modified(t)?;

@@ -100,7 +100,8 @@ impl FilesProvider {
         if size > self.free_space(storage)? {
             return Err(ResponseCode::StoreFull);
         }
-        let result = fsops::copy_tree(from, to, &mut || self.next_temp());
+        let modes = self.storages[storage].modes();
+        let result = fsops::copy_tree(from, to, modes, &mut || self.next_temp());
         if let Err(e) = result {
             let mut removal = Removal::default();
             fsops::remove_tree(to, &mut removal);

@@ -95,6 +95,26 @@ pub struct StorageConfig {
     pub root: PathBuf,
     /// False makes the storage read-only: every modifying operation is StoreReadOnly.
     pub writable: bool,
+    /// True creates every file 0600 and every folder 0700 (the Backup storage: private
+    /// data of every application); false leaves the modes to the umask (0644/0755).
+    pub private: bool,
+}
+
+impl StorageConfig {
+    /// Returns the modes new files and folders get in this storage.
+    fn modes(&self) -> fsops::Modes {
+        if self.private {
+            fsops::Modes {
+                file: 0o600,
+                dir: 0o700,
+            }
+        } else {
+            fsops::Modes {
+                file: 0o666,
+                dir: 0o777,
+            }
+        }
+    }
 }
 
 /// Directories as MTP storages (see the module documentation).

@@ -73,9 +73,10 @@ impl FilesProvider {
 
     /// Creates folder `name` in `dir`, or returns the folder already there.
     fn make_folder(&mut self, dir: Dir, name: &OsString) -> ProviderResult<ObjectHandle> {
-        let (_, dir_path) = self.dir_abs(dir)?;
+        let (storage, dir_path) = self.dir_abs(dir)?;
         let path = dir_path.join(name);
-        let created = match fs::create_dir(&path) {
+        let modes = self.storages[storage].modes();
+        let created = match fsops::create_dir(&path, modes) {
             Ok(()) => true,
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
@@ -116,7 +117,8 @@ impl FilesProvider {
             .dir_abs(p.dir)
             .map_err(|_| ResponseCode::InvalidParentObject)?;
         let temp = dir_path.join(self.next_temp());
-        let file = fsops::create_new(&temp).map_err(|e| map_io(&e, &temp))?;
+        let modes = self.storages[p.storage].modes();
+        let file = fsops::create_new(&temp, modes).map_err(|e| map_io(&e, &temp))?;
         let target = UploadTarget {
             path: dir_path.join(&p.name),
             size: p.size,

@@ -138,6 +138,7 @@ fn move_between_storages_moves_the_data() {
         description: d.into(),
         root: tmp.path().join(d),
         writable: true,
+        private: false,
     };
     let mut p = FilesProvider::new(vec![cfg("one", 0x10001), cfg("two", 0x20001)]).unwrap();
     p.attach(ProviderId(1));

@@ -49,12 +49,14 @@ fn provider(base: &Path) -> FilesProvider {
             description: "Internal".into(),
             root: base.join("rw"),
             writable: true,
+            private: false,
         },
         StorageConfig {
             id: RO,
             description: "Archive".into(),
             root: base.join("ro"),
             writable: false,
+            private: false,
         },
     ])
     .unwrap();

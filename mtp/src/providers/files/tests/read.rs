@@ -39,6 +39,7 @@ fn new_refuses_missing_or_file_roots_and_bad_storage_ids() {
         description: String::new(),
         root: tmp.path().join(root),
         writable: true,
+        private: false,
     };
     assert!(FilesProvider::new(vec![cfg("missing", 0x10001)]).is_err());
     assert!(FilesProvider::new(vec![cfg("f", 0x10001)]).is_err());
