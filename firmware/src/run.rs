@@ -33,6 +33,7 @@ pub(crate) fn files_provider(p: &Profile) -> Result<FilesProvider, Error> {
             description: s.name.clone(),
             root: s.path.clone(),
             writable: s.writable,
+            private: false,
         });
     }
     FilesProvider::new(configs).map_err(Error::Io)
