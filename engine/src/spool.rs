@@ -387,13 +387,22 @@ pub struct UnitReader {
 }
 
 impl UnitReader {
-    /// Opens a unit file.
+    /// Opens a unit file (through the confined layer: sets may come from the host, so a
+    /// link or a FIFO in place of a unit is refused, never followed or waited on).
     ///
     /// # Errors
     /// The I/O error of opening it.
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{}: not a unit path", path.display()),
+            ));
+        };
+        let (file, _) = crate::confined::Dir::open_root(dir)?.open_file(name)?;
         Ok(Self {
-            file: File::open(path)?,
+            file,
             decoder: UnitDecoder::new(),
             hasher: Sha256::new(),
             eof: false,

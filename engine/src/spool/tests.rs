@@ -268,3 +268,24 @@ fn a_unit_shorter_than_declared_fails_and_compressible_units_stay_unannounced() 
     assert!(record.compressed);
     assert!(events.lock().expect("events").is_empty());
 }
+
+#[test]
+fn a_fifo_or_a_link_in_place_of_a_unit_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.unit");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .expect("mkfifo");
+    assert!(UnitReader::open(&fifo).is_err(), "a FIFO is not a unit");
+    std::fs::write(dir.path().join("real.unit"), b"x").expect("write");
+    std::os::unix::fs::symlink(dir.path().join("real.unit"), dir.path().join("link.unit"))
+        .expect("symlink");
+    assert!(
+        UnitReader::open(&dir.path().join("link.unit")).is_err(),
+        "a link is not followed"
+    );
+    assert!(UnitReader::open(&dir.path().join("real.unit")).is_ok());
+}
