@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo test --workspace"
 cargo test --workspace --locked
+echo "== fuzzing, short run (fuzz/run.sh 30: every target 30 s; fuzz/run.sh 600 for a long run)"
+fuzz/run.sh 30
 echo "== VM suite (tests/vm/run.sh)"
 tests/vm/run.sh

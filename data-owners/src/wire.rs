@@ -30,6 +30,9 @@ pub const MAX_BODY: u32 = 1 << 20;
 /// Largest data section the engine asks for or sends in one call.
 pub const MAX_SECTION: u32 = MAX_BODY - 64;
 
+/// Most drives a [`ModeInfo`] lists: one per letter.
+pub const MAX_DRIVES: usize = 26;
+
 /// A malformed frame. Small and `Copy`; context is added by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -55,6 +58,9 @@ pub enum WireError {
     /// A bool byte that is not 0 or 1.
     #[error("bad bool byte {0:#04x}")]
     BadBool(u8),
+    /// A drive list longer than [`MAX_DRIVES`].
+    #[error("drive count {0} exceeds {MAX_DRIVES}")]
+    TooManyDrives(u8),
 }
 
 /// A drive letter, `a`–`z`.
@@ -344,6 +350,10 @@ fn p_string(i: In<'_>) -> Res<'_, String> {
 
 fn p_drives(i: In<'_>) -> Res<'_, Vec<DriveLetter>> {
     let (mut i, count) = le_u8(i)?;
+    if usize::from(count) > MAX_DRIVES {
+        // The encoder never writes more, so a longer list would not survive a round trip.
+        return fail(WireError::TooManyDrives(count));
+    }
     let mut drives = Vec::with_capacity(usize::from(count));
     for _ in 0..count {
         let (rest, d) = p_drive(i)?;
@@ -465,8 +475,8 @@ fn put_string(dst: &mut BytesMut, s: &str) {
 
 fn put_mode(dst: &mut BytesMut, m: &ModeInfo) {
     dst.put_u32_le(m.mode_bits);
-    let count = m.drives.len().min(26);
-    dst.put_u8(u8::try_from(count).unwrap_or(26));
+    let count = m.drives.len().min(MAX_DRIVES);
+    dst.put_u8(u8::try_from(count).unwrap_or(0));
     for d in &m.drives[..count] {
         dst.put_u8(d.0);
     }

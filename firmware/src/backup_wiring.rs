@@ -27,11 +27,14 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Returns what system data a restore may write, from `system_restore` and
 /// `system_roots`.
 fn system_policy(b: &board::profile::BackupProfile) -> SystemPolicy {
-    let mut policy = SystemPolicy::default();
-    policy.restore = match b.system_restore {
+    let restore = match b.system_restore {
         Some(SystemRestoreSetting::Off) => SystemRestore::Off,
         Some(SystemRestoreSetting::Any) => SystemRestore::Any,
         Some(SystemRestoreSetting::Installed) | None => SystemRestore::Installed,
+    };
+    let mut policy = SystemPolicy {
+        restore,
+        ..SystemPolicy::default()
     };
     if let Some(roots) = &b.system_roots {
         policy.roots.clone_from(roots);

@@ -4,6 +4,8 @@
 mod backup_wiring;
 mod config;
 mod error;
+mod logging;
+mod notify;
 mod run;
 
 use std::process::ExitCode;
@@ -11,12 +13,7 @@ use std::process::ExitCode;
 use config::Command;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let log = logging::init();
     let cmd = match config::parse(std::env::args().skip(1)) {
         Ok(c) => c,
         Err(msg) => {
@@ -47,7 +44,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mtpbur: {e}");
+            eprintln!("{}mtpbur: {e}", log.error_prefix());
             ExitCode::FAILURE
         }
     }

@@ -179,12 +179,15 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    // Ready only now: a stop request from here on removes the gadget cleanly.
+    crate::notify::notify(crate::notify::READY);
     tokio::select! {
         _ = term.recv() => info!("SIGTERM: shutting down"),
         _ = int.recv() => info!("SIGINT: shutting down"),
         r = &mut ep0_task => error!(result = ?r, "ep0 task ended"),
         r = &mut serve_task => error!(ended = r.is_ok(), "responder ended"),
     }
+    crate::notify::notify(crate::notify::STOPPING);
     ep0_task.abort();
     serve_task.abort();
     if let Err(e) = registration.remove() {

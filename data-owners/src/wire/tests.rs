@@ -201,6 +201,24 @@ fn oversized_frame_is_refused_from_the_header() {
 }
 
 #[test]
+fn mode_info_with_more_drives_than_letters_is_refused() {
+    // The owner_wire fuzz target's round trip: 27 drives decoded, but re-encoded as 26.
+    let mut body = vec![0x81, 0x03, 0x02, 0, 0, 27];
+    body.extend([b'c'; 27]);
+    body.push(1);
+    assert_eq!(
+        EngineMsg::decode_body(&body),
+        Err(WireError::TooManyDrives(27))
+    );
+    let all: Vec<DriveLetter> = ('a'..='z').filter_map(DriveLetter::new).collect();
+    round_trip(EngineMsg::ModeChanged(ModeInfo {
+        mode_bits: 0x0203,
+        drives: all,
+        affects_me: false,
+    }));
+}
+
+#[test]
 fn drive_letters_are_normalised() {
     assert_eq!(DriveLetter::new('E').map(DriveLetter::letter), Some('e'));
     assert_eq!(DriveLetter::new('1'), None);

@@ -526,7 +526,8 @@ fn everything_in_the_backup_storage_is_the_daemons_alone() {
         parent: None,
     };
     let folder = fx.p.send_object_info(at, &folder_info, Some(0)).unwrap();
-    fx.upload(Some(folder), "manifest.toml", b"format = 1\n").unwrap();
+    fx.upload(Some(folder), "manifest.toml", b"format = 1\n")
+        .unwrap();
     let mut stack = vec![fx.spool.clone()];
     let mut seen = 0;
     while let Some(dir) = stack.pop() {
@@ -543,5 +544,8 @@ fn everything_in_the_backup_storage_is_the_daemons_alone() {
             }
         }
     }
-    assert!(seen >= 4, "the set, the request and the upload were looked at ({seen})");
+    assert!(
+        seen >= 4,
+        "the set, the request and the upload were looked at ({seen})"
+    );
 }

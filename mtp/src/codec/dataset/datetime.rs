@@ -4,8 +4,17 @@
 //! # Spec
 //! PTP 15740 §5.5.5 "DateTime"; MTP 1.1 §3.2.5.
 
+/// The first instant a DateTime can name: 0000-01-01T00:00:00 UTC.
+pub const MIN_SECS: i64 = -62_167_219_200;
+/// The last instant a DateTime can name: 9999-12-31T23:59:59 UTC.
+pub const MAX_SECS: i64 = 253_402_300_799;
+
 /// Formats Unix seconds as `YYYYMMDDThhmmss` (UTC, no zone suffix: what most hosts parse).
+///
+/// Instants outside years 0000 to 9999 (a file's mtime can be anything) are clamped to
+/// [`MIN_SECS`] or [`MAX_SECS`], so the string always has the four-digit year it must.
 pub fn format(unix_secs: i64) -> String {
+    let unix_secs = unix_secs.clamp(MIN_SECS, MAX_SECS);
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -18,7 +27,8 @@ pub fn format(unix_secs: i64) -> String {
 }
 
 /// Parses a DateTime string into Unix seconds; a zone offset is applied, no zone is UTC.
-/// Returns `None` for anything malformed.
+/// Returns `None` for anything malformed, and for an offset that moves the instant out of
+/// years 0000 to 9999 (no DateTime could name it back).
 pub fn parse(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 15 || b[8] != b'T' {
@@ -54,7 +64,8 @@ pub fn parse(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
+    (MIN_SECS..=MAX_SECS).contains(&secs).then_some(secs)
 }
 
 // Howard Hinnant's civil calendar algorithms (public domain description).
@@ -94,6 +105,25 @@ mod tests {
         assert_eq!(parse("20261118T110640.5"), Some(1_795_000_000));
         assert_eq!(parse("20261118T130640+0200"), Some(1_795_000_000));
         assert_eq!(parse("20000229T120000"), Some(951_825_600));
+    }
+
+    #[test]
+    fn format_clamps_instants_outside_years_0000_to_9999() {
+        assert_eq!(format(MIN_SECS), "00000101T000000");
+        assert_eq!(format(MAX_SECS), "99991231T235959");
+        assert_eq!(format(MIN_SECS - 1), "00000101T000000");
+        assert_eq!(format(i64::MIN), "00000101T000000");
+        assert_eq!(format(i64::MAX), "99991231T235959");
+    }
+
+    #[test]
+    fn parse_rejects_offsets_that_leave_years_0000_to_9999() {
+        // The mtp_datasets fuzz target's round-trip check: these parsed, but formatted
+        // as "-0001…" and "10000…", which do not parse.
+        assert_eq!(parse("00000101T000000+0100"), None);
+        assert_eq!(parse("99991231T235959-2359"), None);
+        assert_eq!(parse("00000101T000000Z"), Some(MIN_SECS));
+        assert_eq!(parse("99991231T235959Z"), Some(MAX_SECS));
     }
 
     #[test]
