@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: the workspace's cargo tests, then the VM suite (the real gadget stack
+# Runs every test: formatting and lints, the workspace's cargo tests, the systemd unit's
+# offline check, a short fuzzing run, then the VM suite (the real gadget stack
 # under QEMU, driven by libmtp's tools). This is the README's test command; .ci/run calls
 # it. The VM suite installs its own Debian packages (root or sudo needed the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test --workspace"
 cargo test --workspace --locked
+echo "== the systemd unit (tests/check-unit.sh: systemd-analyze security and verify)"
+tests/check-unit.sh
 echo "== fuzzing, short run (fuzz/run.sh 30: every target 30 s; fuzz/run.sh 600 for a long run)"
 fuzz/run.sh 30
 echo "== VM suite (tests/vm/run.sh)"

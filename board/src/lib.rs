@@ -10,5 +10,5 @@ pub mod gadget;
 pub mod profile;
 pub mod spec;
 
-pub use profile::{Profile, ProfileError, SystemRestoreSetting};
+pub use profile::{GroupSetting, Profile, ProfileError, SystemRestoreSetting};
 pub use spec::GadgetSpec;

@@ -120,6 +120,20 @@ pub struct BackupProfile {
     /// The top-level folders of a drive that hold package files (default `["sys",
     /// "resource"]`).
     pub system_roots: Option<Vec<String>>,
+    /// The group that may connect to the owner socket (a name from `/etc/group` or a
+    /// number): the socket is then `0660 root:<group>` and owners the engine starts get
+    /// the group. Without it the socket is open to every local user (docs/security.md).
+    pub owner_group: Option<GroupSetting>,
+}
+
+/// A group, by name or by number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum GroupSetting {
+    /// A numeric gid.
+    Id(u32),
+    /// A name to look up in `/etc/group`.
+    Name(String),
 }
 
 /// The profile's `system_restore` value.
@@ -322,5 +336,20 @@ writable = true
             .unwrap_err()
             .to_string();
         assert!(e.contains("not absolute"), "{e}");
+    }
+
+    #[test]
+    fn owner_group_is_a_name_or_a_number() {
+        for (value, want) in [
+            (
+                "\"mtpbur-owners\"",
+                GroupSetting::Name("mtpbur-owners".into()),
+            ),
+            ("10000", GroupSetting::Id(10000)),
+        ] {
+            let text = format!("{MINIMAL}\n[backup]\nowner_group = {value}\n");
+            let p = Profile::parse(&text, Path::new("p.toml")).unwrap();
+            assert_eq!(p.backup.owner_group, Some(want));
+        }
     }
 }

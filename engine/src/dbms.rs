@@ -2,8 +2,8 @@
 //!
 //! Mapping (documented in `docs/engine.md`): the databases of policy `P` are the files
 //! ending in `.db` or `.sqlite` directly in `<cage>/dbms/<P as 8 hex digits>/`. Backup
-//! copies each one with SQLite's online backup API in a single step, so the copy is a
-//! consistent snapshot even while the owner has it open; the copies travel in the passive
+//! copies each one with SQLite's online backup API inside one read transaction on the
+//! source, so the copy is a consistent snapshot even while the owner has it open; the copies travel in the passive
 //! stream format (paths relative to the cage). Restore writes each copy to a scratch file
 //! the owner cannot reach and applies it with the backup API in the other direction,
 //! which replaces the target's pages in one transaction: readers see the old database or
@@ -15,6 +15,12 @@
 //! databases only with the owner's identity ([`crate::confined::identity::as_user`]): it
 //! can then read and write exactly what the owner could. The scratch side (root-only) is
 //! opened before the switch and used through its open descriptor.
+//!
+//! Because those names are the owner's, so is what answers a read of them: a file system
+//! the owner mounted there (FUSE) could hold a read forever. Every SQLite call on an
+//! owner's database therefore runs on a thread of its own, copying [`PAGES_PER_STEP`]
+//! pages at a time, and is given up after [`STALL`] without a step
+//! ([`crate::confined::watch::run_watched`]): the owner fails alone.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -25,12 +31,19 @@ use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::confined::identity::{Identity, as_user};
+use crate::confined::watch::{Progress, run_watched};
 use crate::confined::{Dir, Kind, TempFile};
 use crate::passive::archive::{self, ArchiveDecoder, ArchiveError, ArchiveEvent};
 use crate::registration::{CagePath, DbmsPolicy};
 
 /// The cage directory that holds DBMS databases (never part of passive selections).
 pub const DBMS_DIR: &str = "dbms";
+
+/// Pages copied per backup step (4 MiB with SQLite's default 4 KiB pages).
+pub const PAGES_PER_STEP: std::ffi::c_int = 1024;
+
+/// How long a copy may go without finishing a step before it is given up.
+pub const STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A DBMS backup or restore failure.
 #[derive(Debug, thiserror::Error)]
@@ -181,21 +194,43 @@ fn scratch_dir(scratch: &Path) -> Result<Dir, DbmsError> {
     Ok(dir)
 }
 
-/// Copies the owner's database `from` into the new scratch file `to` with one backup step
-/// (a consistent snapshot). The copy is opened first, as the engine, without a journal;
-/// the owner's database is opened and read with the owner's identity.
+/// Copies the owner's database `from` into the new scratch file `to` (a consistent
+/// snapshot: one read transaction on the source around every step). The copy is opened
+/// first, as the engine, without a journal; the owner's database is opened and read with
+/// the owner's identity, on a watched thread.
 fn online_copy(from: &Path, owner: Identity, to: &Path) -> Result<(), DbmsError> {
-    let mut dst = Connection::open(to).map_err(sql_err(to))?;
-    dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA locking_mode = EXCLUSIVE;")
-        .map_err(sql_err(to))?;
-    as_user(owner, || {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let src = Connection::open_with_flags(from, flags).map_err(sql_err(from))?;
-        let backup = Backup::new(&src, &mut dst).map_err(sql_err(from))?;
-        backup.step(-1).map_err(sql_err(from))
+    let (from, to) = (from.to_owned(), to.to_owned());
+    let shown = from.clone();
+    run_watched(&shown, STALL, move |progress| {
+        let mut dst = Connection::open(&to).map_err(sql_err(&to))?;
+        dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA locking_mode = EXCLUSIVE;")
+            .map_err(sql_err(&to))?;
+        as_user(owner, || {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+            let src = Connection::open_with_flags(&from, flags).map_err(sql_err(&from))?;
+            src.execute_batch("BEGIN")
+                .and_then(|()| src.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())))
+                .map_err(sql_err(&from))?;
+            copy_pages(&src, &mut dst, progress).map_err(sql_err(&from))
+        })
+        .map_err(io_err(&from))?
     })
-    .map_err(io_err(from))??;
-    Ok(())
+    .map_err(io_err(&shown))?
+}
+
+/// Copies every page of `src` into `dst` with the backup API, [`PAGES_PER_STEP`] at a
+/// time, ticking `progress` after each step. `dst` is replaced in one transaction.
+fn copy_pages(src: &Connection, dst: &mut Connection, progress: &Progress) -> rusqlite::Result<()> {
+    use rusqlite::backup::StepResult;
+    let backup = Backup::new(src, dst)?;
+    loop {
+        match backup.step(PAGES_PER_STEP)? {
+            StepResult::Done => return Ok(()),
+            StepResult::More => progress.tick(),
+            // Someone holds a lock: wait; the watch gives up if it is never released.
+            _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
 }
 
 /// A DBMS restore for one owner on one drive.
@@ -262,22 +297,28 @@ impl DbmsRestore {
         for (mut tmp, rel) in std::mem::take(&mut self.received) {
             let copy = tmp.dir().display(tmp.name());
             check_header(tmp.file(), &copy, &rel)?;
-            let src = Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(sql_err(&copy))?;
             let target = self.cage.join(rel.as_str());
             let parent = rel.parent().unwrap_or_default();
-            as_user(owner, || {
-                cage.create_dir_all(parent.as_str(), 0o700, None)
-                    .map_err(io_err(&target))?;
-                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-                let mut dst =
-                    Connection::open_with_flags(&target, flags).map_err(sql_err(&target))?;
-                let backup = Backup::new(&src, &mut dst).map_err(sql_err(&target))?;
-                backup.step(-1).map_err(sql_err(&target))
+            let cage = cage.try_clone().map_err(io_err(&target))?;
+            let shown = target.clone();
+            run_watched(&shown, STALL, move |progress| {
+                let src = Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(sql_err(&copy))?;
+                as_user(owner, || {
+                    cage.create_dir_all(parent.as_str(), 0o700, None)
+                        .map_err(io_err(&target))?;
+                    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_CREATE
+                        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+                    let mut dst =
+                        Connection::open_with_flags(&target, flags).map_err(sql_err(&target))?;
+                    copy_pages(&src, &mut dst, progress).map_err(sql_err(&target))
+                })
+                .map_err(io_err(&target))?
             })
-            .map_err(io_err(&target))??;
+            .map_err(io_err(&shown))??;
+            // The scratch copy is removed only now that the watched thread is done with it.
+            drop(tmp);
         }
         Ok(count)
     }
@@ -378,6 +419,19 @@ mod tests {
             vec![(1, "one".to_owned()), (2, "two".to_owned())]
         );
         assert!(!cage.join("dbms/aabbccdd/main.restore-tmp").exists());
+    }
+
+    #[test]
+    fn a_database_its_owner_keeps_locked_fails_instead_of_being_copied_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cage = dir.path().join("cage");
+        let live = db(&cage.join("dbms/aabbccdd/main.db"), &[(1, "one")]);
+        live.execute_batch("BEGIN EXCLUSIVE; INSERT INTO t VALUES (2, 'two');")
+            .expect("lock");
+        let mut stream = Vec::new();
+        let e = capture_dbms(&cage, &[P], &dir.path().join("scratch"), &mut stream)
+            .expect_err("a locked database is not captured");
+        assert!(e.to_string().contains("main.db"), "{e}");
     }
 
     #[test]

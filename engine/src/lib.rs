@@ -13,7 +13,7 @@
 //! - [`session`]: the pure rules of sessions (unit plans, sequencing).
 //! - [`runner`]: the [`runner::Engine`] that runs backup and restore sessions over the spool,
 //!   and the per-unit `CSBEClient` calls (`request_data`, `supply_data`, …).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // one reasoned exception: ipc::server::become_owner
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 pub mod confined;

@@ -189,6 +189,7 @@ fn rig(attacker_registration: &str) -> Rig {
         ready_timeout: Duration::from_secs(5),
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
+        owner_group: None,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");
@@ -508,4 +509,62 @@ async fn the_owner_cannot_reach_into_the_staging_folder_during_a_restore() {
         (cage.uid(), cage.permissions().mode() & 0o777),
         (ATTACKER_UID, 0o700)
     );
+}
+
+/// Unmounts a test mount when dropped, whatever the test's outcome.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn tmpfs(at: &Path) -> Self {
+        fs::create_dir_all(at).expect("mount point");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("mount");
+        assert!(ok.success(), "mount a tmpfs at {}", at.display());
+        Self(at.to_owned())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// An owner can mount a file system of its own (FUSE, through the setuid `fusermount`) on
+/// a folder it owns; its server could then hold every read of the engine forever. Here a
+/// tmpfs stands in for it: the engine never enters it, the owner fails with the reason,
+/// and the other owner of the session is backed up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_system_mounted_in_the_cage_is_never_entered() {
+    if !is_root() {
+        return;
+    }
+    let rig = rig(
+        r#"<passive_backup><include_directory name="\"/></passive_backup>
+           <public_backup><include_directory name="c:\public\bad00001\"/></public_backup>"#,
+    );
+    let mounts = [
+        Mounted::tmpfs(&rig.cage(ATTACKER).join("fuse")),
+        Mounted::tmpfs(&rig.c().root.join("public/bad00001/fuse")),
+    ];
+    for m in &mounts {
+        fs::write(m.0.join("bait"), b"served by the owner's file system").expect("bait");
+    }
+    let m = tokio::time::timeout(Duration::from_secs(60), rig.backup("b"))
+        .await
+        .expect("the backup ends");
+    let reason = failed_reason(&m.owner(ATTACKER).expect("attacker").outcome);
+    assert!(reason.contains("mount point"), "{reason}");
+    assert_eq!(
+        m.owner(INNOCENT).expect("innocent").outcome,
+        OwnerOutcome::Ok
+    );
+    assert!(!set_contains(
+        &rig.spool().join("b"),
+        b"served by the owner's"
+    ));
+    drop(mounts);
 }

@@ -12,6 +12,7 @@ use engine::registration::{CENTRAL_REPOSITORY_SID, Drive, Sid, discover};
 
 const SID: Sid = Sid(0x0AB7_E58C);
 const WATCHDOG: Duration = Duration::from_secs(2);
+const OWNER_GROUP: u32 = 4500;
 
 struct Rig {
     _dir: tempfile::TempDir,
@@ -51,6 +52,9 @@ async fn rig(behaviour: &str) -> Rig {
         drives: vec![drive],
         owner_dir,
         hello_timeout: Duration::from_secs(2),
+        // As root the socket is 0660 and the owner gets in through the group the
+        // server gives it when it starts the owner.
+        owner_group: rustix::process::geteuid().is_root().then_some(OWNER_GROUP),
     };
     let server = IpcServer::bind(config, bus.subscribe()).expect("bind");
     server.set_registrations(
@@ -290,6 +294,7 @@ async fn binding_never_deletes_a_regular_file_at_the_socket_path() {
         drives: vec![],
         owner_dir: dir.path().to_owned(),
         hello_timeout: Duration::from_secs(1),
+        owner_group: None,
     };
     assert!(IpcServer::bind(config, bus.subscribe()).is_err());
     assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
@@ -435,4 +440,45 @@ async fn a_flood_of_silent_connections_cannot_exhaust_descriptors_or_lock_owners
         .expect("an owner still gets in after the flood");
     assert_eq!(client.mode_info().mode_bits, 0x102);
     drop(flood);
+}
+
+/// With an owner group, a local user outside it cannot even connect to the socket; one in
+/// it can (and the peer check then decides what it may claim).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_group_may_connect_to_the_socket() {
+    use engine::confined::identity::{Identity, as_user};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("NOT ROOT: the owner-group test needs root and did NOT run; CI runs it as root");
+        return;
+    }
+    let rig = rig("normal").await;
+    let meta = std::fs::metadata(&rig.socket).expect("socket");
+    assert_eq!(
+        (meta.permissions().mode() & 0o777, meta.uid(), meta.gid()),
+        (0o660, 0, OWNER_GROUP)
+    );
+    // The test directory must be reachable by uid 4242 for the refusal to be the socket's.
+    std::fs::set_permissions(rig._dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let connect_as = |gid: u32| {
+        let socket = rig.socket.clone();
+        std::thread::spawn(move || {
+            as_user(Identity::new(4242, gid), || {
+                std::os::unix::net::UnixStream::connect(&socket).map(drop)
+            })
+            .expect("switch")
+        })
+        .join()
+        .expect("thread")
+    };
+    let outsider = connect_as(4242).expect_err("a user outside the group is refused");
+    assert_eq!(outsider.kind(), std::io::ErrorKind::PermissionDenied);
+    connect_as(OWNER_GROUP).expect("a member of the group connects");
+    // The owner the server starts gets the group and connects.
+    enter_backup(&rig.bus);
+    rig.server
+        .ensure_ready(SID, Duration::from_secs(10))
+        .await
+        .expect("the started owner connects through the group");
 }

@@ -554,6 +554,7 @@ async fn a_broken_registration_leaves_out_only_its_owner() {
         ready_timeout: Duration::from_secs(1),
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
+        owner_group: None,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert_eq!(errors.len(), 1);

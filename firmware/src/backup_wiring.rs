@@ -44,18 +44,29 @@ fn system_policy(b: &board::profile::BackupProfile) -> SystemPolicy {
 
 /// Returns the engine configuration, or `None` when the profile has no Backup storage
 /// (no `spool` or no drives).
-pub(crate) fn engine_config(p: &Profile) -> Option<EngineConfig> {
+///
+/// # Errors
+/// [`Error::OwnerGroup`] if `owner_group` names no group.
+pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> {
     let b = &p.backup;
-    let spool = b.spool.clone()?;
+    let Some(spool) = b.spool.clone() else {
+        return Ok(None);
+    };
     if b.drives.is_empty() {
-        return None;
+        return Ok(None);
     }
+    let owner_group = b
+        .owner_group
+        .as_ref()
+        .map(crate::groups::resolve)
+        .transpose()
+        .map_err(Error::OwnerGroup)?;
     let drives = b
         .drives
         .iter()
         .filter_map(|(letter, dir)| Some(Drive::new(letter.chars().next()?, dir.clone())))
         .collect();
-    Some(EngineConfig {
+    Ok(Some(EngineConfig {
         drives,
         spool,
         socket: b.socket.clone().unwrap_or_else(|| DEFAULT_SOCKET.into()),
@@ -67,7 +78,8 @@ pub(crate) fn engine_config(p: &Profile) -> Option<EngineConfig> {
         ready_timeout: READY_TIMEOUT,
         cenrep: CENTRAL_REPOSITORY_SID,
         system: system_policy(b),
-    })
+        owner_group,
+    }))
 }
 
 /// Starts the engine thread and builds the Backup storage provider.

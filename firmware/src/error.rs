@@ -17,6 +17,9 @@ pub(crate) enum Error {
         /// What failed.
         source: std::io::Error,
     },
+    /// The profile's `owner_group` names no group.
+    #[error("{0}")]
+    OwnerGroup(String),
     /// The gadget could not be created or bound.
     #[error("usb gadget: {0}")]
     Gadget(std::io::Error),

@@ -4,6 +4,7 @@
 mod backup_wiring;
 mod config;
 mod error;
+mod groups;
 mod logging;
 mod notify;
 mod run;

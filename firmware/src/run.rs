@@ -122,7 +122,7 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
             mode
         );
     }
-    match crate::backup_wiring::engine_config(&p) {
+    match crate::backup_wiring::engine_config(&p)? {
         Some(e) => {
             println!(
                 "storage 0x{:08x} \"Backup\" {} rw (backup sets)",
@@ -132,7 +132,10 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
             for d in &e.drives {
                 println!("backup drive {}: {}", d.letter, d.root.display());
             }
-            println!("owner socket {}", e.socket.display());
+            match e.owner_group {
+                Some(gid) => println!("owner socket {} (0660, group {gid})", e.socket.display()),
+                None => println!("owner socket {} (0666: any local user)", e.socket.display()),
+            }
             println!("owner executables {}", e.owner_dir.display());
         }
         None => println!("no Backup storage (the profile has no [backup] spool and drives)"),
@@ -154,7 +157,7 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
         ..ResponderConfig::default()
     };
     let mut providers: Vec<Box<dyn mtp::DataProvider>> = vec![Box::new(files)];
-    if let Some(engine) = crate::backup_wiring::engine_config(&profile) {
+    if let Some(engine) = crate::backup_wiring::engine_config(&profile)? {
         // Without the engine the public storages still serve: nothing of the user's is
         // at stake in them, and the log says why the Backup storage is missing.
         let storage = storage_id(profile.storages.len());

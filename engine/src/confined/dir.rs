@@ -92,16 +92,23 @@ pub struct Dir {
     path: PathBuf,
 }
 
+/// No symbolic link, nothing outside, and no other mounted file system: an owner may
+/// mount one (FUSE) on a folder of its own, whose server could then hold the engine's
+/// reads forever.
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS);
+    .union(ResolveFlags::NO_MAGICLINKS)
+    .union(ResolveFlags::NO_XDEV);
 
 fn errno(path: &Path, e: Errno) -> io::Error {
     match e {
         Errno::LOOP => symlink_refused(path),
         Errno::XDEV => io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{}: leaves the directory it is resolved in", path.display()),
+            format!(
+                "{}: leaves the directory it is resolved in or crosses a mount point",
+                path.display()
+            ),
         ),
         other => {
             let e = io::Error::from(other);
@@ -131,6 +138,7 @@ fn components(rel: &str) -> io::Result<Vec<&str>> {
 impl Dir {
     /// Opens a directory the device maker configured (a drive, the spool). Symbolic links
     /// in this path are followed: it comes from the board profile, not from an owner.
+    /// Paths beneath it stay on its file system: a mount point on the way is refused.
     ///
     /// # Errors
     /// The open failed or `path` is not a directory.
@@ -183,7 +191,12 @@ impl Dir {
     fn resolve(&self, rel: &str, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
         let comps = components(rel)?;
         let path = if comps.is_empty() { "." } else { rel };
-        let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
+        // `openat2` refuses `O_PATH` with any flag other than these three.
+        let flags = if flags.contains(OFlags::PATH) {
+            flags | OFlags::CLOEXEC
+        } else {
+            flags | OFlags::CLOEXEC | OFlags::NOCTTY
+        };
         for _ in 0..8 {
             match rfs::openat2(&self.fd, path, flags, mode, RESOLVE) {
                 Err(Errno::AGAIN | Errno::INTR) => continue,
@@ -194,10 +207,22 @@ impl Dir {
         Err(errno(&self.display(rel), Errno::AGAIN))
     }
 
-    /// The same as [`Self::resolve`] for kernels without `openat2` (before 5.6).
+    /// The same as [`Self::resolve`] for kernels without `openat2` (before 5.6). A mount
+    /// point is detected only once it is open (by its device number), not before.
     fn walk(&self, comps: &[&str], flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
         let Some((last, parents)) = comps.split_last() else {
             return rfs::openat(&self.fd, ".", flags, mode).map_err(|e| errno(&self.path, e));
+        };
+        let dev = rfs::fstat(&self.fd)
+            .map_err(|e| errno(&self.path, e))?
+            .st_dev;
+        let same_fs = |fd: OwnedFd, shown: &Path| {
+            let st = rfs::fstat(&fd).map_err(|e| errno(shown, e))?;
+            if st.st_dev == dev {
+                Ok(fd)
+            } else {
+                Err(errno(shown, Errno::XDEV))
+            }
         };
         let mut cur: Option<OwnedFd> = None;
         let mut shown = self.path.clone();
@@ -211,11 +236,13 @@ impl Dir {
                 Mode::empty(),
             )
             .map_err(|e| errno(&shown, e))?;
-            cur = Some(next);
+            cur = Some(same_fs(next, &shown)?);
         }
         shown.push(last);
         let base = cur.as_ref().map_or(self.fd.as_fd(), AsFd::as_fd);
-        rfs::openat(base, *last, flags | OFlags::NOFOLLOW, mode).map_err(|e| errno(&shown, e))
+        let fd = rfs::openat(base, *last, flags | OFlags::NOFOLLOW, mode)
+            .map_err(|e| errno(&shown, e))?;
+        same_fs(fd, &shown)
     }
 
     /// Opens the directory `rel` beneath this one (`""` opens this one again).
@@ -248,18 +275,14 @@ impl Dir {
     /// # Errors
     /// A symbolic link or a non-directory on the way, or another I/O error.
     pub fn stat(&self, rel: &str) -> io::Result<Option<Meta>> {
-        if components(rel)?.is_empty() {
-            return self.meta().map(Some);
-        }
-        let (parent, name) = match self.parent_of(rel) {
-            Ok(p) => p,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match rfs::statat(&parent.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Ok(Some(st.into())),
-            Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(errno(&self.display(rel), e)),
+        // An `O_PATH` descriptor, then `fstat`: the walk refuses a mount point before the
+        // file system under it is asked anything, which a `stat` by name would not.
+        match self.resolve(rel, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty()) {
+            Ok(fd) => rfs::fstat(&fd)
+                .map(|st| Some(st.into()))
+                .map_err(|e| errno(&self.display(rel), e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -322,13 +345,10 @@ impl Dir {
                 continue;
             }
             let kind = match entry.file_type() {
-                rfs::FileType::Unknown => {
-                    match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                        Ok(st) => Meta::from(st).kind,
-                        Err(Errno::NOENT) => continue,
-                        Err(e) => return Err(errno(&self.display(name), e)),
-                    }
-                }
+                rfs::FileType::Unknown => match self.stat(name)? {
+                    Some(meta) => meta.kind,
+                    None => continue,
+                },
                 t => Kind::from_type(t),
             };
             out.push(Entry {

@@ -22,6 +22,7 @@
 mod dir;
 pub mod identity;
 mod temp;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;

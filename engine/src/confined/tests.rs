@@ -200,3 +200,35 @@ fn as_user_acts_with_the_owners_rights_and_comes_back() {
     assert!(rustix::process::geteuid().is_root(), "identity restored");
     assert!(fs::read(&victim_path).is_ok(), "root's rights back");
 }
+
+#[test]
+fn a_mount_point_beneath_is_never_crossed() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("NOT ROOT: mounting needs root; the mount-point refusal did NOT run here");
+        return;
+    }
+    let (tmp, dir) = setup();
+    let at = tmp.path().join("root/sub/mnt");
+    fs::create_dir(&at).expect("mount point");
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&at)
+        .status()
+        .expect("mount");
+    assert!(ok.success());
+    fs::write(at.join("f"), b"elsewhere").expect("write");
+    let results = [
+        dir.stat("sub/mnt").map(|_| ()),
+        dir.stat("sub/mnt/f").map(|_| ()),
+        dir.open_dir("sub/mnt").map(|_| ()),
+        dir.open_file("sub/mnt/f").map(|_| ()),
+        dir.open_dir("sub")
+            .and_then(|d| d.open_file("mnt/f"))
+            .map(|_| ()),
+    ];
+    let _ = std::process::Command::new("umount").arg(&at).status();
+    for r in results {
+        let e = r.expect_err("a mount point is refused");
+        assert!(e.to_string().contains("mount point"), "{e}");
+    }
+}

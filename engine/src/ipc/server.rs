@@ -32,6 +32,9 @@ pub struct IpcConfig {
     pub owner_dir: PathBuf,
     /// How long a new connection may take to say hello.
     pub hello_timeout: Duration,
+    /// The group that may connect (socket `0660 root:<group>`, given to the owners the
+    /// server starts), or `None` for a socket any local user may connect to (`0666`).
+    pub owner_group: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -70,8 +73,18 @@ impl IpcServer {
             std::fs::remove_file(&config.socket)?;
         }
         let listener = UnixListener::bind(&config.socket)?;
-        // Anyone may connect; the peer check decides who may speak for a SID.
-        std::fs::set_permissions(&config.socket, std::fs::Permissions::from_mode(0o666))?;
+        // Who may connect; the peer check then decides who may speak for a SID.
+        let mode = if let Some(gid) = config.owner_group {
+            std::os::unix::fs::chown(&config.socket, None, Some(gid))?;
+            0o660
+        } else {
+            tracing::warn!(
+                socket = %config.socket.display(),
+                "no owner_group in the profile: any local user may connect to the owner socket"
+            );
+            0o666
+        };
+        std::fs::set_permissions(&config.socket, std::fs::Permissions::from_mode(mode))?;
         let server = Self {
             config: Arc::new(config),
             registry: Arc::default(),
@@ -188,9 +201,8 @@ impl IpcServer {
             .current_dir("/")
             .kill_on_drop(true);
         if rustix::process::geteuid().as_raw() != uid {
-            // Only possible as root (std then also drops supplementary groups);
-            // otherwise the spawn fails and is reported.
-            cmd.gid(gid).uid(uid);
+            // Only possible as root; otherwise the spawn fails and is reported.
+            become_owner(&mut cmd, uid, gid, self.config.owner_group);
         }
         let child = cmd
             .spawn()
@@ -283,6 +295,32 @@ impl IpcServer {
             return Err(Refusal::AlreadyConnected(sid));
         }
         Ok(())
+    }
+}
+
+/// Makes `cmd` run as `uid`:`gid` with the owner group as its only supplementary group
+/// (so that it may connect to a `0660` socket) and none of root's.
+#[allow(
+    unsafe_code,
+    reason = "std has no stable way to set supplementary groups"
+)]
+fn become_owner(cmd: &mut Command, uid: u32, gid: u32, owner_group: Option<u32>) {
+    use rustix::process::{Gid, Uid};
+    use rustix::thread as t;
+    let groups: Vec<Gid> = owner_group.map(Gid::from_raw).into_iter().collect();
+    let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    let drop_to_owner = move || -> std::io::Result<()> {
+        // In the forked child, which has one thread: per-thread calls are per-process.
+        t::set_thread_groups(&groups)?;
+        t::set_thread_res_gid(Some(gid), Some(gid), Some(gid))?;
+        t::set_thread_res_uid(Some(uid), Some(uid), Some(uid))?;
+        Ok(())
+    };
+    // SAFETY: the closure runs in the child between fork and exec. It only makes raw
+    // system calls on values prepared before the fork: no allocation, no lock, nothing
+    // that is not async-signal-safe.
+    unsafe {
+        cmd.pre_exec(drop_to_owner);
     }
 }
 

@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub cenrep: Sid,
     /// What system (package) data a restore may write.
     pub system: crate::system::SystemPolicy,
+    /// The group that may connect to the owner socket ([`crate::ipc::IpcConfig`]).
+    pub owner_group: Option<u32>,
 }
 
 /// A session-level failure (owner failures are per owner, in the manifest or report).
@@ -222,6 +224,7 @@ impl Engine {
             drives: config.drives.clone(),
             owner_dir: config.owner_dir.clone(),
             hello_timeout: Duration::from_secs(5),
+            owner_group: config.owner_group,
         };
         let ipc = IpcServer::bind(ipc_config, bus.subscribe()).map_err(SessionError::Bind)?;
         let units = super::units::UnitOps::new(bus.subscribe());

@@ -171,10 +171,19 @@ fn rig_full(
         ready_timeout,
         cenrep: CENTRAL_REPOSITORY_SID,
         system,
+        owner_group: owner_group(),
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");
     Rig { dir, engine }
+}
+
+/// The group of the owner socket when the tests run as root: the engine gives it to the
+/// owners it starts, who could not connect otherwise (socket `0660 root:4999`).
+pub const OWNER_GROUP: u32 = 4999;
+
+fn owner_group() -> Option<u32> {
+    rustix::process::geteuid().is_root().then_some(OWNER_GROUP)
 }
 
 /// The first uid given to a test owner when the tests run as root.

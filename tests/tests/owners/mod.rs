@@ -119,6 +119,7 @@ pub fn rig_in(owners: PathBuf, setup: impl FnOnce(&Drive)) -> Rig {
         ready_timeout: Duration::from_secs(20),
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
+        owner_group: None,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");

@@ -50,6 +50,7 @@ fn fixture() -> Fx {
         ready_timeout: Duration::from_secs(2),
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
+        owner_group: None,
     };
     let (service, left_out) = BackupService::start(config).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
