@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod mode;
 pub mod owners;
 pub mod passive;
+pub mod progress;
 pub mod public;
 pub mod registration;
 pub mod runner;

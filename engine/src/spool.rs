@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, UnitRecord, is_session_name};
 use crate::mode::write_atomically;
+use crate::progress::Progress;
 use crate::registration::Sid;
-use crate::runner::Progress;
 use crate::stream::{FrameError, UnitDecoder};
 use crate::unit::UnitId;
 

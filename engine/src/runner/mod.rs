@@ -3,19 +3,26 @@
 //! data unit by unit), driving owners through the IPC server and applying the rules of
 //! [`crate::session`].
 
+//!
+//! Modules, each importing only those above it in this list: `request` (configuration,
+//! requests, reports, errors), `units::state`, `engine` (the object), `owner_calls`,
+//! `kinds`, `preflight`, then the methods: `backup`, `restore`, `size`, `units::api`.
+
 mod backup;
 mod engine;
+mod kinds;
+mod owner_calls;
 mod preflight;
-mod progress;
+mod request;
 mod restore;
 mod size;
 mod units;
 
-pub use engine::{
-    BackupRequest, Engine, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest,
-    SessionError,
+pub use crate::progress::{Progress, ProgressEvent};
+pub use engine::Engine;
+pub use request::{
+    BackupRequest, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError,
 };
-pub use progress::{Progress, ProgressEvent};
 pub use restore::RESTORE_RESULT_FILE;
 pub use size::SizeError;
 pub use units::{Chunk, MAX_CHUNK, Supplied, UnitError, UnitStream};

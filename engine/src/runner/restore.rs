@@ -1,29 +1,45 @@
 //! I/O shell: a restore session (verify everything, then restore owner by owner).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use data_owners::wire::Callback;
 use tracing::Instrument;
 
-use super::ProgressEvent;
-use super::backup::{drive_letter, push_unit, watchdog};
-use super::engine::{
-    Engine, Failure, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError,
-};
+use super::engine::Engine;
+use super::kinds::{open_unit, restore_passive, restore_public};
+use super::owner_calls::{drive_letter, push_unit, terminate, watchdog};
+use super::request::{Failure, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError};
 use crate::ipc::OwnerHandle;
 use crate::manifest::{Manifest, OwnerOutcome};
 use crate::mode::{BackupIncType, BurMode, BurPartType};
-use crate::passive::PassiveRestore;
+use crate::progress::ProgressEvent;
 use crate::registration::{BackupRegistration, Drive, Sid};
 use crate::session::plan::{RestoreStep, check_chain, restore_steps};
-use crate::spool::{SpoolSet, UnitReader};
+use crate::spool::SpoolSet;
 use crate::unit::{UnitId, UnitKind};
 
 /// The restore result's file name, written into the last set of the chain.
 pub const RESTORE_RESULT_FILE: &str = "restore-result.toml";
 
-fn open_unit(path: &std::path::Path) -> Result<UnitReader, Failure> {
-    UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))
+/// The bytes of `sid`'s units in the chain.
+fn owner_bytes(manifests: &[Manifest], sid: Sid) -> u64 {
+    manifests
+        .iter()
+        .flat_map(|m| &m.units)
+        .filter(|u| u.id.sid == sid)
+        .map(|u| u.size)
+        .sum()
+}
+
+/// Writes the result next to the last set (DESIGN: `<folder>/restore-result.toml`).
+fn write_result(sets: &[SpoolSet], report: &RestoreReport) {
+    let Some(last) = sets.last() else {
+        return;
+    };
+    let path = last.dir().join(RESTORE_RESULT_FILE);
+    if let Err(e) = crate::mode::write_atomically(&path, report.to_toml().as_bytes(), 0o600) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot write the restore result");
+    }
 }
 
 impl Engine {
@@ -51,7 +67,22 @@ impl Engine {
         if let Some(list) = &req.partial {
             owners.retain(|s| list.contains(s));
         }
-        let part = if req.partial.is_some() {
+        self.enter_restore_mode(req.partial.as_ref())?;
+        self.report(ProgressEvent::Started {
+            owners: u32::try_from(owners.len()).unwrap_or(u32::MAX),
+            bytes: owners.iter().map(|s| owner_bytes(&manifests, *s)).sum(),
+        });
+        let failed = self.restore_all_system_data(&sets, &manifests, &owners);
+        let (report, completed) = self.restore_owners(&sets, &manifests, owners, failed).await;
+        self.restore_complete(completed).await;
+        self.bus.set(BurMode::NORMAL)?;
+        write_result(&sets, &report);
+        Ok(report)
+    }
+
+    /// Puts the bus into a full or partial restore of every drive.
+    fn enter_restore_mode(&self, partial: Option<&BTreeSet<Sid>>) -> Result<(), SessionError> {
+        let part = if partial.is_some() {
             BurPartType::RestorePartial
         } else {
             BurPartType::RestoreFull
@@ -60,23 +91,22 @@ impl Engine {
             BurMode::new(part, BackupIncType::NoBackup).map_err(crate::mode::BusError::from)?;
         let drives = self.config.drives.iter().map(|d| d.letter).collect();
         self.bus
-            .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
+            .set_operation(mode, drives, partial.cloned().unwrap_or_default())?;
+        Ok(())
+    }
 
-        let owner_bytes = |sid: Sid| -> u64 {
-            manifests
-                .iter()
-                .flat_map(|m| &m.units)
-                .filter(|u| u.id.sid == sid)
-                .map(|u| u.size)
-                .sum()
-        };
-        self.report(ProgressEvent::Started {
-            owners: u32::try_from(owners.len()).unwrap_or(u32::MAX),
-            bytes: owners.iter().map(|s| owner_bytes(*s)).sum(),
-        });
-        let mut failed = std::collections::BTreeMap::new();
-        for sid in &owners {
-            if let Err(f) = self.restore_system(&sets, &manifests, *sid) {
+    /// Restores the system (package) data of every owner first, then reads the
+    /// registrations again (a package may have brought them). Returns the owners whose
+    /// system data failed.
+    fn restore_all_system_data(
+        &mut self,
+        sets: &[SpoolSet],
+        manifests: &[Manifest],
+        owners: &BTreeSet<Sid>,
+    ) -> BTreeMap<Sid, Failure> {
+        let mut failed = BTreeMap::new();
+        for sid in owners {
+            if let Err(f) = self.restore_system(sets, manifests, *sid) {
                 tracing::warn!(%sid, reason = %f.reason, "system data failed during restore");
                 failed.insert(*sid, f);
             }
@@ -84,16 +114,26 @@ impl Engine {
         for e in self.rescan() {
             tracing::warn!(error = %e, "registration left out after system restore");
         }
+        failed
+    }
 
-        self.prestart(
-            &owners
-                .iter()
-                .copied()
-                .filter(|s| !failed.contains_key(s))
-                .collect::<Vec<_>>(),
-        );
+    /// Restores every owner in SID order; returns the report and the owners to tell
+    /// RestoreComplete.
+    async fn restore_owners(
+        &self,
+        sets: &[SpoolSet],
+        manifests: &[Manifest],
+        owners: BTreeSet<Sid>,
+        mut failed: BTreeMap<Sid, Failure>,
+    ) -> (RestoreReport, Vec<(OwnerHandle, Sid, char)>) {
+        let ready: Vec<Sid> = owners
+            .iter()
+            .copied()
+            .filter(|s| !failed.contains_key(s))
+            .collect();
+        self.prestart(&ready);
         let mut report = RestoreReport::default();
-        let mut completed: Vec<(OwnerHandle, Sid, char)> = Vec::new();
+        let mut completed = Vec::new();
         for sid in owners {
             let reg = self.registrations.get(&sid);
             let mut skipped = Vec::new();
@@ -105,7 +145,7 @@ impl Engine {
                 (None, Some(reg)) => {
                     let span = tracing::info_span!("restore_owner", %sid);
                     let run =
-                        self.restore_owner(&sets, &manifests, reg, &mut skipped, &mut completed);
+                        self.restore_owner(sets, manifests, reg, &mut skipped, &mut completed);
                     match run.instrument(span).await {
                         Ok(()) => OwnerOutcome::Ok,
                         Err(f) => {
@@ -118,27 +158,16 @@ impl Engine {
             self.report(ProgressEvent::OwnerDone {
                 sid,
                 ok: outcome == OwnerOutcome::Ok,
-                bytes: owner_bytes(sid),
+                bytes: owner_bytes(manifests, sid),
             });
-            let requires_reboot = reg.is_some_and(|r| r.restore.requires_reboot);
             report.owners.push(OwnerRestoreResult {
                 sid,
                 outcome,
-                requires_reboot,
+                requires_reboot: reg.is_some_and(|r| r.restore.requires_reboot),
                 skipped,
             });
         }
-        self.restore_complete(completed).await;
-        self.bus.set(BurMode::NORMAL)?;
-        if let Some(last) = sets.last() {
-            // The result lands next to the set (DESIGN: `<folder>/restore-result.toml`).
-            let path = last.dir().join(RESTORE_RESULT_FILE);
-            if let Err(e) = crate::mode::write_atomically(&path, report.to_toml().as_bytes(), 0o600)
-            {
-                tracing::warn!(path = %path.display(), error = %e, "cannot write the restore result");
-            }
-        }
-        Ok(report)
+        (report, completed)
     }
 
     /// Verifies every set of the chain and the chain itself.
@@ -345,7 +374,7 @@ impl Engine {
                     })
                     .await
                 };
-                result.inspect_err(|_| super::backup::terminate(&h))
+                result.inspect_err(|_| terminate(&h))
             }
             UnitKind::Proxy(proxy) => {
                 let proxy_reg = self
@@ -374,83 +403,4 @@ impl Engine {
             _ => Ok(()),
         }
     }
-}
-
-/// The spool's root-only directory for database copies (backup and restore).
-pub(crate) const DBMS_SCRATCH: &str = ".dbms-scratch";
-
-/// Restores passive units of `reg` on `drive`, in order: passive base and increments
-/// into one staging copy of the cage, committed atomically, then DBMS units. `fresh`:
-/// the first passive data of this drive in the operation (only then does
-/// `delete_before_restore` start from an empty cage; later increments build on it).
-/// Returns the files the registration does not select.
-pub(crate) fn restore_passive(
-    config: &super::EngineConfig,
-    reg: &BackupRegistration,
-    drive: &Drive,
-    units: &[(UnitId, std::path::PathBuf)],
-    fresh: bool,
-) -> Result<Vec<String>, Failure> {
-    let cage = drive.cage(reg.sid);
-    let (dbms, files): (Vec<_>, Vec<_>) =
-        units.iter().partition(|(id, _)| id.kind == UnitKind::Dbms);
-    let mut skipped = Vec::new();
-    if !files.is_empty() {
-        let mut selection = super::backup::effective_passive(reg).ok_or_else(|| {
-            Failure::new(
-                -5,
-                "set has passive data but the owner has no passive registration",
-            )
-        })?;
-        selection.delete_before_restore &= fresh;
-        let mut restore = PassiveRestore::begin(&cage, &selection)?;
-        for (_, path) in files {
-            let mut reader = open_unit(path)?;
-            while let Some(block) = reader.next_block()? {
-                restore.feed(&block)?;
-            }
-            restore.end_unit()?;
-        }
-        skipped = restore.skipped().iter().map(ToString::to_string).collect();
-        restore.commit()?;
-    }
-    for (_, path) in dbms {
-        let scratch = config.spool.join(DBMS_SCRATCH);
-        let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms, &scratch);
-        let mut reader = open_unit(path)?;
-        let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
-        while let Some(block) = reader.next_block()? {
-            restore.feed(&block).map_err(dbms_err)?;
-        }
-        restore.commit().map_err(dbms_err)?;
-    }
-    Ok(skipped)
-}
-
-/// Restores a public unit onto `drive` (each file atomically; paths outside the rules skipped).
-pub(crate) fn restore_public(
-    config: &super::EngineConfig,
-    reg: &BackupRegistration,
-    drive: &Drive,
-    path: &std::path::Path,
-) -> Result<(), Failure> {
-    let public = reg.public.as_ref().ok_or_else(|| {
-        Failure::new(
-            -5,
-            "set has public files but the owner has no public registration",
-        )
-    })?;
-    let public_err = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
-    let owner = crate::registration::owner_identity(&config.drives, reg.sid)
-        .map_err(|e| Failure::new(-2, e.to_string()))?;
-    let mut restore = crate::public::PublicRestore::new(drive, public, owner);
-    let mut reader = open_unit(path)?;
-    while let Some(block) = reader.next_block()? {
-        restore.feed(&block).map_err(public_err)?;
-    }
-    let skipped = restore.finish().map_err(public_err)?;
-    if !skipped.is_empty() {
-        tracing::warn!(sid = %reg.sid, count = skipped.len(), "public files outside the rules skipped");
-    }
-    Ok(())
 }

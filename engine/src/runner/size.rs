@@ -2,8 +2,9 @@
 
 use data_owners::wire::{Callback, Reply};
 
-use super::backup::{drive_letter, effective_passive, watchdog};
 use super::engine::Engine;
+use super::kinds::effective_passive;
+use super::owner_calls::{drive_letter, watchdog};
 use crate::ipc::OwnerError;
 use crate::unit::{UnitId, UnitKind};
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::manifest::{BackupType, OwnerOutcome, OwnerRecord};
 use crate::mode::{BackupIncType, BurMode, BurPartType};
-use crate::runner::ProgressEvent;
+use crate::progress::ProgressEvent;
 use crate::unit::UnitKind;
 
 const OWNER: Sid = Sid(0x0AB7_E58C);

@@ -20,7 +20,7 @@ use super::buffer_pool::BufferPool;
 use super::hash_pipe::HashPipe;
 use super::{SizedWrite, SpoolError, io_err};
 use crate::manifest::UnitRecord;
-use crate::runner::{Progress, ProgressEvent};
+use crate::progress::{Progress, ProgressEvent};
 use crate::stream::UnitEncoder;
 use crate::unit::UnitId;
 

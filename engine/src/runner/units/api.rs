@@ -6,6 +6,10 @@
 #![allow(clippy::wildcard_imports)]
 
 use super::*;
+use crate::runner::backup::UnitInputs;
+use crate::runner::engine::Engine;
+use crate::runner::kinds::{restore_passive, restore_public};
+use crate::runner::owner_calls::{drive_letter, push_unit, read_unit, watchdog};
 
 impl Engine {
     /// Sets the SID list for partial operations (Symbian `SetSIDListForPartialBURL`). It
@@ -263,53 +267,91 @@ impl Engine {
         chunk: &[u8],
         finished: bool,
     ) -> Result<Supplied, UnitError> {
-        let (incoming, reg, fresh, backup) = {
-            let mut st = self.units.lock();
-            let op = self.current_op(&mut st, "supply_data")?;
-            let reg = self.admit(op, unit, true)?;
-            if op.applying.contains(&unit) {
-                return Err(UnitError::Sequence {
-                    unit,
-                    violation: SequenceViolation::InProgress(unit.kind),
-                });
-            }
-            let mut incoming = match op.incoming.remove(&unit) {
-                Some(incoming) => incoming,
-                None => {
-                    if let Some(reg) = reg {
-                        op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, false))?;
-                    }
-                    let created = self.scratch().and_then(|s| {
-                        Incoming::create(s.unit_path(unit).with_extension("unit.in"))
-                            .map_err(|e| Failure::new(-2, e.to_string()))
-                    });
-                    match created {
-                        Ok(incoming) => incoming,
-                        Err(f) => {
-                            op.abandon(unit);
-                            return Err(UnitError::failed(unit, f));
-                        }
-                    }
-                }
-            };
-            let fed = incoming
-                .feed(chunk)
-                .and_then(|()| if finished { incoming.finish() } else { Ok(()) });
-            if let Err(e) = fed {
-                drop(incoming);
-                op.abandon(unit);
-                return Err(e.into_unit_error(unit));
-            }
-            if !finished {
-                op.incoming.insert(unit, incoming);
-                return Ok(Supplied::Pending);
-            }
-            let fresh = !op.passive_restored.contains(&(unit.sid, unit.drive));
-            op.applying.insert(unit);
-            (incoming, reg, fresh, op.is_backup())
+        let Some(Complete {
+            incoming,
+            reg,
+            fresh,
+            backup,
+        }) = self.receive_chunk(unit, chunk, finished)?
+        else {
+            return Ok(Supplied::Pending);
         };
         let applied = self.apply(unit, reg, &incoming.path, fresh, backup).await;
         drop(incoming);
+        self.record_applied(unit, reg, applied)
+    }
+
+    /// Checks and keeps one chunk of a supplied unit; returns the unit once `finished`
+    /// (marked as being applied), `None` while more is to come.
+    fn receive_chunk(
+        &self,
+        unit: UnitId,
+        chunk: &[u8],
+        finished: bool,
+    ) -> Result<Option<Complete<'_>>, UnitError> {
+        let mut st = self.units.lock();
+        let op = self.current_op(&mut st, "supply_data")?;
+        let reg = self.admit(op, unit, true)?;
+        if op.applying.contains(&unit) {
+            return Err(UnitError::Sequence {
+                unit,
+                violation: SequenceViolation::InProgress(unit.kind),
+            });
+        }
+        let mut incoming = match op.incoming.remove(&unit) {
+            Some(incoming) => incoming,
+            None => self.start_incoming(op, unit, reg)?,
+        };
+        let fed = incoming
+            .feed(chunk)
+            .and_then(|()| if finished { incoming.finish() } else { Ok(()) });
+        if let Err(e) = fed {
+            drop(incoming);
+            op.abandon(unit);
+            return Err(e.into_unit_error(unit));
+        }
+        if !finished {
+            op.incoming.insert(unit, incoming);
+            return Ok(None);
+        }
+        let fresh = !op.passive_restored.contains(&(unit.sid, unit.drive));
+        op.applying.insert(unit);
+        Ok(Some(Complete {
+            incoming,
+            reg,
+            fresh,
+            backup: op.is_backup(),
+        }))
+    }
+
+    /// Starts receiving `unit`: the owner's sequencer first, then a scratch file.
+    fn start_incoming(
+        &self,
+        op: &mut Operation,
+        unit: UnitId,
+        reg: Option<&BackupRegistration>,
+    ) -> Result<Incoming, UnitError> {
+        if let Some(reg) = reg {
+            op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, false))?;
+        }
+        let created = self.scratch().and_then(|s| {
+            Incoming::create(s.unit_path(unit).with_extension("unit.in"))
+                .map_err(|e| Failure::new(-2, e.to_string()))
+        });
+        created.map_err(|f| {
+            op.abandon(unit);
+            UnitError::failed(unit, f)
+        })
+    }
+
+    /// Records what applying `unit` did in the operation (sequencer, snapshot, passive
+    /// data restored, owners to tell RestoreComplete).
+    fn record_applied(
+        &self,
+        unit: UnitId,
+        reg: Option<&BackupRegistration>,
+        applied: Result<Applied, UnitError>,
+    ) -> Result<Supplied, UnitError> {
         let mut st = self.units.lock();
         let Some(op) = st.op() else {
             return Err(UnitError::WrongMode {
@@ -318,13 +360,7 @@ impl Engine {
             });
         };
         op.applying.remove(&unit);
-        let applied = match applied {
-            Ok(a) => a,
-            Err(e) => {
-                op.abandon(unit);
-                return Err(e);
-            }
-        };
+        let applied = applied.inspect_err(|_| op.abandon(unit))?;
         if let Some(reg) = reg {
             op.step(reg, unit, |s| s.handle_supply(unit.drive, unit.kind, true))?;
         }
@@ -497,7 +533,7 @@ impl Engine {
                     .ensure_ready(unit.sid, self.config.ready_timeout)
                     .await
                     .map_err(|e| failed(e.into()))?;
-                let d = super::super::backup::drive_letter(drive).map_err(failed)?;
+                let d = drive_letter(drive).map_err(failed)?;
                 push_unit(&h, watchdog(reg), path, |data, last| {
                     Callback::ReceiveSnapshotData {
                         drive: d,
@@ -547,4 +583,12 @@ impl Engine {
             .map_err(|e| Failure::new(-2, format!("{}: {e}", dir.display())))?;
         Ok(SpoolSet::open(dir))
     }
+}
+
+/// A supplied unit received whole, to be applied.
+struct Complete<'e> {
+    incoming: Incoming,
+    reg: Option<&'e BackupRegistration>,
+    fresh: bool,
+    backup: bool,
 }

@@ -18,7 +18,7 @@
 //! bus change in between ends the operation).
 
 mod api;
-mod state;
+pub(super) mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -29,9 +29,7 @@ use bytes::Bytes;
 use data_owners::wire::Callback;
 use tokio::sync::watch;
 
-use super::backup::{UnitInputs, push_unit, read_unit, watchdog};
-use super::engine::{Engine, Failure};
-use super::restore::{restore_passive, restore_public};
+use super::request::Failure;
 use crate::ipc::OwnerHandle;
 use crate::manifest::UnitRecord;
 use crate::mode::{BurMode, BurState, BusError};
@@ -42,7 +40,6 @@ use crate::spool::SpoolSet;
 use crate::stream::{FrameError, UnitDecoder};
 use crate::unit::{UnitId, UnitKind};
 
-pub(crate) use state::UnitOps;
 use state::*;
 
 /// Largest chunk [`UnitStream::next_chunk`] hands out.

@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 
-use super::{done, rc};
+use super::reply::{done, rc};
 use crate::codec::array::put_u32_array;
 use crate::codec::dataset::DeviceInfo;
 use crate::codec::value::parse_value;
@@ -117,10 +117,7 @@ pub(crate) fn get_device_prop_value(ctx: &mut Context, cmd: &Container) -> Reply
 }
 
 pub(crate) fn set_device_prop_value(ctx: &mut Context, cmd: &Container) -> Reply {
-    crate::responder::ops::transfer::receive_dataset(
-        ctx,
-        ctx.device.data_type(prop_code(cmd)).err(),
-    )
+    super::reply::receive_dataset(ctx, ctx.device.data_type(prop_code(cmd)).err())
 }
 
 pub(crate) fn complete_set_device_prop_value(

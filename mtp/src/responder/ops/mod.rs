@@ -3,6 +3,7 @@
 pub(crate) mod device;
 pub(crate) mod objects;
 pub(crate) mod props;
+pub(crate) mod reply;
 pub(crate) mod transfer;
 
 use bytes::Bytes;
@@ -92,18 +93,5 @@ pub(crate) fn complete_sink(
             Reply::Response(ResponseCode::Ok, vec![])
         }
         (_, Ok(())) => Reply::Response(ResponseCode::Ok, vec![]),
-    }
-}
-
-/// Shorthand for a bare response.
-pub(crate) fn rc(code: ResponseCode) -> Reply {
-    Reply::Response(code, vec![])
-}
-
-/// Shorthand for OK or the provider's failure.
-pub(crate) fn done(result: Result<(), ResponseCode>) -> Reply {
-    match result {
-        Ok(()) => rc(ResponseCode::Ok),
-        Err(code) => rc(code),
     }
 }

@@ -9,21 +9,13 @@
 use bytes::BytesMut;
 use tracing::warn;
 
-use super::{done, rc};
+use super::reply::{done, handle, rc, receive_dataset};
 use crate::codec::array::{parse_u32_array, put_u32_array};
 use crate::codec::{Container, ObjectFormat, ResponseCode, parse_all};
 use crate::lengths::saturating_count;
 use crate::provider::{ObjectHandle, ParentFilter, Placement, StorageId};
 use crate::responder::references::{ReferenceError, distinct};
 use crate::responder::{Context, Reply};
-
-/// Turns a handle parameter into a handle (0 and 0xFFFFFFFF are not handles).
-pub(crate) fn handle(v: u32) -> Result<ObjectHandle, ResponseCode> {
-    match v {
-        0 | u32::MAX => Err(ResponseCode::InvalidObjectHandle),
-        v => Ok(ObjectHandle(v)),
-    }
-}
 
 /// Lists handles for GetObjectHandles / GetNumObjects parameters.
 pub(crate) fn list_handles(
@@ -196,7 +188,7 @@ pub(crate) fn set_object_references(ctx: &mut Context, cmd: &Container) -> Reply
         Ok(h) if exists(ctx, h) => None,
         _ => Some(ResponseCode::InvalidObjectHandle),
     };
-    super::transfer::receive_dataset(ctx, err)
+    receive_dataset(ctx, err)
 }
 
 pub(crate) fn complete_set_object_references(

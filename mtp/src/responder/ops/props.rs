@@ -11,8 +11,8 @@
 
 use bytes::BytesMut;
 
-use super::objects::{handle, list_handles};
-use super::rc;
+use super::objects::list_handles;
+use super::reply::{done, handle, rc, receive_dataset};
 use crate::codec::dataset::{Form, ObjectPropDesc, ObjectPropList, PropListEntry};
 use crate::codec::value::{PropValue, parse_value};
 use crate::codec::{
@@ -154,7 +154,7 @@ pub(crate) fn set_object_prop_value(ctx: &mut Context, cmd: &Container) -> Reply
                 Err(ResponseCode::AccessDenied)
             }
         });
-    super::transfer::receive_dataset(ctx, check.err())
+    receive_dataset(ctx, check.err())
 }
 
 pub(crate) fn complete_set_object_prop_value(
@@ -171,7 +171,7 @@ pub(crate) fn complete_set_object_prop_value(
         .router
         .by_handle(h)
         .and_then(|prov| prov.set_object_prop(h, p, &v));
-    super::done(result)
+    done(result)
 }
 
 pub(crate) fn get_object_prop_list(ctx: &mut Context, cmd: &Container) -> Reply {

@@ -7,28 +7,13 @@
 //! SendObjectInfo accepts parent 0 and 0xFFFFFFFF as the root and storage 0 as "device
 //! chooses"; ObjectCompressedSize 0xFFFFFFFF means 4 GiB or more (size unknown).
 
-use bytes::BytesMut;
-
-use super::objects::handle;
-use super::{done, rc};
+use super::reply::{done, handle, rc, receive_dataset};
 use crate::codec::dataset::ObjectInfo;
 use crate::codec::{Container, ResponseCode, parse_prefix};
 use crate::lengths::saturating_u32;
 use crate::provider::{ObjectHandle, Placement, StorageId};
 use crate::responder::transaction::OutTarget;
 use crate::responder::{Context, PendingUpload, Reply};
-
-/// Starts receiving a dataset, or drains the data phase when `err` already decided.
-pub(crate) fn receive_dataset(ctx: &Context, err: Option<ResponseCode>) -> Reply {
-    let target = match err {
-        Some(code) => OutTarget::Discard(code),
-        None => OutTarget::Buffer {
-            buf: BytesMut::new(),
-            max: ctx.max_dataset,
-        },
-    };
-    Reply::Receive(target, None)
-}
 
 fn stream(ctx: &mut Context, h: u32, offset: u64, max: u64, report_len: bool) -> Reply {
     let result = handle(h).and_then(|h| ctx.router.by_handle(h)?.open_read(h, offset, max));
