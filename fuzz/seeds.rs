@@ -799,7 +799,7 @@ fn owner_wire(s: &mut Seeds) {
     }
     s.put_with(t, "owner-conversation", 0, &owner);
     let mode = ModeInfo {
-        mode_bits: 0x0000_0203,
+        mode: data_owners::mode::BurMode::from_bits(0x0000_0202).expect("mode"),
         drives: vec![c, e],
         affects_me: true,
     };

@@ -52,7 +52,7 @@ pub trait ActiveBackupDataClient {
     /// readiness to confirm: `Some(0)` ready, `Some(err)` failed, `None` do not confirm
     /// now. The default confirms ready whenever a backup or restore runs.
     fn bur_mode_changed(&mut self, mode: &ModeInfo) -> Option<i32> {
-        (!matches!(mode.mode_bits & 0xFF, 0x00 | 0x01)).then_some(0)
+        (!mode.mode.is_normal()).then_some(0)
     }
     /// All snapshots have been supplied.
     ///

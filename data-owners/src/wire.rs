@@ -61,6 +61,9 @@ pub enum WireError {
     /// A drive list longer than [`MAX_DRIVES`].
     #[error("drive count {0} exceeds {MAX_DRIVES}")]
     TooManyDrives(u8),
+    /// A mode value the seeds do not define, or an impossible combination.
+    #[error(transparent)]
+    Mode(#[from] crate::mode::ModeError),
 }
 
 /// A drive letter, `a`–`z`.
@@ -83,8 +86,8 @@ impl DriveLetter {
 /// The BUR mode as an owner sees it (Symbian `BURModeInfoL` + `DoesPartialBURAffectMeL`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModeInfo {
-    /// The published mode value (`part | inc`, see the engine's `mode` module).
-    pub mode_bits: u32,
+    /// The mode (on the wire: its published value `part | inc`).
+    pub mode: crate::mode::BurMode,
     /// The drives of the operation.
     pub drives: Vec<DriveLetter>,
     /// True if the current operation concerns this owner (full, or listed in a partial one).
@@ -364,13 +367,17 @@ fn p_drives(i: In<'_>) -> Res<'_, Vec<DriveLetter>> {
 }
 
 fn p_mode(i: In<'_>) -> Res<'_, ModeInfo> {
-    let (i, mode_bits) = le_u32(i)?;
+    let (i, bits) = le_u32(i)?;
+    let mode = match crate::mode::BurMode::from_bits(bits) {
+        Ok(mode) => mode,
+        Err(e) => return fail(e.into()),
+    };
     let (i, drives) = p_drives(i)?;
     let (i, affects_me) = p_bool(i)?;
     Ok((
         i,
         ModeInfo {
-            mode_bits,
+            mode,
             drives,
             affects_me,
         },
@@ -474,7 +481,7 @@ fn put_string(dst: &mut BytesMut, s: &str) {
 }
 
 fn put_mode(dst: &mut BytesMut, m: &ModeInfo) {
-    dst.put_u32_le(m.mode_bits);
+    dst.put_u32_le(m.mode.bits());
     let count = m.drives.len().min(MAX_DRIVES);
     dst.put_u8(u8::try_from(count).unwrap_or(0));
     for d in &m.drives[..count] {

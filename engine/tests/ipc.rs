@@ -272,7 +272,7 @@ async fn peer_owning_the_cage_is_accepted_and_sees_the_mode() {
     let client = ActiveBackupClient::connect(&rig.socket, SID.0)
         .await
         .expect("accepted");
-    assert_eq!(client.mode_info().mode_bits, 0x102);
+    assert_eq!(client.mode_info().mode.bits(), 0x102);
     assert!(client.does_partial_bur_affect_me());
 }
 
@@ -438,7 +438,7 @@ async fn a_flood_of_silent_connections_cannot_exhaust_descriptors_or_lock_owners
     let client = ActiveBackupClient::connect(&rig.socket, SID.0)
         .await
         .expect("an owner still gets in after the flood");
-    assert_eq!(client.mode_info().mode_bits, 0x102);
+    assert_eq!(client.mode_info().mode.bits(), 0x102);
     drop(flood);
 }
 

@@ -32,7 +32,7 @@ impl ActiveBackupDataClient for Greeter {
 
 fn mode(bits: u32) -> ModeInfo {
     ModeInfo {
-        mode_bits: bits,
+        mode: crate::mode::BurMode::from_bits(bits).expect("mode"),
         drives: vec![DriveLetter::new('c').expect("c")],
         affects_me: true,
     }
@@ -95,7 +95,7 @@ async fn client_confirms_ready_serves_calls_and_reports_errors_without_disconnec
     let mut client = ActiveBackupClient::connect(&path, 0x1234)
         .await
         .expect("connect");
-    assert_eq!(client.mode_info().mode_bits, 0x01);
+    assert_eq!(client.mode_info().mode.bits(), 0x01);
     let mut owner = Greeter {
         pos: 0,
         inited: None,
@@ -214,18 +214,18 @@ async fn mode_watcher_sees_the_mode_at_connect_and_every_change_and_confirm_carr
     assert!(!client.does_partial_bur_affect_me());
     assert_eq!(
         client.mode_info().part_type(),
-        crate::mode::PartType::BackupPartial
+        crate::mode::BurPartType::BackupPartial
     );
     let mut watcher = client.mode_watcher();
     assert_eq!(
-        watcher.next().await.map(|m| m.mode_bits),
+        watcher.next().await.map(|m| m.mode.bits()),
         Some(0x204),
         "current mode first"
     );
     let seen = tokio::spawn(async move {
         let mut seen = Vec::new();
         while let Some(m) = watcher.next().await {
-            seen.push(m.mode_bits);
+            seen.push(m.mode.bits());
         }
         seen
     });

@@ -2,7 +2,7 @@ use super::*;
 
 fn mode(bits: u32) -> ModeInfo {
     ModeInfo {
-        mode_bits: bits,
+        mode: crate::mode::BurMode::from_bits(bits).expect("mode"),
         drives: Vec::new(),
         affects_me: true,
     }
@@ -11,16 +11,17 @@ fn mode(bits: u32) -> ModeInfo {
 #[test]
 fn mode_bits_decode_into_part_and_increment_types() {
     let m = mode(0x0000_0204);
-    assert_eq!(m.part_type(), PartType::BackupPartial);
-    assert_eq!(m.inc_type(), IncType::Increment);
+    assert_eq!(m.part_type(), BurPartType::BackupPartial);
+    assert_eq!(m.inc_type(), BackupIncType::Increment);
     assert!(m.part_type().is_partial() && m.is_bur_running() && m.is_my_bur());
-    assert_eq!(mode(0x102).inc_type(), IncType::Base);
-    assert_eq!(mode(0x08).part_type(), PartType::RestoreFull);
-    assert_eq!(mode(0x10).part_type(), PartType::RestorePartial);
-    assert_eq!(mode(0x01).part_type(), PartType::Normal);
-    assert_eq!(mode(0x00).part_type(), PartType::Unset);
-    assert_eq!(mode(0x03).part_type(), PartType::Other(3));
-    assert_eq!(mode(0x400).inc_type(), IncType::Other(0x400));
+    assert_eq!(mode(0x102).inc_type(), BackupIncType::Base);
+    assert_eq!(mode(0x08).part_type(), BurPartType::RestoreFull);
+    assert_eq!(mode(0x10).part_type(), BurPartType::RestorePartial);
+    assert_eq!(mode(0x01).part_type(), BurPartType::Normal);
+    assert_eq!(mode(0x00).part_type(), BurPartType::Unset);
+    // Values the seeds do not define are refused (on the wire: a decode error).
+    assert!(BurMode::from_bits(0x03).is_err());
+    assert!(BurMode::from_bits(0x401).is_err());
     assert!(!mode(0x01).is_bur_running());
     let mut other = mode(0x08);
     other.affects_me = false;

@@ -66,7 +66,7 @@ fn call_has_the_documented_bytes() {
 fn every_message_round_trips() {
     let data = Bytes::from_static(b"payload");
     let mode = ModeInfo {
-        mode_bits: 0x102,
+        mode: crate::mode::BurMode::from_bits(0x102).expect("mode"),
         drives: vec![c(), DriveLetter::new('e').expect("e")],
         affects_me: true,
     };
@@ -203,7 +203,7 @@ fn oversized_frame_is_refused_from_the_header() {
 #[test]
 fn mode_info_with_more_drives_than_letters_is_refused() {
     // The owner_wire fuzz target's round trip: 27 drives decoded, but re-encoded as 26.
-    let mut body = vec![0x81, 0x03, 0x02, 0, 0, 27];
+    let mut body = vec![0x81, 0x02, 0x02, 0, 0, 27];
     body.extend([b'c'; 27]);
     body.push(1);
     assert_eq!(
@@ -212,10 +212,30 @@ fn mode_info_with_more_drives_than_letters_is_refused() {
     );
     let all: Vec<DriveLetter> = ('a'..='z').filter_map(DriveLetter::new).collect();
     round_trip(EngineMsg::ModeChanged(ModeInfo {
-        mode_bits: 0x0203,
+        mode: crate::mode::BurMode::from_bits(0x0202).expect("mode"),
         drives: all,
         affects_me: false,
     }));
+}
+
+#[test]
+fn a_mode_value_the_seeds_do_not_define_is_a_decode_error() {
+    // ModeChanged with part type 0x03 (no such TBURPartType), then with Normal + Base.
+    for (bits, e) in [
+        (0x0000_0003u32, crate::mode::ModeError::UnknownValue(3)),
+        (
+            0x0000_0101,
+            crate::mode::ModeError::BadCombination {
+                part: crate::mode::BurPartType::Normal,
+                inc: crate::mode::BackupIncType::Base,
+            },
+        ),
+    ] {
+        let mut body = vec![0x81];
+        body.extend(bits.to_le_bytes());
+        body.extend([0, 1]);
+        assert_eq!(EngineMsg::decode_body(&body), Err(WireError::Mode(e)));
+    }
 }
 
 #[test]
@@ -229,7 +249,7 @@ fn drive_letters_are_normalised() {
 fn mutated_frames_never_panic() {
     let mut b = BytesMut::new();
     EngineMsg::Welcome(ModeInfo {
-        mode_bits: 0x102,
+        mode: crate::mode::BurMode::from_bits(0x102).expect("mode"),
         drives: vec![c()],
         affects_me: true,
     })

@@ -64,15 +64,16 @@ impl ActiveBackupDataClient for TestOwner {
     fn bur_mode_changed(&mut self, mode: &ModeInfo) -> Option<i32> {
         self.log(&format!(
             "mode {:#x} affects_me={}",
-            mode.mode_bits, mode.affects_me
+            mode.mode.bits(),
+            mode.affects_me
         ));
         if self.behaviour == "never-confirm" {
             return None;
         }
-        if self.behaviour == "ready-error" && mode.mode_bits & 0xFF > 1 {
+        if self.behaviour == "ready-error" && !mode.mode.is_normal() {
             return Some(-4);
         }
-        (!matches!(mode.mode_bits & 0xFF, 0 | 1)).then_some(0)
+        (!mode.mode.is_normal()).then_some(0)
     }
     fn all_snapshots_supplied(&mut self) -> Result<(), OwnerError> {
         self.log("all_snapshots_supplied");
@@ -204,7 +205,7 @@ async fn garbage(socket: &std::path::Path, sid: u32) -> std::io::Result<()> {
             .await
             .map_err(std::io::Error::other)?
         {
-            Some(EngineMsg::ModeChanged(m) | EngineMsg::Welcome(m)) if m.mode_bits & 0xFF > 1 => {
+            Some(EngineMsg::ModeChanged(m) | EngineMsg::Welcome(m)) if !m.mode.is_normal() => {
                 send(&mut w, &OwnerMsg::ConfirmReady { error: 0 })
                     .await
                     .map_err(std::io::Error::other)?;

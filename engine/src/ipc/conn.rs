@@ -201,7 +201,7 @@ impl OwnerHandle {
 /// Returns the mode as an owner sees it.
 pub(crate) fn mode_info(state: &BurState, sid: Sid) -> ModeInfo {
     ModeInfo {
-        mode_bits: state.mode.bits(),
+        mode: state.mode,
         drives: state
             .drives
             .iter()

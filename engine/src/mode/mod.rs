@@ -1,4 +1,5 @@
-//! BUR modes: the seed's values, the transition rules and the mode bus.
+//! BUR modes: the transition rules and the mode bus (the values are `data_owners::mode`'s,
+//! shared with owners).
 
 mod bits;
 mod bus;
