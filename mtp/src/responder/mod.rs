@@ -275,20 +275,17 @@ impl Responder {
             Ok(c) if c.kind == ContainerKind::Command => c,
             Ok(c) => {
                 warn!(kind = ?c.kind, "container of wrong type where a command was expected");
-                return self.respond(c.code, c.tx_id, ResponseCode::InvalidParameter, &[]);
+                return self.respond(c.tx_id, ResponseCode::InvalidParameter, &[]);
             }
             Err(e) => {
                 warn!(error = %e, len = data.len(), "malformed command container");
-                let (code, tx) = match parse_header(&data) {
-                    Ok((_, h)) => (h.code, h.tx_id),
-                    Err(_) => (0, 0),
-                };
+                let tx = parse_header(&data).map_or(0, |(_, h)| h.tx_id);
                 let rc = if data.len() < HEADER_LEN {
                     ResponseCode::GeneralError
                 } else {
                     ResponseCode::InvalidParameter
                 };
-                return self.respond(code, tx, rc, &[]);
+                return self.respond(tx, rc, &[]);
             }
         };
         if self.early_cancel == Some(cmd.tx_id) {
@@ -311,12 +308,7 @@ impl Responder {
         debug!(params = ?cmd.params, "command");
         if !self.ctx.router.advertises(op) {
             debug!("operation not supported");
-            return self.respond(
-                cmd.code,
-                cmd.tx_id,
-                ResponseCode::OperationNotSupported,
-                &[],
-            );
+            return self.respond(cmd.tx_id, ResponseCode::OperationNotSupported, &[]);
         }
         if let Err(rc) = self.ctx.session.admit(op, cmd.tx_id) {
             return self.reply_rejected(&cmd, op, rc);
@@ -334,17 +326,17 @@ impl Responder {
                 Some(None),
             ));
         } else {
-            self.respond(cmd.code, cmd.tx_id, rc, &[]);
+            self.respond(cmd.tx_id, rc, &[]);
         }
     }
 
     fn apply(&mut self, cmd: Container, reply: Reply) {
         match reply {
-            Reply::Response(rc, params) => self.respond(cmd.code, cmd.tx_id, rc, &params),
+            Reply::Response(rc, params) => self.respond(cmd.tx_id, rc, &params),
             Reply::Data(payload) => {
                 let bytes = transaction::data_container(&cmd, &payload);
                 push_transfer(&mut self.out, bytes, self.chunk, self.mps);
-                self.respond(cmd.code, cmd.tx_id, ResponseCode::Ok, &[]);
+                self.respond(cmd.tx_id, ResponseCode::Ok, &[]);
             }
             Reply::Stream(source, params) => {
                 self.phase = Phase::Sending(DataIn::new(&cmd, source, params))
@@ -381,12 +373,11 @@ impl Responder {
         self.apply(cmd, reply);
     }
 
-    fn respond(&mut self, code: u16, tx_id: u32, rc: ResponseCode, params: &[u32]) {
+    fn respond(&mut self, tx_id: u32, rc: ResponseCode, params: &[u32]) {
         if !rc.is_ok() {
             debug!(response = %rc, "transaction failed");
         }
         let c = Container::new(ContainerKind::Response, rc.to_u16(), tx_id, params);
-        let _ = code;
         push_transfer(&mut self.out, c.encode(), self.chunk, self.mps);
     }
 
@@ -519,8 +510,8 @@ impl Responder {
     fn finish_send_with(&mut self, rc: ResponseCode) {
         if let Phase::Sending(s) = std::mem::replace(&mut self.phase, Phase::Idle) {
             let params = if rc.is_ok() { s.params.clone() } else { vec![] };
-            let (code, tx) = s.ids();
-            self.respond(code, tx, rc, &params);
+            let tx = s.tx_id();
+            self.respond(tx, rc, &params);
         }
     }
 

@@ -3,48 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use super::ops::Owner;
 use crate::codec::{EventCode, ObjectFormat, ObjectPropCode, OperationCode, ResponseCode};
 use crate::provider::{DataProvider, ObjectHandle, ProviderId, StorageId};
-
-/// Operations the responder itself implements for every provider.
-pub(crate) const RESPONDER_OPS: &[OperationCode] = &[
-    OperationCode::GetDeviceInfo,
-    OperationCode::OpenSession,
-    OperationCode::CloseSession,
-    OperationCode::GetStorageIds,
-    OperationCode::GetStorageInfo,
-    OperationCode::GetNumObjects,
-    OperationCode::GetObjectHandles,
-    OperationCode::GetObjectInfo,
-    OperationCode::ResetDevice,
-    OperationCode::GetDevicePropDesc,
-    OperationCode::GetDevicePropValue,
-    OperationCode::SetDevicePropValue,
-    OperationCode::ResetDevicePropValue,
-    OperationCode::GetObjectPropsSupported,
-    OperationCode::GetObjectPropDesc,
-    OperationCode::GetObjectPropValue,
-    OperationCode::GetObjectPropList,
-    OperationCode::GetObjectReferences,
-    OperationCode::SetObjectReferences,
-];
-
-/// Object operations the responder dispatches to providers that declare them.
-pub(crate) const PROVIDER_OPS: &[OperationCode] = &[
-    OperationCode::GetObject,
-    OperationCode::GetPartialObject,
-    OperationCode::GetPartialObject64,
-    OperationCode::DeleteObject,
-    OperationCode::SendObjectInfo,
-    OperationCode::SendObject,
-    OperationCode::MoveObject,
-    OperationCode::CopyObject,
-    OperationCode::SetObjectPropValue,
-    OperationCode::SendPartialObject,
-    OperationCode::TruncateObject,
-    OperationCode::BeginEditObject,
-    OperationCode::EndEditObject,
-];
 
 /// The providers and what they add up to.
 pub(crate) struct Router {
@@ -59,7 +20,8 @@ pub(crate) struct Router {
 impl Router {
     /// Attaches the providers (ids 1, 2, ...) and collects their declarations.
     pub(crate) fn new(mut providers: Vec<Box<dyn DataProvider>>) -> Self {
-        let mut ops: BTreeSet<OperationCode> = RESPONDER_OPS.iter().copied().collect();
+        let of = |owner| super::ops::OPS.iter().filter(move |s| s.owner == owner);
+        let mut ops: BTreeSet<OperationCode> = of(Owner::Responder).map(|s| s.code).collect();
         let mut events = BTreeSet::new();
         let mut playback = BTreeSet::new();
         let mut capture = BTreeSet::new();
@@ -70,7 +32,7 @@ impl Router {
             ops.extend(
                 caps.operations
                     .iter()
-                    .filter(|op| PROVIDER_OPS.contains(op)),
+                    .filter(|op| of(Owner::Provider).any(|s| s.code == **op)),
             );
             events.extend(caps.events);
             playback.extend(caps.playback_formats);

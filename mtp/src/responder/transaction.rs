@@ -219,7 +219,6 @@ pub(crate) enum Step {
 
 /// A device-to-host data phase streamed from an [`ObjectSource`].
 pub(crate) struct DataIn {
-    code: u16,
     tx_id: u32,
     header: Option<[u8; HEADER_LEN]>,
     source: Box<dyn ObjectSource>,
@@ -235,7 +234,6 @@ impl DataIn {
     pub(crate) fn new(cmd: &Container, source: Box<dyn ObjectSource>, params: Vec<u32>) -> Self {
         let len = source.len();
         Self {
-            code: cmd.code,
             tx_id: cmd.tx_id,
             header: Some(data_header(cmd.code, cmd.tx_id, len)),
             source,
@@ -247,9 +245,9 @@ impl DataIn {
         }
     }
 
-    /// Returns the operation code and transaction id.
-    pub(crate) fn ids(&self) -> (u16, u32) {
-        (self.code, self.tx_id)
+    /// Returns the transaction id.
+    pub(crate) fn tx_id(&self) -> u32 {
+        self.tx_id
     }
 
     /// Produces the next write of at most `chunk` bytes (a multiple of the max packet size).
