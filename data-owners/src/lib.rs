@@ -1,16 +1,16 @@
-//! The engine <-> data-owner wire protocol, the client library a data owner links, and the
-//! reference data owners.
+//! The engine <-> data-owner wire protocol and the client library a data owner links.
 //!
 //! * [`wire`]: the protocol (pure), [`transport`]: async framing;
 //! * [`client`]: what an owner links (`ActiveBackupClient`, the `ActiveBackupDataClient`
 //!   callbacks), [`mode`]: typed BUR modes and the mode watcher;
-//! * [`owners`]: the reference owners (their `main`s are the crate's binaries).
+//!
+//! The reference owners and their fixture are a crate of their own
+//! (`data-owners/reference`, `reference-owners`), so that this library stays small.
 //!
 //! How to make an application backup-aware: `docs/data-owners.md`.
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod mode;
-pub mod owners;
 pub mod transport;
 pub mod wire;

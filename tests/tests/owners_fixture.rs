@@ -1,10 +1,10 @@
-//! The `ref-data` fixture (`data_owners::owners::fixture`) against the engine with every
+//! The `ref-data` fixture (`reference_owners::fixture`) against the engine with every
 //! reference owner: seeded data survives destroy + restore of the base, changed data
 //! destroy + restore of base and increment, compared through the fixture's dump.
 
-use data_owners::owners::fixture::{self, DriveRoot};
 use engine::registration::Sid;
 use engine::unit::UnitKind;
+use reference_owners::fixture::{self, DriveRoot};
 
 mod owners;
 use owners::*;

@@ -3,9 +3,9 @@
 
 use std::fs;
 
-use data_owners::owners::hybrid::{self, EXPORT, JOURNAL};
 use engine::registration::Sid;
 use engine::unit::UnitKind;
+use reference_owners::hybrid::{self, EXPORT, JOURNAL};
 
 mod owners;
 use owners::*;

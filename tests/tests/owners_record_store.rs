@@ -2,9 +2,9 @@
 //! base and incremental backup and restore, record by record; and the incremental-size
 //! measurement of docs/BENCHMARKS.md.
 
-use data_owners::owners::record_store::{self, Records};
 use engine::registration::Sid;
 use engine::unit::UnitKind;
+use reference_owners::record_store::{self, Records};
 
 mod owners;
 use owners::*;
@@ -190,7 +190,7 @@ async fn restore_broken_off_half_way_leaves_the_store_and_the_owner_usable() {
         .supply_data(unit(UnitKind::ActiveIncrement), &junk, true)
         .await
         .expect_err("owner refuses the increment");
-    assert_eq!(err.code(), data_owners::owners::ERR_CORRUPT, "{err}");
+    assert_eq!(err.code(), reference_owners::ERR_CORRUPT, "{err}");
     rig.engine
         .set_bur_mode(BurMode::NORMAL, &[])
         .await
@@ -303,7 +303,7 @@ async fn corrupt_store_fails_readiness_with_its_code_and_only_itself() {
         .expect("backup");
     match &m.owner(STORE).expect("listed").outcome {
         OwnerOutcome::Failed { code, .. } => {
-            assert_eq!(*code, data_owners::owners::ERR_CORRUPT);
+            assert_eq!(*code, reference_owners::ERR_CORRUPT);
         }
         other => panic!("{other:?}"),
     }

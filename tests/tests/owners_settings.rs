@@ -1,9 +1,9 @@
 //! The reference settings store (`ref-settings-store`) as the Central Repository proxy
 //! against the engine: backed-up keys come back key by key, the others are kept.
 
-use data_owners::owners::settings_store::{self, Keys, Setting};
 use engine::registration::{CENTRAL_REPOSITORY_SID, Sid};
 use engine::unit::UnitKind;
+use reference_owners::settings_store::{self, Keys, Setting};
 
 mod owners;
 use owners::*;

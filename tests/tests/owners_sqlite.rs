@@ -1,9 +1,9 @@
 //! The reference SQLite application (`ref-sqlite-app`, `dbms_backup`) against the
 //! engine: full and partial, base and incremental sessions, restored row by row.
 
-use data_owners::owners::sqlite_app;
 use engine::registration::Sid;
 use engine::unit::UnitKind;
+use reference_owners::sqlite_app;
 
 mod owners;
 use owners::*;

@@ -82,8 +82,8 @@ pub fn owner_dir() -> PathBuf {
         .to_owned();
     assert!(
         dir.join("ref-record-store").is_file(),
-        "build the reference owners first: cargo test -p data-owners -p system-tests \
-         (or cargo build -p data-owners --bins)"
+        "build the reference owners first: cargo test -p reference-owners -p system-tests \
+         (or cargo build -p reference-owners --bins)"
     );
     dir
 }

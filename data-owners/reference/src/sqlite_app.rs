@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use crate::client::{ActiveBackupDataClient, OwnerError, Section};
-use crate::owners::{ERR_CORRUPT, ERR_GENERAL, ERR_NOT_READY, SectionReader};
-use crate::wire::{DriveLetter, ModeInfo};
+use crate::{ERR_CORRUPT, ERR_GENERAL, ERR_NOT_READY, SectionReader};
+use data_owners::client::{ActiveBackupDataClient, OwnerError, Section};
+use data_owners::wire::{DriveLetter, ModeInfo};
 
 /// The `dbms_backup` policy of the shipped registration.
 pub const POLICY: &str = "0a5e1000";
@@ -155,7 +155,7 @@ impl ActiveBackupDataClient for SqliteAppOwner {
 
 /// The binary's entry point (`ref-sqlite-app`).
 pub fn main() {
-    crate::owners::run_main("ref-sqlite-app", SqliteAppOwner::open);
+    crate::run_main("ref-sqlite-app", SqliteAppOwner::open);
 }
 
 #[cfg(test)]

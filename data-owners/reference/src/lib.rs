@@ -13,7 +13,9 @@
 
 use std::path::PathBuf;
 
-use crate::client::{ActiveBackupClient, ActiveBackupDataClient, OwnerEnv, OwnerError, Section};
+use data_owners::client::{
+    ActiveBackupClient, ActiveBackupDataClient, OwnerEnv, OwnerError, Section,
+};
 
 pub mod fixture;
 pub mod hybrid;

@@ -33,7 +33,7 @@ fn proxy_backup_sends_backed_up_keys_and_restore_merges_on_the_last_section() {
     save(cage, 0x42, &keys).expect("save");
     let mut owner = SettingsStoreOwner::open(cage.to_owned()).expect("open");
     owner.bur_mode_changed(&ModeInfo {
-        mode: crate::mode::BurMode::from_bits(0x102).expect("mode"),
+        mode: data_owners::mode::BurMode::from_bits(0x102).expect("mode"),
         drives: Vec::new(),
         affects_me: true,
     });

@@ -1,7 +1,7 @@
 //! `ref-data`: installs the reference owners on drive roots and seeds, changes, destroys
-//! and dumps their data (see `data_owners::owners::fixture`).
+//! and dumps their data (see `reference_owners::fixture`).
 #![forbid(unsafe_code)]
 
 fn main() {
-    data_owners::owners::fixture::cli::main();
+    reference_owners::fixture::cli::main();
 }

@@ -6,7 +6,7 @@ fn c() -> DriveLetter {
 
 fn mode(bits: u32) -> ModeInfo {
     ModeInfo {
-        mode: crate::mode::BurMode::from_bits(bits).expect("mode"),
+        mode: data_owners::mode::BurMode::from_bits(bits).expect("mode"),
         drives: Vec::new(),
         affects_me: true,
     }

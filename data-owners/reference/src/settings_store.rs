@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::client::{ActiveBackupDataClient, OwnerError, Section};
-use crate::owners::{ERR_CORRUPT, ERR_NOT_READY, SectionReader, io_error, write_atomic};
-use crate::wire::{DriveLetter, ModeInfo};
+use crate::{ERR_CORRUPT, ERR_NOT_READY, SectionReader, io_error, write_atomic};
+use data_owners::client::{ActiveBackupDataClient, OwnerError, Section};
+use data_owners::wire::{DriveLetter, ModeInfo};
 
 /// One setting: its value and whether it is backed up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,7 +194,7 @@ impl ActiveBackupDataClient for SettingsStoreOwner {
 
 /// The binary's entry point (`ref-settings-store`).
 pub fn main() {
-    crate::owners::run_main("ref-settings-store", SettingsStoreOwner::open);
+    crate::run_main("ref-settings-store", SettingsStoreOwner::open);
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::client::{ActiveBackupDataClient, OwnerError, Section};
-use crate::owners::{ERR_CORRUPT, SectionReader, io_error, write_atomic};
-use crate::wire::{DriveLetter, ModeInfo};
+use crate::{ERR_CORRUPT, SectionReader, io_error, write_atomic};
+use data_owners::client::{ActiveBackupDataClient, OwnerError, Section};
+use data_owners::wire::{DriveLetter, ModeInfo};
 
 /// The live journal, relative to the cage.
 pub const JOURNAL: &str = "live/journal.log";
@@ -59,7 +59,7 @@ impl HybridOwner {
     /// Refused while a backup or restore runs; I/O errors.
     pub fn append(&self, line: &str) -> Result<(), OwnerError> {
         if !self.writable {
-            return Err(OwnerError::new(crate::owners::ERR_NOT_READY, "BUR running"));
+            return Err(OwnerError::new(crate::ERR_NOT_READY, "BUR running"));
         }
         append_line(&self.cage, line).map_err(io_error)
     }
@@ -140,7 +140,7 @@ impl ActiveBackupDataClient for HybridOwner {
 
 /// The binary's entry point (`ref-hybrid`).
 pub fn main() {
-    crate::owners::run_main("ref-hybrid", HybridOwner::open);
+    crate::run_main("ref-hybrid", HybridOwner::open);
 }
 
 #[cfg(test)]

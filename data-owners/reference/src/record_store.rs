@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::client::{ActiveBackupDataClient, OwnerError, Section};
-use crate::owners::{ERR_CORRUPT, ERR_NOT_READY, SectionReader, io_error};
-use crate::wire::{DriveLetter, ModeInfo};
+use crate::{ERR_CORRUPT, ERR_NOT_READY, SectionReader, io_error};
+use data_owners::client::{ActiveBackupDataClient, OwnerError, Section};
+use data_owners::wire::{DriveLetter, ModeInfo};
 
 /// The records: id -> value.
 pub type Records = BTreeMap<u64, Vec<u8>>;
@@ -477,7 +477,7 @@ impl RecordStoreOwner {
 
 /// The binary's entry point (`ref-record-store`).
 pub fn main() {
-    crate::owners::run_main("ref-record-store", RecordStoreOwner::open);
+    crate::run_main("ref-record-store", RecordStoreOwner::open);
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ fn drain(owner: &mut RecordStoreOwner, max: usize) -> Vec<u8> {
 
 fn mode(bits: u32) -> ModeInfo {
     ModeInfo {
-        mode: crate::mode::BurMode::from_bits(bits).expect("mode"),
+        mode: data_owners::mode::BurMode::from_bits(bits).expect("mode"),
         drives: vec![c()],
         affects_me: true,
     }
