@@ -25,6 +25,7 @@ pub mod owners;
 pub mod passive;
 pub mod progress;
 pub mod public;
+pub mod recovery;
 pub mod registration;
 pub mod runner;
 pub mod session;

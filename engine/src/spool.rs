@@ -192,11 +192,16 @@ impl SpoolSet {
         ))
     }
 
-    /// Writes the manifest atomically; call it last, after every unit is finished.
+    /// Writes the manifest atomically; call it last, after every unit is finished. Every
+    /// unit (synced when finished) and every folder entry of the set is made durable
+    /// first (`syncfs`), so a set whose manifest survives a power cut has all its units.
     ///
     /// # Errors
     /// [`SpoolError::Io`] if it cannot be written.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), SpoolError> {
+        crate::confined::Dir::open_root(&self.dir)
+            .and_then(|d| d.sync_fs())
+            .map_err(io_err(&self.dir))?;
         let path = self.dir.join(MANIFEST_FILE);
         write_atomically(&path, manifest.to_toml().as_bytes(), PRIVATE_FILE).map_err(io_err(&path))
     }

@@ -184,6 +184,16 @@ impl PassiveRestore {
         let cage = self.private.display(&self.cage_name);
         // Every copied and restored byte is durable before the new data replaces the old.
         self.staging.sync_fs().map_err(io_err(&cage))?;
+        // Between the exchange and the hand-over the new cage is root's: a record of its
+        // owner lets the next start finish the hand-over after a power cut
+        // (`crate::recovery`).
+        let record = commit_record_name(&self.cage_name);
+        let (ids, mode) = self
+            .owner
+            .map_or((None, 0o755), |o| (Some(o.ids()), o.mode));
+        if let Some((uid, gid)) = ids {
+            write_commit_record(&self.private, &record, uid, gid, mode).map_err(io_err(&cage))?;
+        }
         if self.owner.is_some() {
             self.private
                 .exchange(&self.staging_name, &self.private, &self.cage_name)
@@ -194,14 +204,15 @@ impl PassiveRestore {
                 .map_err(io_err(&cage))?;
         }
         // `staging` now is the cage: give it its owner and mode.
-        let (ids, mode) = self
-            .owner
-            .map_or((None, 0o755), |o| (Some(o.ids()), o.mode));
         if let Some((uid, gid)) = ids {
             self.staging.chown(uid, gid).map_err(io_err(&cage))?;
         }
         self.staging.chmod(mode).map_err(io_err(&cage))?;
+        self.staging.sync().map_err(io_err(&cage))?;
         self.private.sync().map_err(io_err(&cage))?;
+        if ids.is_some() {
+            self.private.remove_file(&record).map_err(io_err(&cage))?;
+        }
         self.remove_old_cage();
         Ok(())
     }
@@ -352,4 +363,25 @@ fn copy_tree(from: &Dir, to: &Dir, everything: bool, top: bool) -> Result<(), Re
         }
     }
     Ok(())
+}
+
+/// The name, in a drive's `private` folder, of the record of a cage's owner kept while
+/// its restore is committed.
+pub(crate) fn commit_record_name(cage_name: &str) -> String {
+    format!(".{cage_name}.commit")
+}
+
+/// Writes `uid gid mode` (mode in octal) as the commit record `name`, durably.
+fn write_commit_record(
+    private: &Dir,
+    name: &str,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+) -> std::io::Result<()> {
+    let _ = private.remove_file(name);
+    let mut file = private.create_new(name, 0o600)?;
+    file.write_all(format!("{uid} {gid} {mode:o}\n").as_bytes())?;
+    file.sync_all()?;
+    private.sync()
 }

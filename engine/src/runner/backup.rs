@@ -16,6 +16,7 @@ use crate::manifest::{BackupType, Manifest, OwnerOutcome, OwnerRecord, UnitRecor
 use crate::mode::{BackupIncType, BurMode, BurPartType};
 use crate::passive::{Snapshot, capture_base, capture_increment};
 use crate::progress::ProgressEvent;
+use crate::recovery::SessionKind;
 use crate::registration::{BackupRegistration, Drive, Sid};
 use crate::session::plan::backup_units;
 use crate::spool::{SpoolSet, UnitWriter};
@@ -83,15 +84,20 @@ impl Engine {
             .collect();
         self.bus
             .set_operation(mode, drives, req.partial.clone().unwrap_or_default())?;
-        // The set is created only once the mode is ours, so a refused session leaves nothing.
-        let result = match SpoolSet::create(&self.config.spool, &req.session) {
+        // The set is created only once the mode is ours, so a refused session leaves
+        // nothing; and only once the journal says so, so a power cut leaves nothing either.
+        let started = self.journal_begin(SessionKind::Backup, &req.session);
+        let result = match started.and_then(|()| {
+            SpoolSet::create(&self.config.spool, &req.session).map_err(SessionError::from)
+        }) {
             Ok(set) => {
                 let set = set.observed_by(self.progress.clone());
                 self.capture_all(&set, &req, mode, previous.as_ref()).await
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         let back = self.bus.set(BurMode::NORMAL);
+        self.journal_end();
         let manifest = result?;
         back?;
         Ok(manifest)

@@ -14,6 +14,7 @@ use super::units::state::UnitOps;
 use crate::ipc::{IpcConfig, IpcServer};
 use crate::mode::ModeBus;
 use crate::progress::{Progress, ProgressEvent};
+use crate::recovery::{Recovered, SessionKind};
 use crate::registration::{BackupRegistration, Drive, RegistrationError, Sid, discover};
 
 /// The backup engine.
@@ -25,6 +26,7 @@ pub struct Engine {
     pub(crate) registrations: BTreeMap<Sid, BackupRegistration>,
     pub(crate) units: UnitOps,
     pub(crate) progress: Option<Progress>,
+    pub(crate) recovered: Recovered,
 }
 
 impl Engine {
@@ -35,6 +37,8 @@ impl Engine {
     /// [`SessionError::Mode`] if the state file cannot be written, [`SessionError::Bind`]
     /// if the socket cannot be bound.
     pub fn start(config: EngineConfig) -> Result<(Self, Vec<RegistrationError>), SessionError> {
+        // Before anything else: finish or undo what an interrupted session left.
+        let recovered = crate::recovery::recover(&config.spool, &config.drives);
         let bus = ModeBus::new(config.state_file.clone())?;
         let ipc_config = IpcConfig {
             socket: config.socket.clone(),
@@ -52,6 +56,7 @@ impl Engine {
             registrations: BTreeMap::new(),
             units,
             progress: None,
+            recovered,
         };
         let errors = engine.rescan();
         Ok((engine, errors))
@@ -68,6 +73,28 @@ impl Engine {
             .collect();
         self.ipc.set_registrations(self.registrations.clone());
         found.errors
+    }
+
+    /// Returns what the start recovered from an interrupted session (see
+    /// [`crate::recovery`]).
+    pub fn recovered(&self) -> &Recovered {
+        &self.recovered
+    }
+
+    /// Records durably that a session starts (`crate::recovery`).
+    pub(crate) fn journal_begin(
+        &self,
+        kind: SessionKind,
+        folder: &str,
+    ) -> Result<(), SessionError> {
+        crate::recovery::begin(&self.config.spool, kind, folder).map_err(SessionError::Journal)
+    }
+
+    /// Records that the session ended; a failure is logged (the next start cleans up).
+    pub(crate) fn journal_end(&self) {
+        if let Err(e) = crate::recovery::end(&self.config.spool) {
+            tracing::warn!(error = %e, "cannot remove the session journal");
+        }
     }
 
     /// Sets (or clears) the callback that receives the progress of sessions.

@@ -55,6 +55,9 @@ pub enum SessionError {
     /// The IPC socket could not be bound.
     #[error("cannot bind the owner socket: {0}")]
     Bind(std::io::Error),
+    /// The session journal could not be written; nothing was touched.
+    #[error("cannot write the session journal: {0}")]
+    Journal(std::io::Error),
 }
 
 /// What to back up.

@@ -13,6 +13,7 @@ use crate::ipc::OwnerHandle;
 use crate::manifest::{Manifest, OwnerOutcome};
 use crate::mode::{BackupIncType, BurMode, BurPartType};
 use crate::progress::ProgressEvent;
+use crate::recovery::SessionKind;
 use crate::registration::{BackupRegistration, Drive, Sid};
 use crate::session::plan::{RestoreStep, check_chain, restore_steps};
 use crate::spool::SpoolSet;
@@ -68,6 +69,15 @@ impl Engine {
             owners.retain(|s| list.contains(s));
         }
         self.enter_restore_mode(req.partial.as_ref())?;
+        let folder = sets
+            .last()
+            .and_then(|s| s.dir().file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Err(e) = self.journal_begin(SessionKind::Restore, &folder) {
+            self.bus.set(BurMode::NORMAL)?;
+            return Err(e);
+        }
         self.report(ProgressEvent::Started {
             owners: u32::try_from(owners.len()).unwrap_or(u32::MAX),
             bytes: owners.iter().map(|s| owner_bytes(&manifests, *s)).sum(),
@@ -77,6 +87,7 @@ impl Engine {
         self.restore_complete(completed).await;
         self.bus.set(BurMode::NORMAL)?;
         write_result(&sets, &report);
+        self.journal_end();
         Ok(report)
     }
 

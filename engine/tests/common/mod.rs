@@ -24,6 +24,7 @@ pub const DATABASE: Sid = Sid(0xAAAA_0001);
 pub struct Rig {
     pub dir: tempfile::TempDir,
     pub engine: Engine,
+    pub config: EngineConfig,
 }
 
 impl Rig {
@@ -173,9 +174,30 @@ fn rig_full(
         system,
         owner_group: owner_group(),
     };
-    let (engine, errors) = Engine::start(config).expect("engine");
+    let (engine, errors) = Engine::start(config.clone()).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");
-    Rig { dir, engine }
+    Rig {
+        dir,
+        engine,
+        config,
+    }
+}
+
+/// Stops the rig's engine (as a kill would: nothing is cleaned up) and starts a new one
+/// on the same spool and drives, as the next boot does.
+pub fn restart(rig: Rig) -> Rig {
+    let Rig {
+        dir,
+        engine,
+        config,
+    } = rig;
+    drop(engine);
+    let (engine, _) = Engine::start(config.clone()).expect("engine restarts");
+    Rig {
+        dir,
+        engine,
+        config,
+    }
 }
 
 /// The group of the owner socket when the tests run as root: the engine gives it to the

@@ -1,0 +1,238 @@
+//! Crash recovery: what a session leaves behind when a power cut or a kill interrupts
+//! it, and how the next start finishes or undoes it.
+//!
+//! A session writes a journal, `<spool>/.session.toml` (its kind and the folder it
+//! writes or reads), durably before it touches anything, and removes it when it ends.
+//! [`recover`] runs when the engine starts, before any session:
+//!
+//! 1. an interrupted **backup**: its set has no manifest (the manifest is written last,
+//!    after every unit is durable), so the set is useless and is removed; a set that has
+//!    its manifest is complete and kept;
+//! 2. every drive's `private/`: a passive restore interrupted between the exchange of the
+//!    staging folder with the cage and the hand-over of the new cage to its owner left a
+//!    commit record (`.<sid>.commit`: uid, gid, mode): the hand-over is finished. Then
+//!    every staging folder (`.<sid>.staging`: either new data never exchanged, or the old
+//!    cage after the exchange) is removed, so each owner has entirely its old or entirely
+//!    its new passive data;
+//! 3. the spool's scratch folders (database copies, units in transit) are emptied;
+//! 4. the journal is removed; the BUR mode starts in Normal ([`crate::mode::ModeBus`]),
+//!    which owners hear when they connect.
+//!
+//! What was interrupted is returned, so that the Backup storage can say so in
+//! `status.toml`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the spool and the drives' private folders are root's, configured by the profile"
+)]
+
+use std::path::{Path, PathBuf};
+
+use crate::confined::{Dir, Kind};
+use crate::registration::Drive;
+
+/// The journal's name in the spool (hidden: the Backup storage never shows it).
+pub const JOURNAL: &str = ".session.toml";
+
+/// The spool's scratch folders, emptied at start.
+const SCRATCH: &[&str] = &[".dbms-scratch", ".unit-transfer"];
+
+/// What kind of session was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A backup into a new set.
+    Backup,
+    /// A restore of a chain of sets.
+    Restore,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Backup => "backup",
+            Self::Restore => "restore",
+        }
+    }
+}
+
+/// A session that did not end: what the journal said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    /// Its kind.
+    pub kind: SessionKind,
+    /// The folder (below the spool) it wrote (backup) or whose result it was to write
+    /// (restore).
+    pub folder: String,
+}
+
+/// What [`recover`] found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The session that was interrupted, if any.
+    pub interrupted: Option<Interrupted>,
+    /// Cages whose hand-over to their owner was finished.
+    pub handed_over: Vec<PathBuf>,
+    /// What was removed (incomplete sets, staging folders, scratch files).
+    pub removed: Vec<PathBuf>,
+    /// What could not be cleaned up, in words (logged; the next start tries again).
+    pub problems: Vec<String>,
+}
+
+/// Records, durably, that a session starts.
+///
+/// # Errors
+/// The journal cannot be written; the session must not start then.
+pub fn begin(spool: &Path, kind: SessionKind, folder: &str) -> std::io::Result<()> {
+    let text = format!(
+        "kind = {}\nfolder = {}\n",
+        toml::Value::String(kind.as_str().into()),
+        toml::Value::String(folder.into())
+    );
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(spool)?;
+    crate::mode::write_atomically(&spool.join(JOURNAL), text.as_bytes(), 0o600)
+}
+
+/// Records, durably, that the session ended.
+///
+/// # Errors
+/// The journal cannot be removed.
+pub fn end(spool: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(spool.join(JOURNAL)) {
+        Ok(()) => std::fs::File::open(spool)?.sync_all(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the journal, if a session was running.
+fn read_journal(spool: &Path) -> Option<Interrupted> {
+    let text = std::fs::read_to_string(spool.join(JOURNAL)).ok()?;
+    let table: toml::Table = text.parse().ok()?;
+    let kind = match table.get("kind")?.as_str()? {
+        "backup" => SessionKind::Backup,
+        "restore" => SessionKind::Restore,
+        _ => return None,
+    };
+    let folder = table.get("folder")?.as_str()?.to_owned();
+    crate::manifest::is_session_name(&folder).then_some(Interrupted { kind, folder })
+}
+
+/// Finishes or undoes what an interrupted session left (see the module documentation).
+pub fn recover(spool: &Path, drives: &[Drive]) -> Recovered {
+    let mut out = Recovered {
+        interrupted: read_journal(spool),
+        ..Recovered::default()
+    };
+    if let Some(Interrupted {
+        kind: SessionKind::Backup,
+        folder,
+    }) = out.interrupted.clone()
+    {
+        remove_incomplete_set(spool, &folder, &mut out);
+    }
+    for drive in drives {
+        recover_private(&drive.root.join("private"), &mut out);
+    }
+    for scratch in SCRATCH {
+        let dir = spool.join(scratch);
+        if dir.exists() {
+            remove(&dir, &mut out);
+        }
+    }
+    if let Err(e) = end(spool) {
+        out.problems
+            .push(format!("{}: {e}", spool.join(JOURNAL).display()));
+    }
+    for p in &out.problems {
+        tracing::warn!(problem = %p, "recovery");
+    }
+    out
+}
+
+/// Removes the set of an interrupted backup unless its manifest made it complete.
+fn remove_incomplete_set(spool: &Path, folder: &str, out: &mut Recovered) {
+    let set = spool.join(folder);
+    if set.join(crate::manifest::MANIFEST_FILE).exists() || !set.exists() {
+        return;
+    }
+    remove(&set, out);
+}
+
+/// Finishes interrupted hand-overs and removes staging folders in one `private/`.
+fn recover_private(private: &Path, out: &mut Recovered) {
+    let Ok(dir) = Dir::open_root(private) else {
+        return;
+    };
+    let Ok(entries) = dir.entries() else {
+        out.problems
+            .push(format!("{}: cannot be listed", private.display()));
+        return;
+    };
+    for e in &entries {
+        let Some(cage) = e
+            .name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".commit"))
+        else {
+            continue;
+        };
+        match finish_hand_over(&dir, &e.name, cage) {
+            Ok(()) => out.handed_over.push(private.join(cage)),
+            Err(err) => out
+                .problems
+                .push(format!("{}: {err}", private.join(cage).display())),
+        }
+    }
+    for e in entries {
+        if e.kind == Kind::Dir && e.name.starts_with('.') && e.name.ends_with(".staging") {
+            match dir.remove_tree(&e.name) {
+                Ok(()) => out.removed.push(private.join(&e.name)),
+                Err(err) => out
+                    .problems
+                    .push(format!("{}: {err}", private.join(&e.name).display())),
+            }
+        }
+    }
+    if let Err(e) = dir.sync() {
+        out.problems.push(format!("{}: {e}", private.display()));
+    }
+}
+
+/// Gives `cage` the owner and mode its commit record names, then removes the record.
+fn finish_hand_over(private: &Dir, record: &str, cage: &str) -> std::io::Result<()> {
+    let text = String::from_utf8(private.read_file(record, 64)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not text"))?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad commit record");
+    let mut fields = text.split_whitespace();
+    let uid: u32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+    let gid: u32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+    let mode = fields
+        .next()
+        .and_then(|f| u32::from_str_radix(f, 8).ok())
+        .ok_or_else(bad)?;
+    if let Ok(new) = private.open_dir(cage) {
+        new.chown(uid, gid)?;
+        new.chmod(mode & 0o7777)?;
+        new.sync()?;
+    }
+    private.remove_file(record)
+}
+
+/// Removes a file or a tree, recording it.
+fn remove(path: &Path, out: &mut Recovered) {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+    else {
+        return;
+    };
+    let removed = Dir::open_root(parent).and_then(|d| {
+        d.remove_tree(name)?;
+        d.sync()
+    });
+    match removed {
+        Ok(()) => out.removed.push(path.to_owned()),
+        Err(e) => out.problems.push(format!("{}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use super::*;
+
+struct Rig {
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir_all(dir.path().join("spool")).expect("spool");
+        fs::create_dir_all(dir.path().join("c/private")).expect("private");
+        Self { dir }
+    }
+    fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+    fn drives(&self) -> Vec<Drive> {
+        vec![Drive::new('c', self.dir.path().join("c"))]
+    }
+    fn private(&self) -> PathBuf {
+        self.dir.path().join("c/private")
+    }
+}
+
+#[test]
+fn an_interrupted_backup_loses_its_incomplete_set_and_nothing_else() {
+    let rig = Rig::new();
+    let set = rig.spool().join("b2");
+    fs::create_dir_all(set.join("0ab7e58c/c")).expect("set");
+    fs::write(set.join("0ab7e58c/c/passive-base.unit"), b"half").expect("unit");
+    let complete = rig.spool().join("b1");
+    fs::create_dir_all(&complete).expect("b1");
+    fs::write(complete.join("manifest.toml"), b"m").expect("manifest");
+    begin(&rig.spool(), SessionKind::Backup, "b2").expect("journal");
+
+    let r = recover(&rig.spool(), &rig.drives());
+    assert_eq!(
+        r.interrupted,
+        Some(Interrupted {
+            kind: SessionKind::Backup,
+            folder: "b2".into()
+        })
+    );
+    assert!(!set.exists(), "the set without a manifest is removed");
+    assert!(
+        complete.join("manifest.toml").exists(),
+        "other sets are kept"
+    );
+    assert!(!rig.spool().join(JOURNAL).exists());
+    assert_eq!(recover(&rig.spool(), &rig.drives()), Recovered::default());
+}
+
+#[test]
+fn a_backup_that_wrote_its_manifest_is_complete_and_kept() {
+    let rig = Rig::new();
+    let set = rig.spool().join("b1");
+    fs::create_dir_all(&set).expect("set");
+    fs::write(set.join("manifest.toml"), b"m").expect("manifest");
+    begin(&rig.spool(), SessionKind::Backup, "b1").expect("journal");
+    let r = recover(&rig.spool(), &rig.drives());
+    assert!(r.interrupted.is_some());
+    assert!(set.join("manifest.toml").exists());
+}
+
+#[test]
+fn a_journal_naming_a_path_outside_the_spool_is_ignored() {
+    let rig = Rig::new();
+    let victim = rig.dir.path().join("c");
+    fs::write(
+        rig.spool().join(JOURNAL),
+        "kind = \"backup\"\nfolder = \"../c\"\n",
+    )
+    .expect("journal");
+    let r = recover(&rig.spool(), &rig.drives());
+    assert_eq!(r.interrupted, None);
+    assert!(victim.join("private").is_dir());
+}
+
+#[test]
+fn an_interrupted_commit_is_finished_and_staging_folders_removed() {
+    let rig = Rig::new();
+    let me = rustix::process::geteuid().as_raw();
+    let (uid, gid) = if me == 0 {
+        (4242, 4243)
+    } else {
+        (me, rustix::process::getegid().as_raw())
+    };
+    // The exchange happened: the new cage is root's 0700 and the old one is staged.
+    let cage = rig.private().join("0ab7e58c");
+    fs::create_dir_all(cage.join("data")).expect("cage");
+    fs::write(cage.join("data/new"), b"new").expect("new");
+    fs::set_permissions(&cage, fs::Permissions::from_mode(0o700)).expect("chmod");
+    fs::create_dir_all(rig.private().join(".0ab7e58c.staging/old")).expect("staging");
+    fs::write(
+        rig.private().join(".0ab7e58c.commit"),
+        format!("{uid} {gid} 751\n"),
+    )
+    .expect("record");
+    // Another owner's restore never got to its exchange: only staging is left.
+    fs::create_dir_all(rig.private().join(".11111111.staging")).expect("staging");
+
+    let r = recover(&rig.spool(), &rig.drives());
+    assert_eq!(r.handed_over, std::slice::from_ref(&cage));
+    let m = fs::metadata(&cage).expect("cage");
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (uid, gid, 0o751));
+    assert_eq!(fs::read(cage.join("data/new")).expect("kept"), b"new");
+    assert!(!rig.private().join(".0ab7e58c.staging").exists());
+    assert!(!rig.private().join(".11111111.staging").exists());
+    assert!(!rig.private().join(".0ab7e58c.commit").exists());
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+}
+
+#[test]
+fn scratch_folders_are_emptied() {
+    let rig = Rig::new();
+    for s in SCRATCH {
+        fs::create_dir_all(rig.spool().join(s).join("x")).expect("scratch");
+        fs::write(rig.spool().join(s).join("x/left"), b"left").expect("left");
+    }
+    let r = recover(&rig.spool(), &rig.drives());
+    assert_eq!(r.removed.len(), SCRATCH.len());
+    for s in SCRATCH {
+        assert!(!rig.spool().join(s).exists());
+    }
+}
