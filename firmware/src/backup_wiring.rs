@@ -82,7 +82,8 @@ pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> 
     }))
 }
 
-/// Starts the engine thread and builds the Backup storage provider.
+/// Starts the engine thread and builds the Backup storage provider; returns it with the
+/// service, which the daemon stops on SIGTERM.
 ///
 /// # Errors
 /// The spool, drive or socket directories cannot be created, or the engine does not
@@ -90,7 +91,7 @@ pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> 
 pub(crate) fn backup_provider(
     config: EngineConfig,
     storage: StorageId,
-) -> Result<BackupProvider, Error> {
+) -> Result<(BackupProvider, BackupService), Error> {
     let mut dirs: Vec<PathBuf> = config.drives.iter().map(|d| d.root.clone()).collect();
     dirs.push(config.spool.clone());
     dirs.extend(config.socket.parent().map(ToOwned::to_owned));
@@ -114,7 +115,7 @@ pub(crate) fn backup_provider(
     for e in left_out {
         warn!(error = %e, "registration left out");
     }
-    let intake = Intake::new(spool.clone(), letters, service);
+    let intake = Intake::new(spool.clone(), letters, service.clone());
     let provider =
         BackupProvider::new(storage, &spool, intake).map_err(|source| Error::Storage {
             name: "Backup".into(),
@@ -122,5 +123,5 @@ pub(crate) fn backup_provider(
             source,
         })?;
     info!(spool = %spool.display(), storage = format!("0x{:08x}", storage.0), "Backup storage ready");
-    Ok(provider)
+    Ok((provider, service))
 }

@@ -143,6 +143,9 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// How long a stop waits for the backup engine to end its session.
+const ENGINE_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Runs the daemon until SIGTERM or SIGINT.
 ///
 /// # Errors
@@ -157,12 +160,16 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
         ..ResponderConfig::default()
     };
     let mut providers: Vec<Box<dyn mtp::DataProvider>> = vec![Box::new(files)];
+    let mut backup_service = None;
     if let Some(engine) = crate::backup_wiring::engine_config(&profile)? {
         // Without the engine the public storages still serve: nothing of the user's is
         // at stake in them, and the log says why the Backup storage is missing.
         let storage = storage_id(profile.storages.len());
         match crate::backup_wiring::backup_provider(engine, storage) {
-            Ok(backup) => providers.push(Box::new(backup)),
+            Ok((backup, service)) => {
+                providers.push(Box::new(backup));
+                backup_service = Some(service);
+            }
             Err(e) => error!(error = %e, "no Backup storage: the backup engine did not start"),
         }
     } else {
@@ -191,6 +198,13 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
         r = &mut serve_task => error!(ended = r.is_ok(), "responder ended"),
     }
     crate::notify::notify(crate::notify::STOPPING);
+    if let Some(service) = backup_service {
+        // A running session ends first: owners hear Normal, status.toml says why.
+        let ended = tokio::task::spawn_blocking(move || service.stop(ENGINE_STOP_WAIT)).await;
+        if !matches!(ended, Ok(true)) {
+            error!("the backup engine did not stop in time");
+        }
+    }
     ep0_task.abort();
     serve_task.abort();
     if let Err(e) = registration.remove() {

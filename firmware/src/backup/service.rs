@@ -9,14 +9,17 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use engine::manifest::{Manifest, OwnerOutcome};
+use engine::mode::BurMode;
+use engine::recovery::{Interrupted, SessionKind};
 use engine::registration::Sid;
 use engine::runner::{
     BackupRequest, Engine, EngineConfig, Progress, ProgressEvent, RestoreReport, RestoreRequest,
     SessionError,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tracing::{error, info, warn};
 
 use super::shared::{Growing, SharedState};
@@ -36,6 +39,8 @@ pub enum Job {
 pub struct BackupService {
     shared: SharedState,
     jobs: mpsc::UnboundedSender<Job>,
+    stop: Arc<Notify>,
+    ended: Arc<Mutex<Option<std::sync::mpsc::Receiver<()>>>>,
 }
 
 impl BackupService {
@@ -49,7 +54,10 @@ impl BackupService {
         let shared = SharedState::default();
         let (jobs, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (ended_tx, ended_rx) = std::sync::mpsc::channel();
+        let stop = Arc::new(Notify::new());
         let state = shared.clone();
+        let stopped = stop.clone();
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || {
@@ -60,19 +68,43 @@ impl BackupService {
                     .enable_all()
                     .build();
                 match runtime {
-                    Ok(rt) => rt.block_on(serve(config, state, rx, ready_tx)),
+                    Ok(rt) => rt.block_on(serve(config, state, rx, stopped, ready_tx)),
                     Err(e) => {
                         let _ = ready_tx.send(Err(format!("engine runtime: {e}")));
                     }
                 }
+                // The runtime is gone: owner processes killed, the mode file back to Normal.
+                let _ = ended_tx.send(());
             })?;
         let started = ready_rx
             .recv()
             .unwrap_or_else(|_| Err("the engine thread ended while starting".into()));
         match started {
-            Ok(errors) => Ok((Self { shared, jobs }, errors)),
+            Ok(errors) => Ok((
+                Self {
+                    shared,
+                    jobs,
+                    stop,
+                    ended: Arc::new(Mutex::new(Some(ended_rx))),
+                },
+                errors,
+            )),
             Err(msg) => Err(std::io::Error::other(msg)),
         }
+    }
+
+    /// Stops the engine (SIGTERM): a running session is interrupted (owners are told the
+    /// device is back in Normal, `status.toml` says `failed` with the reason) and the
+    /// engine thread ends. Waits at most `wait`; returns true if it ended. What the
+    /// session left is cleaned up at the next start (`engine::recovery`).
+    pub fn stop(&self, wait: std::time::Duration) -> bool {
+        self.stop.notify_one();
+        let ended = self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        ended.is_some_and(|rx| rx.recv_timeout(wait).is_ok())
     }
 
     /// Returns the shared state.
@@ -115,6 +147,7 @@ async fn serve(
     config: EngineConfig,
     shared: SharedState,
     mut jobs: mpsc::UnboundedReceiver<Job>,
+    stop: Arc<Notify>,
     ready: Ready,
 ) {
     let spool = config.spool.clone();
@@ -125,6 +158,9 @@ async fn serve(
             return;
         }
     };
+    if let Some(i) = &engine.recovered().interrupted {
+        report_interrupted(&shared, i);
+    }
     let progress = shared.clone();
     engine.set_progress(Some(Progress::new(move |e| {
         on_progress(&progress, &spool, &e);
@@ -133,26 +169,78 @@ async fn serve(
     let _ = ready.send(Ok(errors.iter().map(ToString::to_string).collect()));
     info!(owners = engine.registrations().len(), "backup engine ready");
     let _guard = CrashGuard(shared.clone());
-    while let Some(job) = jobs.recv().await {
+    loop {
+        let job = tokio::select! {
+            job = jobs.recv() => job,
+            () = stop.notified() => None,
+        };
+        let Some(job) = job else { break };
         shared.lock().growing.clear();
-        match job {
-            Job::Backup(req) => {
-                info!(session = %req.session, "backup starts");
-                let result = engine.backup(req).await;
-                finish(&shared, backup_outcome(result));
-            }
-            Job::Restore(req) => {
-                info!(sets = ?req.sets, "restore starts");
-                let result = engine.restore(req).await;
-                finish(&shared, restore_outcome(result));
-            }
-        }
+        let ended = tokio::select! {
+            outcome = run(&mut engine, job) => Some(outcome),
+            () = stop.notified() => None,
+        };
+        let Some(outcome) = ended else {
+            interrupt(&engine, &shared);
+            break;
+        };
+        finish(&shared, outcome);
         for e in engine.rescan() {
             warn!(error = %e, "registration left out");
         }
         publish_owners(&engine, &shared);
     }
-    info!("engine thread ends: no more requests can arrive");
+    info!("engine thread ends");
+}
+
+/// Runs one job to its outcome.
+async fn run(engine: &mut Engine, job: Job) -> Outcome {
+    match job {
+        Job::Backup(req) => {
+            info!(session = %req.session, "backup starts");
+            backup_outcome(engine.backup(req).await)
+        }
+        Job::Restore(req) => {
+            info!(sets = ?req.sets, "restore starts");
+            restore_outcome(engine.restore(req).await)
+        }
+    }
+}
+
+/// Ends a session the daemon's stop broke off: owners hear that the device is back in
+/// Normal, and `status.toml` says why the session failed. The journal stays: the next
+/// start removes what the session left and says so again.
+fn interrupt(engine: &Engine, shared: &SharedState) {
+    warn!("session interrupted: the daemon is stopping");
+    if let Err(e) = engine.bus().set(BurMode::NORMAL) {
+        error!(error = %e, "mode not returned to Normal");
+    }
+    finish(
+        shared,
+        Outcome {
+            ok: false,
+            error: Some("interrupted: the device stopped during the session".into()),
+        },
+    );
+}
+
+/// Says in `status.toml` that the last session was interrupted (found at start).
+fn report_interrupted(shared: &SharedState, i: &Interrupted) {
+    let what = match i.kind {
+        SessionKind::Backup => format!(
+            "interrupted: the device stopped during the backup into {}; its incomplete set was removed",
+            i.folder
+        ),
+        SessionKind::Restore => format!(
+            "interrupted: the device stopped during the restore from {}; every owner has its old or its new passive data, other kinds may be partly restored",
+            i.folder
+        ),
+    };
+    warn!(problem = %what, "last session");
+    shared.lock().update_status(|st| {
+        st.state = State::Failed;
+        st.last_error = Some(what);
+    });
 }
 
 /// Ends a session that a panic in the engine broke off: the storage must not stay busy

@@ -30,10 +30,17 @@ struct Fx {
     cage: PathBuf,
     spool: PathBuf,
     p: BackupProvider,
+    service: BackupService,
     events: Vec<(EventCode, u32)>,
 }
 
 fn fixture() -> Fx {
+    fixture_with(Duration::from_secs(2), |_| {})
+}
+
+/// A fixture whose tree `before` may change before the engine starts (it gets the
+/// temporary directory: `c/`, `spool/`, `owners/`).
+fn fixture_with(ready_timeout: Duration, before: impl FnOnce(&Path)) -> Fx {
     let tmp = tempfile::tempdir().unwrap();
     let c = tmp.path().join("c");
     let cage = c.join("private").join(SID);
@@ -41,20 +48,21 @@ fn fixture() -> Fx {
     std::fs::write(cage.join("backup_registration.xml"), REGISTRATION).unwrap();
     std::fs::write(cage.join("notes.txt"), b"the first notes").unwrap();
     let spool = tmp.path().join("spool");
+    before(tmp.path());
     let config = EngineConfig {
         drives: vec![Drive::new('c', &c)],
         spool: spool.clone(),
         socket: tmp.path().join("engine.sock"),
         owner_dir: tmp.path().join("owners"),
         state_file: None,
-        ready_timeout: Duration::from_secs(2),
+        ready_timeout,
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
     };
     let (service, left_out) = BackupService::start(config).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
-    let intake = Intake::new(spool.clone(), ['c'].into(), service);
+    let intake = Intake::new(spool.clone(), ['c'].into(), service.clone());
     let mut p = BackupProvider::new(STORAGE, &spool, intake).unwrap();
     p.attach(ProviderId(2));
     Fx {
@@ -62,6 +70,7 @@ fn fixture() -> Fx {
         cage,
         spool,
         p,
+        service,
         events: Vec::new(),
     }
 }
@@ -147,14 +156,19 @@ impl Fx {
     }
 
     fn only_set(&self) -> String {
+        self.only_sets().pop().unwrap_or_default()
+    }
+
+    /// The set folders in the spool, sorted (hidden files and `requests/` left out).
+    fn only_sets(&self) -> Vec<String> {
         let mut sets: Vec<String> = std::fs::read_dir(&self.spool)
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "requests")
+            .filter(|n| n != "requests" && !n.starts_with('.'))
             .collect();
         sets.sort();
-        sets.pop().unwrap_or_default()
+        sets
     }
 }
 
@@ -549,4 +563,89 @@ fn everything_in_the_backup_storage_is_the_daemons_alone() {
         seen >= 4,
         "the set, the request and the upload were looked at ({seen})"
     );
+}
+
+#[test]
+fn a_session_interrupted_by_a_power_cut_is_reported_and_undone_at_start() {
+    let mut fx = fixture_with(Duration::from_secs(2), |tmp| {
+        // What a power cut during a backup leaves: the journal, a set without manifest.
+        let set = tmp.join("spool/b-cut/0a000001/c");
+        std::fs::create_dir_all(&set).unwrap();
+        std::fs::write(set.join("passive-base.unit"), b"half").unwrap();
+        engine::recovery::begin(
+            &tmp.join("spool"),
+            engine::recovery::SessionKind::Backup,
+            "b-cut",
+        )
+        .unwrap();
+    });
+    let s = fx.status();
+    assert_eq!(s.state, State::Failed);
+    let reason = s.last_error.unwrap();
+    assert!(
+        reason.contains("interrupted") && reason.contains("b-cut"),
+        "{reason}"
+    );
+    assert!(!fx.spool.join("b-cut").exists());
+    assert!(fx.find(ParentFilter::Root, "b-cut").is_none());
+}
+
+/// SIGTERM while a session waits for an owner: the session ends at once with the
+/// reason in `status.toml`, the engine thread ends, and the next start removes the
+/// incomplete set.
+#[test]
+fn stopping_the_daemon_interrupts_a_running_session() {
+    use std::os::unix::fs::PermissionsExt;
+    const SLOW: &str = "0a000002";
+    let mut fx = fixture_with(Duration::from_secs(60), |tmp| {
+        // An active owner that never connects: the session waits for it.
+        let owners = tmp.join("owners");
+        std::fs::create_dir_all(&owners).unwrap();
+        std::fs::write(owners.join("never-ready"), "#!/bin/sh\nexec sleep 120\n").unwrap();
+        std::fs::set_permissions(
+            owners.join("never-ready"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let cage = tmp.join("c/private").join(SLOW);
+        std::fs::create_dir_all(&cage).unwrap();
+        std::fs::write(
+            cage.join("backup_registration.xml"),
+            r#"<backup_registration version="1.0"><active_backup process_name="never-ready"/></backup_registration>"#,
+        )
+        .unwrap();
+        if rustix::process::geteuid().is_root() {
+            // Owners never run as root: the cage (and the way to the script) for uid 5000.
+            std::os::unix::fs::chown(&cage, Some(5000), Some(5000)).unwrap();
+            std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    });
+    fx.request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
+        .unwrap();
+    let start = Instant::now();
+    while fx.p.intake.busy().is_none() || fx.only_sets().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the session never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let set = fx.only_set();
+    assert!(
+        fx.service.stop(Duration::from_secs(10)),
+        "the engine thread ends"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "not after the owner's timeout"
+    );
+    let s = fx.status();
+    assert_eq!(s.state, State::Failed);
+    assert!(s.last_error.unwrap().contains("interrupted"));
+    assert!(fx.p.intake.busy().is_none());
+    assert!(
+        fx.spool.join(engine::recovery::JOURNAL).exists(),
+        "the journal stays for the next start"
+    );
+    assert!(fx.spool.join(&set).is_dir());
 }
