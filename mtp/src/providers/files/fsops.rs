@@ -132,13 +132,31 @@ pub(super) fn create_dir(path: &Path, modes: Modes) -> io::Result<()> {
 
 /// Lists a folder: (name, is folder) of its regular files and folders, without the
 /// provider's temporary files.
-pub(super) fn list(path: &Path) -> io::Result<Vec<(OsString, bool)>> {
+///
+/// With `sweep`, temporary upload files left by an earlier run (`names::is_stale_temp`
+/// against that token) are removed on the way: the host cannot see or delete them, so
+/// without this the space an interrupted upload took would be lost for good.
+pub(super) fn list(path: &Path, sweep: Option<u64>) -> io::Result<Vec<(OsString, bool)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(path)? {
         let entry = entry?;
         let ty = entry.file_type()?;
         let name = entry.file_name();
-        if (ty.is_file() || ty.is_dir()) && !names::is_temp(&name) {
+        if names::is_temp(&name) {
+            if sweep.is_some_and(|t| ty.is_file() && names::is_stale_temp(&name, t)) {
+                let stale = path.join(&name);
+                match fs::remove_file(&stale) {
+                    Ok(()) => {
+                        tracing::info!(path = %stale.display(), "removed an interrupted upload")
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %stale.display(), error = %e, "interrupted upload not removed")
+                    }
+                }
+            }
+            continue;
+        }
+        if ty.is_file() || ty.is_dir() {
             out.push((name, ty.is_dir()));
         }
     }
@@ -244,7 +262,7 @@ pub(super) fn copy_tree(
         return Ok(());
     }
     create_dir(to, modes)?;
-    for (name, _) in list(from)? {
+    for (name, _) in list(from, None)? {
         copy_tree(&from.join(&name), &to.join(&name), modes, temp)?;
     }
     Ok(())

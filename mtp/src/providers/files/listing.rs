@@ -128,7 +128,7 @@ impl FilesProvider {
 
     /// Lists `dir` on disk and brings the table in line with it.
     pub(super) fn list_dir(&mut self, dir: Dir) -> ProviderResult<Vec<u32>> {
-        let (_, path) = match self.dir_abs(dir) {
+        let (index, path) = match self.dir_abs(dir) {
             Ok(found) => found,
             Err(code) => {
                 if let (Dir::Folder(h), ResponseCode::InvalidObjectHandle) = (dir, code) {
@@ -137,7 +137,13 @@ impl FilesProvider {
                 return Err(code);
             }
         };
-        let mut entries = fsops::list(&path).map_err(|e| map_io(&e, &path))?;
+        // Only a storage the host may change is tidied up.
+        let sweep = self
+            .storages
+            .get(index)
+            .is_some_and(|s| s.writable)
+            .then_some(self.temp_token);
+        let mut entries = fsops::list(&path, sweep).map_err(|e| map_io(&e, &path))?;
         if let Some(hidden) = self.hidden {
             entries.retain(|(name, _)| !hidden(name));
         }

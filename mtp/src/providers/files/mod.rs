@@ -9,9 +9,12 @@
 //! - Handles stay the same for an object for the provider's lifetime (across sessions);
 //!   PersistentUniqueObjectIdentifiers are built from storage id, device and inode, so
 //!   they also survive restarts and renames.
-//! - Uploads are written to `.mtp-upload-<pid>-<n>.tmp` in the destination folder and
-//!   renamed into place only after a complete data phase (size checked, fsynced): nothing
-//!   partial is ever visible and a failed upload leaves nothing behind.
+//! - Uploads are written to `.mtp-upload-<token>-<n>.tmp` in the destination folder
+//!   (`token`: random per provider instance) and renamed into place only after a complete
+//!   data phase (size checked, fsynced, folder fsynced): nothing partial is ever visible
+//!   and a failed upload leaves nothing behind. One interrupted by a crash or a power cut
+//!   leaves its temporary file under another token: it is removed when its folder of a
+//!   writable storage is next listed.
 //!
 //! # Conflict rules (documented choices)
 //! - SendObjectInfo of a file whose name exists as a file: the old file is replaced
@@ -128,6 +131,8 @@ pub struct FilesProvider {
     events: EventQueue,
     inbox: Inbox,
     temp_seq: u64,
+    /// This instance's mark in its temporary names: others' are stale.
+    temp_token: u64,
     hidden: Option<HiddenFilter>,
 }
 
@@ -161,6 +166,7 @@ impl FilesProvider {
             events: EventQueue::default(),
             inbox: Inbox::default(),
             temp_seq: 0,
+            temp_token: random_token(),
             hidden: None,
         })
     }
@@ -207,7 +213,7 @@ impl FilesProvider {
     /// Returns the name of the next temporary file.
     fn next_temp(&mut self) -> std::ffi::OsString {
         self.temp_seq += 1;
-        names::temp_name(std::process::id(), self.temp_seq)
+        names::temp_name(self.temp_token, self.temp_seq)
     }
 
     /// Applies what sinks reported since the last call.
@@ -388,5 +394,20 @@ impl DataProvider for FilesProvider {
         self.settle();
         self.edits.clear();
         self.pending = None;
+    }
+}
+
+/// A random number that marks this provider instance's temporary files (unlike a pid,
+/// it differs from one boot of a board to the next).
+fn random_token() -> u64 {
+    let mut b = [0u8; 8];
+    match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
+        Ok(8) => u64::from_le_bytes(b),
+        _ => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            (t as u64) ^ u64::from(std::process::id())
+        }
     }
 }

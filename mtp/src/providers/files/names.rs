@@ -34,9 +34,18 @@ pub(super) fn is_temp(name: &OsStr) -> bool {
         .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
 }
 
-/// Returns the temporary file name number `n` of process `pid`.
-pub(super) fn temp_name(pid: u32, n: u64) -> OsString {
-    OsString::from(format!("{TEMP_PREFIX}{pid}-{n}{TEMP_SUFFIX}"))
+/// Returns the temporary file name number `n` of the provider instance `token`.
+pub(super) fn temp_name(token: u64, n: u64) -> OsString {
+    OsString::from(format!("{TEMP_PREFIX}{token:016x}-{n}{TEMP_SUFFIX}"))
+}
+
+/// Returns true for a temporary upload file that no upload of the provider instance
+/// `token` writes: one left by an earlier run (a crash or a power cut during an upload).
+pub(super) fn is_stale_temp(name: &OsStr, token: u64) -> bool {
+    is_temp(name)
+        && !name
+            .to_str()
+            .is_some_and(|n| n.starts_with(&format!("{TEMP_PREFIX}{token:016x}-")))
 }
 
 /// Returns the `n`-th alternative of `name` for a copy: `stem (n).ext`.
@@ -68,6 +77,10 @@ mod tests {
     fn sanitise_refuses_the_temporary_file_pattern() {
         assert_eq!(sanitise(".mtp-upload-1-2.tmp"), None);
         assert!(is_temp(&temp_name(7, 3)));
+        assert!(!is_stale_temp(&temp_name(7, 3), 7));
+        assert!(is_stale_temp(&temp_name(7, 3), 8));
+        assert!(is_stale_temp(OsStr::new(".mtp-upload-1-1.tmp"), 7));
+        assert!(!is_stale_temp(OsStr::new("file.tmp"), 7));
         assert!(!is_temp(OsStr::new(".mtp-upload-1.txt")));
     }
 

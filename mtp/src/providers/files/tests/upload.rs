@@ -263,3 +263,39 @@ fn upload_into_a_file_or_unknown_parent_is_invalid_parent_object() {
         fx.p.send_object_info(at(RW, Some(d)), &info("a", ObjectFormat::Text, 1), Some(1));
     assert_eq!(r, Err(ResponseCode::InvalidParentObject));
 }
+
+/// A power cut during an upload leaves its temporary file, which the host can neither
+/// see nor delete: listing the folder removes it, but never the file of an upload that
+/// is running, nor anything in a read-only storage.
+#[test]
+fn temporary_files_of_interrupted_uploads_are_removed_when_their_folder_is_listed() {
+    let mut fx = fixture();
+    fs::create_dir(fx.rw().join("d")).unwrap();
+    for stale in [
+        fx.rw().join(".mtp-upload-1234-1.tmp"),
+        fx.rw().join("d/.mtp-upload-00000000deadbeef-7.tmp"),
+        fx.ro().join(".mtp-upload-1234-1.tmp"),
+    ] {
+        fs::write(stale, b"left by a power cut").unwrap();
+    }
+    let h =
+        fx.p.send_object_info(
+            at(RW, None),
+            &info("a", ObjectFormat::Undefined, 4),
+            Some(4),
+        )
+        .unwrap();
+    let mut sink = fx.p.send_object(h).unwrap();
+    sink.write(Bytes::from_static(b"ab")).unwrap();
+
+    let _ = fx.names(RW, ParentFilter::All);
+    let _ = fx.names(RO, ParentFilter::All);
+    let left = only_temp_files(&fx.rw());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(!left[0].ends_with(".mtp-upload-1234-1.tmp"));
+    assert!(fx.ro().join(".mtp-upload-1234-1.tmp").exists());
+    sink.write(Bytes::from_static(b"cd")).unwrap();
+    sink.finish(4).unwrap();
+    assert_eq!(fs::read(fx.rw().join("a")).unwrap(), b"abcd");
+    assert!(only_temp_files(&fx.rw()).is_empty());
+}
