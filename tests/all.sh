@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the workspace's cargo tests, the systemd unit's
 # offline check, a short fuzzing run, then the VM suite (the real gadget stack
-# under QEMU, driven by libmtp's tools). This is the README's test command; .ci/run calls
+# under QEMU, driven by libmtp's tools) and two power cuts on ext4 in the VM. This is the README's test command; .ci/run calls
 # it. The VM suite installs its own Debian packages (root or sudo needed the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +17,5 @@ echo "== fuzzing, short run (fuzz/run.sh 30: every target 30 s; fuzz/run.sh 600 
 fuzz/run.sh 30
 echo "== VM suite (tests/vm/run.sh)"
 tests/vm/run.sh
+echo "== power cuts (tests/vm/powercut.sh 2: one during a backup, one during a restore)"
+tests/vm/powercut.sh 2

@@ -26,6 +26,7 @@
 #   VM_VERBOSE=1        print every scenario's log, not only the failing ones
 #   VM_EXTRA_FILES="SRC[=GUEST_PATH] ..."  more files for the initramfs
 #   VM_OUT=dir          where initramfs.cpio.gz and console.log go (default tests/vm/out)
+#   VM_DISK=file        a raw disk image attached as /dev/vda (virtio; the power-cut test)
 #   RUST_LOG            passed to the daemon (default info)
 set -euo pipefail
 
@@ -78,6 +79,7 @@ set +e
 timeout --foreground -k 10 "${VM_TIMEOUT:-3600}" \
     qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "${VM_MEM:-3072}" \
     -kernel "$KERNEL_IMAGE" -initrd "$INITRD" \
+    ${VM_DISK:+-drive "file=$VM_DISK,format=raw,if=virtio,cache=writeback"} \
     -append "console=ttyS0 panic=-1 quiet test=$TESTS ${VM_APPEND:-}" \
     -net none -no-reboot -nographic < /dev/null 2>&1 | tr -d '\r' | tee "$CONSOLE"
 QEMU_RC=${PIPESTATUS[0]}

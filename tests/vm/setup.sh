@@ -26,7 +26,10 @@ mkdir -p "$CACHE"
 # Host packages: emulator, guest userland, host-side MTP tools and their runtime files.
 PACKAGES=(qemu-system-x86 busybox-static cpio gzip mtp-tools jmtpfs fuse3 libmagic-mgc xz-utils zstd)
 # Kernel modules the guest loads, in load order (file names without .ko).
-MODULES=(configfs usb-common usbcore udc-core dummy_hcd libcomposite usb_f_fs fuse)
+# The virtio disk and ext4 modules are for the power-cut test (tests/vm/powercut.sh).
+MODULES=(configfs usb-common usbcore udc-core dummy_hcd libcomposite usb_f_fs fuse
+    virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
+    crc16 mbcache jbd2 crc32c_generic ext4)
 
 log() { echo "[setup] $*" >&2; }
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -72,10 +75,14 @@ if [ -z "$KPKG" ] && [ -f "$CACHE/kernel.env" ]; then
     # Reuse the cached kernel if it is still complete: no apt access at all.
     # shellcheck source=/dev/null
     . "$CACHE/kernel.env"
-    if [ -f "${KERNEL_IMAGE:-/nonexistent}" ] && [ -f "$KERNEL_MODULES/order" ]; then
+    if [ -f "${KERNEL_IMAGE:-/nonexistent}" ] && [ -f "$KERNEL_MODULES/order" ] &&
+        [ "$(tr '\n' ' ' < "$KERNEL_MODULES/order")" = "${MODULES[*]} " ]; then
         log "kernel: cached $KERNEL_VERSION ($KERNEL_IMAGE)"
         exit 0
     fi
+    # The module list changed: extract the same kernel again from its cached package.
+    rm -f "${KERNEL_MODULES:-/nonexistent}/order"
+    [ -n "${KERNEL_VERSION:-}" ] && KPKG=linux-image-$KERNEL_VERSION
 fi
 [ -n "$KPKG" ] || KPKG=$(kernel_candidate)
 [ -n "$KPKG" ] || { apt_update_once; KPKG=$(kernel_candidate); }

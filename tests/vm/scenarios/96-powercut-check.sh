@@ -1,0 +1,89 @@
+#!/bin/sh
+# Scenario powercut-check: the second boot of the power-cut test (tests/vm/powercut.sh),
+# on the disk the first boot lost power with.
+#   after a cut backup: the owners' data is byte for byte what it was before;
+#   after a cut restore: the passive owner's cage is entirely as before the restore or
+#     entirely as restored (never a mix), with its owner and mode;
+# in both: the daemon starts and says in status.toml that the session was interrupted
+# (if it was), no incomplete set, staging folder, journal or partial unit is left, every
+# set left verifies, and a new backup and a restore from it give back the data as it was
+# before the first boot's session.
+# explicit
+# timeout: 900
+. /scenarios/lib.sh
+. /scenarios/backup-lib.sh
+DATA=/var/lib/mtpbur
+PASSIVE_CAGE=$DATA/c/private/20000020
+HOST=/tmp/work/host
+cage_state() {
+    stat -c '%u:%g %a' $PASSIVE_CAGE
+    (cd $PASSIVE_CAGE && find . -type f | sort | xargs sha256sum) | sha256sum
+}
+[ -b /dev/vda ] || fail "no /dev/vda: run this through tests/vm/powercut.sh"
+mount -t ext4 /dev/vda $DATA || fail "cannot mount /dev/vda (journal replay failed?)"
+[ -f $DATA/dump-before ] || fail "the first boot never got to its dump"
+mode=$(cat $DATA/mode)
+journal=no; [ -f $DATA/spool/.session.toml ] && journal=yes
+say "after the cut ($mode): journal $journal; spool: $(ls -a $DATA/spool 2>/dev/null | tr '\n' ' ')"
+ls -la $DATA/c/private >> "$LOG"
+
+start_daemon
+bk_init || fail "no Backup storage"
+bk_status || fail "no status.toml"
+state=$(bk_field state); err=$(bk_field last_error)
+say "status at start: $state / $err"
+if [ $journal = yes ]; then
+    [ "$state" = failed ] && echo "$err" | grep -q interrupted ||
+        fail "an interrupted $mode is not reported: state $state, last_error $err"
+fi
+cage_state > /tmp/work/cage-after
+if [ "$mode" = restore ]; then
+    if cmp -s $DATA/cage-before /tmp/work/cage-after; then cage=restored
+    elif cmp -s $DATA/cage-changed /tmp/work/cage-after; then cage=old
+    else
+        cat $DATA/cage-before $DATA/cage-changed /tmp/work/cage-after >> "$LOG"
+        fail "the passive owner's cage is neither its old nor its restored data"
+    fi
+else
+    cage=unchanged
+    owners_dump /tmp/work/dump-after || fail "dump failed"
+    dumps_equal $DATA/dump-before /tmp/work/dump-after ||
+        fail "the owners' data changed across a power cut during a backup"
+fi
+[ -f $DATA/spool/.session.toml ] && fail "the journal is still there"
+ls -a $DATA/c/private | grep -q '\.staging$' && fail "a staging folder is left"
+ls -a $DATA/c/private | grep -q '\.commit$' && fail "a commit record is left"
+find $DATA/spool -name '*.part' | grep -q . && fail "a partial unit is left"
+sets=0
+for d in $DATA/spool/*/; do
+    s=$(basename "$d"); [ "$s" = requests ] && continue
+    [ -f "$d/manifest.toml" ] || fail "set $s has no manifest after recovery"
+    bk_tree
+    bk_copy_set "$s" $HOST/$s || fail "copying $s out failed"
+    verify_set $HOST/$s || fail "set $s left by the cut: $VERIFY_ERR"
+    sets=$((sets + 1))
+done
+
+if [ "$mode" = restore ]; then
+    SET=$(cat $DATA/base-set)
+else
+    bk_run 'scope = "full"\ntype = "base"\nlabel = "after"\n' ||
+        fail "a backup after the power cut did not finish: $(bk_field last_error)"
+    SET=$BK_SET
+    [ -z "$(bk_field last_error)" ] || fail "backup after the cut: $(bk_field last_error)"
+fi
+owners_destroy || fail "ref-data destroy failed"
+mkdir -p /tmp/work/req
+printf 'source = "%s"\nscope = "full"\n' "$SET" > /tmp/work/req/restore.request
+bk_request /tmp/work/req/restore.request || fail "restore.request refused"
+bk_wait 300 || fail "restore did not finish"
+[ "$BK_STATE" = done ] && [ -z "$(bk_field last_error)" ] ||
+    fail "restore after the cut: $BK_STATE $(bk_field last_error)"
+owners_dump /tmp/work/dump-restored || fail "dump failed"
+dumps_equal $DATA/dump-before /tmp/work/dump-restored ||
+    fail "restored data differs from the data before the cut"
+note "$mode cut: interrupted $journal, passive cage $cage, complete sets left $sets, status $state"
+stop_daemon
+sync
+umount $DATA || fail "cannot unmount /dev/vda"
+pass
