@@ -1,5 +1,6 @@
-//! Board support: TOML board profiles, the configfs gadget built with usb-gadget, and the
-//! FunctionFS transport that carries the `mtp` responder over real USB.
+//! Board support: the USB identity and transport settings of a profile, the configfs
+//! gadget built with usb-gadget, and the FunctionFS transport that carries the `mtp`
+//! responder over real USB.
 //!
 //! `profile` and `spec` are pure; `gadget` and `ffs` are the only code that touches
 //! configfs, FunctionFS and the endpoints.
@@ -10,5 +11,5 @@ pub mod gadget;
 pub mod profile;
 pub mod spec;
 
-pub use profile::{GroupSetting, Profile, ProfileError, SystemRestoreSetting};
+pub use profile::{TransportProfile, UsbProfile};
 pub use spec::GadgetSpec;

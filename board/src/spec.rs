@@ -7,7 +7,7 @@
 //! recognises the device by it); the Microsoft OS extended compatible id "MTP" lets Windows
 //! bind its MTP driver.
 
-use crate::profile::Profile;
+use crate::profile::{TransportProfile, UsbProfile};
 
 /// Interface class, subclass, protocol of an MTP function.
 pub const MTP_CLASS: (u8, u8, u8) = (6, 1, 1);
@@ -42,21 +42,21 @@ pub struct GadgetSpec {
 }
 
 impl GadgetSpec {
-    /// Derives the spec from a profile.
-    pub fn from_profile(p: &Profile) -> Self {
+    /// Derives the spec from a profile's `[usb]` and `[transport]`.
+    pub fn new(usb: &UsbProfile, transport: &TransportProfile) -> Self {
         Self {
-            name: p.usb.gadget_name.clone(),
-            id: (p.usb.vendor_id, p.usb.product_id),
-            device_release: p.usb.device_release,
+            name: usb.gadget_name.clone(),
+            id: (usb.vendor_id, usb.product_id),
+            device_release: usb.device_release,
             strings: (
-                p.usb.manufacturer.clone(),
-                p.usb.product.clone(),
-                p.usb.serial.clone(),
+                usb.manufacturer.clone(),
+                usb.product.clone(),
+                usb.serial.clone(),
             ),
-            max_power_ma: p.usb.max_power_ma,
-            udc: p.usb.udc.clone(),
-            buffer_size: p.transport.buffer_kib * 1024,
-            queue_depth: p.transport.queue_depth,
+            max_power_ma: usb.max_power_ma,
+            udc: usb.udc.clone(),
+            buffer_size: transport.buffer_kib * 1024,
+            queue_depth: transport.queue_depth,
         }
     }
 }
@@ -64,19 +64,25 @@ impl GadgetSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     #[test]
-    fn dummy_hcd_profile_gives_the_expected_gadget() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/dummy_hcd.toml");
-        let s = GadgetSpec::from_profile(&Profile::load(&path).unwrap());
+    fn usb_and_transport_give_the_gadget() {
+        let usb = UsbProfile {
+            vendor_id: 0x1d6b,
+            product_id: 0x0100,
+            device_release: 0x0100,
+            manufacturer: "M".into(),
+            product: "P".into(),
+            serial: "S".into(),
+            max_power_ma: 500,
+            udc: Some("dummy_udc.0".into()),
+            gadget_name: "mtpbur".into(),
+            existing_functionfs: None,
+        };
+        let s = GadgetSpec::new(&usb, &TransportProfile::default());
         assert_eq!(s.id, (0x1d6b, 0x0100));
-        assert_ne!(
-            s.id,
-            (0x1d6b, 0x0101),
-            "libmtp lists 1d6b:0101 with Android quirks"
-        );
         assert_eq!(s.udc.as_deref(), Some("dummy_udc.0"));
+        assert_eq!((s.buffer_size, s.queue_depth), (128 * 1024, 8));
         assert_eq!(s.buffer_size % 1024, 0, "whole packets at every speed");
         assert!(MTP_INTERFACE_NAME.contains("MTP"));
     }

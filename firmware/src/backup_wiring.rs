@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use board::{Profile, SystemRestoreSetting};
+use crate::profile::{Profile, SystemRestoreSetting};
 use engine::registration::{CENTRAL_REPOSITORY_SID, Drive};
 use engine::runner::EngineConfig;
 use engine::system::{SystemPolicy, SystemRestore};
@@ -26,7 +26,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Returns what system data a restore may write, from `system_restore` and
 /// `system_roots`.
-fn system_policy(b: &board::profile::BackupProfile) -> SystemPolicy {
+fn system_policy(b: &crate::profile::BackupProfile) -> SystemPolicy {
     let restore = match b.system_restore {
         Some(SystemRestoreSetting::Off) => SystemRestore::Off,
         Some(SystemRestoreSetting::Any) => SystemRestore::Any,

@@ -6,7 +6,7 @@
 pub(crate) enum Error {
     /// The profile is missing or wrong.
     #[error(transparent)]
-    Profile(#[from] board::ProfileError),
+    Profile(#[from] crate::profile::ProfileError),
     /// A storage directory could not be used.
     #[error("storage {name:?} at {path}: {source}")]
     Storage {

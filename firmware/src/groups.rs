@@ -1,6 +1,6 @@
 //! Group names from `/etc/group`, for the profile's `owner_group`.
 
-use board::GroupSetting;
+use crate::profile::GroupSetting;
 
 /// The group database.
 const GROUP_FILE: &str = "/etc/group";

@@ -7,6 +7,7 @@ mod error;
 mod groups;
 mod logging;
 mod notify;
+mod profile;
 mod run;
 
 use std::process::ExitCode;

@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use board::{GadgetSpec, Profile};
+use crate::profile::Profile;
+use board::GadgetSpec;
 use mtp::providers::{DeviceIdentity, DeviceProvider, FilesProvider, StorageConfig};
 use mtp::{Responder, ResponderConfig, StorageId};
 use tokio::signal::unix::{SignalKind, signal};
@@ -100,7 +101,7 @@ fn battery_capacity_file(class: &Path) -> Option<PathBuf> {
 /// The profile does not load.
 pub(crate) fn check(path: &Path) -> Result<(), Error> {
     let p = Profile::load(path)?;
-    let s = GadgetSpec::from_profile(&p);
+    let s = GadgetSpec::new(&p.usb, &p.transport);
     println!("profile {}: ok", path.display());
     println!(
         "gadget {:?}: {:04x}:{:04x} {:?} {:?} serial {:?}",
@@ -152,7 +153,7 @@ const ENGINE_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(20)
 /// Startup failures; once serving, failures are logged and the gadget is removed.
 pub(crate) async fn run(path: &Path) -> Result<(), Error> {
     let profile = Profile::load(path)?;
-    let spec = GadgetSpec::from_profile(&profile);
+    let spec = GadgetSpec::new(&profile.usb, &profile.transport);
     let files = files_provider(&profile)?;
     let device = device_provider(&profile);
     let config = ResponderConfig {
