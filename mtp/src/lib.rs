@@ -11,5 +11,6 @@ pub use codec::{ObjectFormat, OperationCode, ResponseCode};
 pub use provider::{DataProvider, ObjectHandle, StorageId};
 pub use responder::{ControlRequest, DeviceStatus, Responder, ResponderConfig};
 pub mod driver;
+#[cfg(feature = "initiator")]
 pub mod initiator;
 pub mod transport;
