@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::profile::Profile;
 use board::GadgetSpec;
+use firmware::backup::service::BackupService;
 use mtp::providers::{DeviceIdentity, DeviceProvider, FilesProvider, StorageConfig};
 use mtp::{Responder, ResponderConfig, StorageId};
 use tokio::signal::unix::{SignalKind, signal};
@@ -147,6 +148,42 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
 /// How long a stop waits for the backup engine to end its session.
 const ENGINE_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// Adds the Backup storage to `providers` if the profile has one; returns its service.
+/// Without the engine the public storages still serve: nothing of the user's is at stake
+/// in them, and the log says why the Backup storage is missing.
+///
+/// # Errors
+/// The profile's `owner_group` names no group.
+fn backup_storage(
+    profile: &Profile,
+    providers: &mut Vec<Box<dyn mtp::DataProvider>>,
+) -> Result<Option<BackupService>, Error> {
+    let Some(engine) = crate::backup_wiring::engine_config(profile)? else {
+        info!("no [backup] spool and drives in the profile: no Backup storage");
+        return Ok(None);
+    };
+    let storage = storage_id(profile.storages.len());
+    match crate::backup_wiring::backup_provider(engine, storage) {
+        Ok((backup, service)) => {
+            providers.push(Box::new(backup));
+            Ok(Some(service))
+        }
+        Err(e) => {
+            error!(error = %e, "no Backup storage: the backup engine did not start");
+            Ok(None)
+        }
+    }
+}
+
+/// Stops the backup engine: a running session ends first (owners hear Normal,
+/// `status.toml` says why).
+async fn stop_engine(service: BackupService) {
+    let ended = tokio::task::spawn_blocking(move || service.stop(ENGINE_STOP_WAIT)).await;
+    if !matches!(ended, Ok(true)) {
+        error!("the backup engine did not stop in time");
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 ///
 /// # Errors
@@ -161,21 +198,7 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
         ..ResponderConfig::default()
     };
     let mut providers: Vec<Box<dyn mtp::DataProvider>> = vec![Box::new(files)];
-    let mut backup_service = None;
-    if let Some(engine) = crate::backup_wiring::engine_config(&profile)? {
-        // Without the engine the public storages still serve: nothing of the user's is
-        // at stake in them, and the log says why the Backup storage is missing.
-        let storage = storage_id(profile.storages.len());
-        match crate::backup_wiring::backup_provider(engine, storage) {
-            Ok((backup, service)) => {
-                providers.push(Box::new(backup));
-                backup_service = Some(service);
-            }
-            Err(e) => error!(error = %e, "no Backup storage: the backup engine did not start"),
-        }
-    } else {
-        info!("no [backup] spool and drives in the profile: no Backup storage");
-    }
+    let backup_service = backup_storage(&profile, &mut providers)?;
     let responder = Responder::new(device, providers, config);
 
     let (function, registration) = match &profile.usb.existing_functionfs {
@@ -200,11 +223,7 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
     }
     crate::notify::notify(crate::notify::STOPPING);
     if let Some(service) = backup_service {
-        // A running session ends first: owners hear Normal, status.toml says why.
-        let ended = tokio::task::spawn_blocking(move || service.stop(ENGINE_STOP_WAIT)).await;
-        if !matches!(ended, Ok(true)) {
-            error!("the backup engine did not stop in time");
-        }
+        stop_engine(service).await;
     }
     ep0_task.abort();
     serve_task.abort();

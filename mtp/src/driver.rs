@@ -15,6 +15,8 @@ const EVENT_TICK: Duration = Duration::from_millis(50);
 
 /// Serves the responder over the endpoints until the control side ends; returns the
 /// responder (with its providers) for reuse or inspection.
+// Longer than 60 lines on purpose: one `select!` over every event source (control, IN
+// readiness, OUT pieces, the retry and event ticks) with a short arm each.
 pub async fn serve<I, O, E, C>(mut responder: Responder, mut ep: Endpoints<I, O, E, C>) -> Responder
 where
     I: BulkIn,

@@ -89,28 +89,7 @@ fn capture(
     let cage_uid = dir.meta().map_err(whole)?.uid;
     let cage = Cage { dir, uid: cage_uid };
     let files = select_files(&cage.dir, passive).map_err(whole)?;
-    let mut snapshot = Snapshot::default();
-    let changes = match previous {
-        // A base reads every file once: the hash is taken while the file is copied.
-        None => {
-            for rel in files.keys() {
-                let (_, stat) = cage.open(rel)?;
-                let meta = FileMeta {
-                    size: stat.size,
-                    mtime_ns: stat.mtime_ns,
-                    hash: [0; 16],
-                };
-                snapshot.files.insert(rel.clone(), meta);
-            }
-            diff(&Snapshot::default(), &snapshot)
-        }
-        Some(previous) => {
-            for rel in files.keys() {
-                snapshot.files.insert(rel.clone(), file_meta(&cage, rel)?);
-            }
-            diff(previous, &snapshot)
-        }
-    };
+    let (mut snapshot, changes) = take_snapshot(&cage, files.keys(), previous)?;
     let carried: Vec<&CagePath> = changes
         .added
         .iter()
@@ -136,6 +115,31 @@ fn capture(
     sink.write_bytes(out.split().freeze())
         .map_err(CaptureError::Sink)?;
     Ok(Captured { snapshot, changes })
+}
+
+/// Takes the snapshot of `files` and compares it with `previous` (a base: with nothing).
+/// A base reads every file once: its hash is taken later, while the file is copied.
+fn take_snapshot<'a>(
+    cage: &Cage,
+    files: impl Iterator<Item = &'a CagePath>,
+    previous: Option<&Snapshot>,
+) -> Result<(Snapshot, Changes), CaptureError> {
+    let mut snapshot = Snapshot::default();
+    for rel in files {
+        let meta = if previous.is_some() {
+            file_meta(cage, rel)?
+        } else {
+            let (_, stat) = cage.open(rel)?;
+            FileMeta {
+                size: stat.size,
+                mtime_ns: stat.mtime_ns,
+                hash: [0; 16],
+            }
+        };
+        snapshot.files.insert(rel.clone(), meta);
+    }
+    let changes = diff(previous.unwrap_or(&Snapshot::default()), &snapshot);
+    Ok((snapshot, changes))
 }
 
 /// An open cage and the uid it belongs to.

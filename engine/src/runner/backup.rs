@@ -122,50 +122,9 @@ impl Engine {
         let mut owners = Vec::new();
         let mut units = Vec::new();
         for sid in selected {
-            let Some(reg) = self.registrations.get(&sid) else {
-                owners.push(record(
-                    sid,
-                    Failure::new(-1, "not a registered owner").outcome(),
-                    false,
-                ));
-                self.report(ProgressEvent::OwnerDone {
-                    sid,
-                    ok: false,
-                    bytes: 0,
-                });
-                continue;
-            };
-            let span = tracing::info_span!("backup_owner", %sid);
-            match self
-                .capture_owner(set, reg, req, previous)
-                .instrument(span)
-                .await
-            {
-                Ok(mut done) => {
-                    self.report(ProgressEvent::OwnerDone {
-                        sid,
-                        ok: true,
-                        bytes: done.iter().map(|u| u.size).sum(),
-                    });
-                    units.append(&mut done);
-                    owners.push(record(sid, OwnerOutcome::Ok, reg.restore.requires_reboot));
-                }
-                Err(failure) => {
-                    tracing::warn!(%sid, reason = %failure.reason, "owner failed during backup");
-                    let dir = set.dir().join(sid.to_string());
-                    if dir.exists() {
-                        std::fs::remove_dir_all(&dir).map_err(|source| {
-                            SessionError::Spool(crate::spool::SpoolError::Io { path: dir, source })
-                        })?;
-                    }
-                    owners.push(record(sid, failure.outcome(), reg.restore.requires_reboot));
-                    self.report(ProgressEvent::OwnerDone {
-                        sid,
-                        ok: false,
-                        bytes: 0,
-                    });
-                }
-            }
+            let (record, mut done) = self.backup_owner(set, sid, req, previous).await?;
+            owners.push(record);
+            units.append(&mut done);
         }
         let manifest = Manifest {
             session: req.session.clone(),
@@ -178,6 +137,47 @@ impl Engine {
         };
         set.write_manifest(&manifest)?;
         Ok(manifest)
+    }
+
+    /// Backs up one selected owner: its record for the manifest and its units. An owner
+    /// that fails leaves no unit behind; only a spool that cannot remove them fails the
+    /// session.
+    async fn backup_owner(
+        &self,
+        set: &SpoolSet,
+        sid: Sid,
+        req: &BackupRequest,
+        previous: Option<&(SpoolSet, Manifest)>,
+    ) -> Result<(OwnerRecord, Vec<UnitRecord>), SessionError> {
+        let done = |ok, bytes| ProgressEvent::OwnerDone { sid, ok, bytes };
+        let Some(reg) = self.registrations.get(&sid) else {
+            self.report(done(false, 0));
+            let failed = Failure::new(-1, "not a registered owner").outcome();
+            return Ok((record(sid, failed, false), Vec::new()));
+        };
+        let reboot = reg.restore.requires_reboot;
+        let span = tracing::info_span!("backup_owner", %sid);
+        match self
+            .capture_owner(set, reg, req, previous)
+            .instrument(span)
+            .await
+        {
+            Ok(units) => {
+                self.report(done(true, units.iter().map(|u| u.size).sum()));
+                Ok((record(sid, OwnerOutcome::Ok, reboot), units))
+            }
+            Err(failure) => {
+                tracing::warn!(%sid, reason = %failure.reason, "owner failed during backup");
+                let dir = set.dir().join(sid.to_string());
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).map_err(|source| {
+                        SessionError::Spool(crate::spool::SpoolError::Io { path: dir, source })
+                    })?;
+                }
+                self.report(done(false, 0));
+                Ok((record(sid, failure.outcome(), reboot), Vec::new()))
+            }
+        }
     }
 
     async fn capture_owner(

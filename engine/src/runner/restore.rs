@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use data_owners::wire::Callback;
+use data_owners::wire::{Callback, DriveLetter};
 use tracing::Instrument;
 
 use super::engine::Engine;
@@ -347,6 +347,34 @@ impl Engine {
         Ok(())
     }
 
+    /// Hands a proxy unit of `reg` to its proxy data manager.
+    async fn push_proxy(
+        &self,
+        reg: &BackupRegistration,
+        proxy: Sid,
+        d: DriveLetter,
+        path: &std::path::Path,
+    ) -> Result<(), Failure> {
+        let proxy_reg = self
+            .registrations
+            .get(&proxy)
+            .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
+        let h = self
+            .ipc
+            .ensure_ready(proxy, self.config.ready_timeout)
+            .await?;
+        let wd = watchdog(proxy_reg);
+        let init = Callback::InitialiseRestoreProxyBaseData {
+            sid: reg.sid.0,
+            drive: d,
+        };
+        h.call_done(init, wd).await?;
+        push_unit(&h, wd, path, |data, last| {
+            Callback::RestoreBaseDataSection { last, data }
+        })
+        .await
+    }
+
     pub(crate) async fn restore_active_unit(
         &self,
         reg: &BackupRegistration,
@@ -369,49 +397,40 @@ impl Engine {
                         h
                     }
                 };
-                let wd = watchdog(reg);
-                let result = if id.kind == UnitKind::ActiveBase {
-                    h.call_done(Callback::InitialiseRestoreBaseData { drive: d }, wd)
-                        .await?;
-                    push_unit(&h, wd, path, |data, last| {
-                        Callback::RestoreBaseDataSection { last, data }
-                    })
+                let base = id.kind == UnitKind::ActiveBase;
+                push_active(&h, watchdog(reg), d, base, path)
                     .await
-                } else {
-                    h.call_done(Callback::InitialiseRestoreIncrementData { drive: d }, wd)
-                        .await?;
-                    push_unit(&h, wd, path, |data, last| {
-                        Callback::RestoreIncrementDataSection { last, data }
-                    })
-                    .await
-                };
-                result.inspect_err(|_| terminate(&h))
+                    .inspect_err(|_| terminate(&h))
             }
-            UnitKind::Proxy(proxy) => {
-                let proxy_reg = self
-                    .registrations
-                    .get(&proxy)
-                    .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
-                let h = self
-                    .ipc
-                    .ensure_ready(proxy, self.config.ready_timeout)
-                    .await?;
-                let wd = watchdog(proxy_reg);
-                h.call_done(
-                    Callback::InitialiseRestoreProxyBaseData {
-                        sid: reg.sid.0,
-                        drive: d,
-                    },
-                    wd,
-                )
-                .await?;
-                push_unit(&h, wd, path, |data, last| {
-                    Callback::RestoreBaseDataSection { last, data }
-                })
-                .await
-            }
+            UnitKind::Proxy(proxy) => self.push_proxy(reg, proxy, d, path).await,
             UnitKind::Public => restore_public(&self.config, reg, drive, path),
             _ => Ok(()),
         }
+    }
+}
+
+/// Hands an active base or increment unit to its owner.
+async fn push_active(
+    h: &OwnerHandle,
+    wd: std::time::Duration,
+    d: DriveLetter,
+    base: bool,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    if base {
+        h.call_done(Callback::InitialiseRestoreBaseData { drive: d }, wd)
+            .await?;
+        push_unit(h, wd, path, |data, last| Callback::RestoreBaseDataSection {
+            last,
+            data,
+        })
+        .await
+    } else {
+        h.call_done(Callback::InitialiseRestoreIncrementData { drive: d }, wd)
+            .await?;
+        push_unit(h, wd, path, |data, last| {
+            Callback::RestoreIncrementDataSection { last, data }
+        })
+        .await
     }
 }

@@ -44,24 +44,9 @@ impl Engine {
             .iter()
             .find(|d| d.letter == id.drive)
             .ok_or(SizeError::NotFound(id))?;
-        let io = |e: &dyn std::fmt::Display| SizeError::Io(e.to_string());
-        let header = |path_len: usize| 1 + 2 + path_len as u64 + 20;
         match id.kind {
             UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::PassiveSnapshot => {
-                let passive = effective_passive(reg).ok_or(SizeError::NotSupported(id))?;
-                let cage =
-                    crate::confined::Dir::open_leaf(&drive.cage(id.sid)).map_err(|e| io(&e))?;
-                let files = crate::passive::select_files(&cage, &passive).map_err(|e| io(&e))?;
-                let mut total = 0u64;
-                for (rel, meta) in &files {
-                    let len = meta.size;
-                    total += if id.kind == UnitKind::PassiveSnapshot {
-                        2 + rel.as_str().len() as u64 + 48
-                    } else {
-                        header(rel.as_str().len()) + len
-                    };
-                }
-                Ok(total)
+                passive_size(reg, drive, id)
             }
             UnitKind::Dbms => {
                 let cage =
@@ -99,4 +84,34 @@ impl Engine {
             _ => Err(SizeError::NotSupported(id)),
         }
     }
+}
+
+fn io(e: &dyn std::fmt::Display) -> SizeError {
+    SizeError::Io(e.to_string())
+}
+
+/// The bytes a file of a path `path_len` long adds to a unit besides its content.
+fn header(path_len: usize) -> u64 {
+    1 + 2 + path_len as u64 + 20
+}
+
+/// The size of a passive unit (or snapshot) of `reg` on `drive`.
+fn passive_size(
+    reg: &crate::registration::BackupRegistration,
+    drive: &crate::registration::Drive,
+    id: UnitId,
+) -> Result<u64, SizeError> {
+    let passive = effective_passive(reg).ok_or(SizeError::NotSupported(id))?;
+    let cage = crate::confined::Dir::open_leaf(&drive.cage(id.sid)).map_err(|e| io(&e))?;
+    let files = crate::passive::select_files(&cage, &passive).map_err(|e| io(&e))?;
+    Ok(files
+        .iter()
+        .map(|(rel, meta)| {
+            if id.kind == UnitKind::PassiveSnapshot {
+                2 + rel.as_str().len() as u64 + 48
+            } else {
+                header(rel.as_str().len()) + meta.size
+            }
+        })
+        .sum())
 }

@@ -226,18 +226,7 @@ impl Engine {
                 if let Some(snapshot) = snapshot {
                     op.taken.insert((unit.sid, unit.drive), snapshot);
                 }
-                let opened = File::open(&path).and_then(|f| {
-                    // The open file is the stream; the name goes at once.
-                    std::fs::remove_file(&path)?;
-                    Ok(f)
-                });
-                let file =
-                    opened.map_err(|e| UnitError::failed(unit, Failure::new(-2, e.to_string())))?;
-                Ok(UnitStream {
-                    left: record.size,
-                    record,
-                    file,
-                })
+                stream(unit, record, &path)
             }
             Err(f) => {
                 op.abandon(unit);
@@ -497,6 +486,29 @@ impl Engine {
         Ok((writer.finish()?, path, snapshot))
     }
 
+    /// Hands a supplied active snapshot to its owner.
+    async fn supply_active_snapshot(
+        &self,
+        reg: &BackupRegistration,
+        drive: &Drive,
+        unit: UnitId,
+        path: &std::path::Path,
+    ) -> Result<(), Failure> {
+        let h = self
+            .ipc
+            .ensure_ready(unit.sid, self.config.ready_timeout)
+            .await?;
+        let d = drive_letter(drive)?;
+        push_unit(&h, watchdog(reg), path, |data, last| {
+            Callback::ReceiveSnapshotData {
+                drive: d,
+                last,
+                data,
+            }
+        })
+        .await
+    }
+
     /// Applies a complete, checked supplied unit.
     async fn apply(
         &self,
@@ -528,21 +540,9 @@ impl Engine {
                 applied.snapshot = backup.then_some(snapshot);
             }
             UnitKind::ActiveSnapshot => {
-                let h = self
-                    .ipc
-                    .ensure_ready(unit.sid, self.config.ready_timeout)
+                self.supply_active_snapshot(reg, drive, unit, path)
                     .await
-                    .map_err(|e| failed(e.into()))?;
-                let d = drive_letter(drive).map_err(failed)?;
-                push_unit(&h, watchdog(reg), path, |data, last| {
-                    Callback::ReceiveSnapshotData {
-                        drive: d,
-                        last,
-                        data,
-                    }
-                })
-                .await
-                .map_err(failed)?;
+                    .map_err(failed)?;
             }
             UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::Dbms => {
                 applied.skipped =
@@ -591,4 +591,23 @@ struct Complete<'e> {
     reg: Option<&'e BackupRegistration>,
     fresh: bool,
     backup: bool,
+}
+
+/// Opens a produced unit as the stream handed out; its name goes at once (the open file
+/// is the stream).
+fn stream(
+    unit: UnitId,
+    record: UnitRecord,
+    path: &std::path::Path,
+) -> Result<UnitStream, UnitError> {
+    let opened = File::open(path).and_then(|f| {
+        std::fs::remove_file(path)?;
+        Ok(f)
+    });
+    let file = opened.map_err(|e| UnitError::failed(unit, Failure::new(-2, e.to_string())))?;
+    Ok(UnitStream {
+        left: record.size,
+        record,
+        file,
+    })
 }
