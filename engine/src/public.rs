@@ -212,6 +212,7 @@ pub struct PublicRestore {
     decoder: ArchiveDecoder,
     current: Option<(CagePath, TempFile, u32)>,
     skipped: Vec<CagePath>,
+    temps: Option<crate::recovery::TempLog>,
 }
 
 impl PublicRestore {
@@ -224,7 +225,15 @@ impl PublicRestore {
             decoder: ArchiveDecoder::new(),
             current: None,
             skipped: Vec::new(),
+            temps: None,
         }
+    }
+
+    /// Notes every folder a temporary file is created in first (`crate::recovery`).
+    #[must_use]
+    pub fn noting_temps(mut self, temps: crate::recovery::TempLog) -> Self {
+        self.temps = Some(temps);
+        self
     }
 
     /// Feeds raw unit bytes.
@@ -270,6 +279,11 @@ impl PublicRestore {
     fn create_temp(&self, path: &CagePath) -> Result<TempFile, PublicError> {
         let target = self.drive.root.join(path.as_str());
         let parent = path.parent().unwrap_or_default();
+        if let Some(temps) = &self.temps {
+            temps
+                .note(&self.drive.root.join(parent.as_str()))
+                .map_err(io_err(&target))?;
+        }
         as_user(self.owner, || {
             let root = Dir::open_root(&self.drive.root)?;
             root.create_dir_all(parent.as_str(), 0o755, None)?

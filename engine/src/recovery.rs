@@ -14,7 +14,10 @@
 //!    every staging folder (`.<sid>.staging`: either new data never exchanged, or the old
 //!    cage after the exchange) is removed, so each owner has entirely its old or entirely
 //!    its new passive data;
-//! 3. the spool's scratch folders (database copies, units in transit) are emptied;
+//! 3. the spool's scratch folders (database copies, units in transit) are emptied, and
+//!    the temporary files (`.mtpbur-*.tmp`) a public or system restore may have left are
+//!    removed from the folders it noted in `<spool>/.session-temps` ([`TempLog`]) before
+//!    creating the first one there;
 //! 4. the journal is removed; the BUR mode starts in Normal ([`crate::mode::ModeBus`]),
 //!    which owners hear when they connect.
 //!
@@ -32,6 +35,13 @@ use crate::registration::Drive;
 
 /// The journal's name in the spool (hidden: the Backup storage never shows it).
 pub const JOURNAL: &str = ".session.toml";
+
+/// Where a session notes the folders it creates temporary files in (see [`TempLog`]).
+pub const TEMPS: &str = ".session-temps";
+
+/// The prefix and suffix of the confined layer's temporary names.
+const TEMP_PREFIX: &str = ".mtpbur-";
+const TEMP_SUFFIX: &str = ".tmp";
 
 /// The spool's scratch folders, emptied at start.
 const SCRATCH: &[&str] = &[".dbms-scratch", ".unit-transfer"];
@@ -97,6 +107,11 @@ pub fn begin(spool: &Path, kind: SessionKind, folder: &str) -> std::io::Result<(
 /// # Errors
 /// The journal cannot be removed.
 pub fn end(spool: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(spool.join(TEMPS)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     match std::fs::remove_file(spool.join(JOURNAL)) {
         Ok(()) => std::fs::File::open(spool)?.sync_all(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -133,6 +148,7 @@ pub fn recover(spool: &Path, drives: &[Drive]) -> Recovered {
     for drive in drives {
         recover_private(&drive.root.join("private"), &mut out);
     }
+    remove_noted_temps(spool, drives, &mut out);
     for scratch in SCRATCH {
         let dir = spool.join(scratch);
         if dir.exists() {
@@ -147,6 +163,81 @@ pub fn recover(spool: &Path, drives: &[Drive]) -> Recovered {
         tracing::warn!(problem = %p, "recovery");
     }
     out
+}
+
+/// Notes, durably and once per folder, each folder a session creates a temporary file in,
+/// so that the next start can remove what a power cut left there.
+#[derive(Debug)]
+pub struct TempLog {
+    file: PathBuf,
+    noted: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+}
+
+impl TempLog {
+    /// A log in `spool` (the session's journal folder).
+    pub fn new(spool: &Path) -> Self {
+        Self {
+            file: spool.join(TEMPS),
+            noted: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Notes `dir` (an absolute path below a drive) before a temporary file is created
+    /// in it.
+    ///
+    /// # Errors
+    /// The log cannot be written; the temporary file must not be created then.
+    pub fn note(&self, dir: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut noted = self
+            .noted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if noted.contains(dir) {
+            return Ok(());
+        }
+        let mut file = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().create(true).append(true),
+            0o600,
+        )
+        .open(&self.file)?;
+        file.write_all(format!("{}\n", dir.display()).as_bytes())?;
+        file.sync_all()?;
+        noted.insert(dir.to_owned());
+        Ok(())
+    }
+}
+
+/// Removes the confined layer's temporary files from the folders the log names. Each
+/// folder is reached from its drive's root without following a link; folders outside
+/// every drive are ignored.
+fn remove_noted_temps(spool: &Path, drives: &[Drive], out: &mut Recovered) {
+    let Ok(text) = std::fs::read_to_string(spool.join(TEMPS)) else {
+        return;
+    };
+    for line in text.lines().collect::<std::collections::BTreeSet<_>>() {
+        let path = Path::new(line);
+        let Some((drive, rel)) = drives
+            .iter()
+            .find_map(|d| Some((d, path.strip_prefix(&d.root).ok()?.to_str()?)))
+        else {
+            continue;
+        };
+        let Ok(dir) = Dir::open_root(&drive.root).and_then(|r| r.open_dir(rel)) else {
+            continue;
+        };
+        for e in dir.entries().unwrap_or_default() {
+            let ours = e.name.starts_with(TEMP_PREFIX) && e.name.ends_with(TEMP_SUFFIX);
+            if ours && e.kind == Kind::File {
+                match dir.remove_file(&e.name) {
+                    Ok(()) => out.removed.push(path.join(&e.name)),
+                    Err(err) => out
+                        .problems
+                        .push(format!("{}: {err}", path.join(&e.name).display())),
+                }
+            }
+        }
+    }
 }
 
 /// Removes the set of an interrupted backup unless its manifest made it complete.

@@ -267,6 +267,7 @@ struct Pending {
 pub fn restore_system(
     drive: &Drive,
     allowed: &dyn Fn(&CagePath) -> Result<(), String>,
+    temps: Option<&crate::recovery::TempLog>,
     stream: &mut dyn FnMut() -> Option<Result<bytes::Bytes, SystemError>>,
 ) -> Result<usize, SystemError> {
     let mut root: Option<Dir> = None;
@@ -283,6 +284,10 @@ pub fn restore_system(
                         root = Some(Dir::open_root(&drive.root).map_err(io_err(&drive.root))?);
                     }
                     if let Some(root) = &root {
+                        if let Some(temps) = temps {
+                            let dir = drive.root.join(path.parent().unwrap_or_default().as_str());
+                            temps.note(&dir).map_err(io_err(&dir))?;
+                        }
                         current = Some(prepare(root, path, mode)?);
                     }
                 }
@@ -429,7 +434,7 @@ mod tests {
         let mut once = Some(Ok(bytes::Bytes::from(stream)));
         let policy = SystemPolicy::default();
         let allowed = |p: &CagePath| policy.check(p, Sid(1), true);
-        let restored = restore_system(&c, &allowed, &mut || once.take()).expect("restore");
+        let restored = restore_system(&c, &allowed, None, &mut || once.take()).expect("restore");
         assert_eq!(restored, 1);
         let meta = std::fs::metadata(c.root.join("sys/bin/app")).expect("restored");
         assert_eq!(meta.permissions().mode() & 0o777, 0o555);
@@ -453,6 +458,7 @@ mod tests {
             restore_system(
                 &c,
                 &|p| SystemPolicy::default().check(p, Sid(0x1111_1111), true),
+                None,
                 &mut || once.take()
             ),
             Err(SystemError::Forbidden(_))

@@ -126,3 +126,42 @@ fn scratch_folders_are_emptied() {
         assert!(!rig.spool().join(s).exists());
     }
 }
+
+#[test]
+fn temporary_files_a_power_cut_left_in_noted_folders_are_removed_and_nothing_else() {
+    let rig = Rig::new();
+    let public = rig.dir.path().join("c/public/20000020/photos");
+    fs::create_dir_all(&public).expect("public");
+    fs::write(public.join(".mtpbur-0123456789abcdef01234567.tmp"), b"half").expect("temp");
+    fs::write(public.join("holiday.jpg"), b"photo").expect("photo");
+    fs::write(public.join(".mtpbur-notes.txt"), b"not ours").expect("other");
+    // A noted folder an owner replaced by a link, and one outside every drive.
+    let outside = rig.dir.path().join("outside");
+    fs::create_dir_all(&outside).expect("outside");
+    fs::write(outside.join(".mtpbur-0123456789abcdef01234567.tmp"), b"x").expect("x");
+    std::os::unix::fs::symlink(&outside, rig.dir.path().join("c/public/link")).expect("link");
+    let log = TempLog::new(&rig.spool());
+    for dir in [
+        public.clone(),
+        rig.dir.path().join("c/public/link"),
+        outside.clone(),
+        public.clone(),
+    ] {
+        log.note(&dir).expect("note");
+    }
+    begin(&rig.spool(), SessionKind::Restore, "r1").expect("journal");
+
+    let r = recover(&rig.spool(), &rig.drives());
+    assert_eq!(
+        r.removed,
+        [public.join(".mtpbur-0123456789abcdef01234567.tmp")]
+    );
+    assert!(public.join("holiday.jpg").exists());
+    assert!(public.join(".mtpbur-notes.txt").exists());
+    assert!(
+        outside
+            .join(".mtpbur-0123456789abcdef01234567.tmp")
+            .exists()
+    );
+    assert!(!rig.spool().join(TEMPS).exists());
+}

@@ -93,7 +93,8 @@ pub(crate) fn restore_public(
     let public_err = |e: crate::public::PublicError| Failure::new(-2, e.to_string());
     let owner = crate::registration::owner_identity(&config.drives, reg.sid)
         .map_err(|e| Failure::new(-2, e.to_string()))?;
-    let mut restore = crate::public::PublicRestore::new(drive, public, owner);
+    let mut restore = crate::public::PublicRestore::new(drive, public, owner)
+        .noting_temps(crate::recovery::TempLog::new(&config.spool));
     let mut reader = open_unit(path)?;
     while let Some(block) = reader.next_block()? {
         restore.feed(&block).map_err(public_err)?;

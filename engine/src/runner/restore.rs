@@ -266,7 +266,8 @@ impl Engine {
         let installed = self.registrations.contains_key(&id.sid);
         let allowed =
             |p: &crate::registration::CagePath| self.config.system.check(p, id.sid, installed);
-        crate::system::restore_system(drive, &allowed, &mut next)
+        let temps = crate::recovery::TempLog::new(&self.config.spool);
+        crate::system::restore_system(drive, &allowed, Some(&temps), &mut next)
             .map_err(|e| Failure::new(-20, e.to_string()))?;
         Ok(())
     }
