@@ -801,3 +801,49 @@ async fn a_backup_killed_midway_is_undone_at_the_next_start() {
         .expect("a new backup runs");
     assert_eq!(outcome(&m, PASSIVE), &OwnerOutcome::Ok);
 }
+
+/// One application removed since the backup does not block the restore of the others:
+/// its data is verified, left in the set, and reported as not installed; a partial
+/// restore that does not name it does not mention it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uninstalled_owner_does_not_block_the_restore_of_the_others() {
+    let mut rig = rig();
+    rig.engine.backup(base("b1")).await.expect("backup");
+    fs::remove_dir_all(rig.c().cage(PASSIVE)).expect("uninstall");
+    assert!(rig.engine.rescan().is_empty());
+    let set = rig.dir.path().join("spool/b1");
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![set.clone()],
+            partial: None,
+        })
+        .await
+        .expect("the installed owners are restored");
+    for o in &report.owners {
+        match (&o.outcome, o.sid == PASSIVE) {
+            (OwnerOutcome::Failed { reason, .. }, true) => {
+                assert!(reason.contains("not installed"), "{reason}");
+            }
+            (OwnerOutcome::Ok, false) => {}
+            (outcome, _) => panic!("{}: {outcome:?}", o.sid),
+        }
+    }
+    assert!(!rig.c().cage(PASSIVE).exists(), "nothing installs it");
+    let partial = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![set],
+            partial: Some([ACTIVE].into()),
+        })
+        .await
+        .expect("partial restore");
+    assert_eq!(
+        partial
+            .owners
+            .iter()
+            .map(|o| (o.sid, o.outcome.clone()))
+            .collect::<Vec<_>>(),
+        [(ACTIVE, OwnerOutcome::Ok)]
+    );
+}

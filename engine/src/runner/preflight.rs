@@ -15,11 +15,18 @@ use crate::unit::{UnitId, UnitKind};
 use super::engine::Engine;
 
 impl Engine {
-    /// Returns every reason the restore of `manifests` (from `sets`) must be refused.
-    pub(super) fn preflight(&self, sets: &[SpoolSet], manifests: &[Manifest]) -> Vec<String> {
+    /// Returns every reason the restore of `manifests` (from `sets`) must be refused;
+    /// only the units of owners `restored` accepts are held against the rules (the others
+    /// are not written).
+    pub(super) fn preflight(
+        &self,
+        sets: &[SpoolSet],
+        manifests: &[Manifest],
+        restored: &dyn Fn(Sid) -> bool,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         for (set, manifest) in sets.iter().zip(manifests) {
-            for unit in &manifest.units {
+            for unit in manifest.units.iter().filter(|u| restored(u.id.sid)) {
                 if let Err(why) = self.check_unit(set, unit.id) {
                     problems.push(format!("{}: {}: {why}", set.dir().display(), unit.id));
                 }

@@ -22,6 +22,14 @@ use crate::unit::{UnitId, UnitKind};
 /// The restore result's file name, written into the last set of the chain.
 pub const RESTORE_RESULT_FILE: &str = "restore-result.toml";
 
+/// Why an owner of the set was not restored: it is not installed on this device.
+fn not_installed() -> Failure {
+    Failure::new(
+        -1,
+        "not installed on this device: its data stays in the set (install it and restore again)",
+    )
+}
+
 /// The bytes of `sid`'s units in the chain.
 fn owner_bytes(manifests: &[Manifest], sid: Sid) -> u64 {
     manifests
@@ -60,14 +68,27 @@ impl Engine {
     /// mode error. Owner failures are in the report.
     pub async fn restore(&mut self, req: RestoreRequest) -> Result<RestoreReport, SessionError> {
         self.report(ProgressEvent::Verifying);
-        let (sets, manifests) = self.verify_chain(&req.sets)?;
-        let mut owners: BTreeSet<Sid> = manifests
-            .iter()
-            .flat_map(|m| m.units.iter().map(|u| u.id.sid))
-            .collect();
-        if let Some(list) = &req.partial {
-            owners.retain(|s| list.contains(s));
-        }
+        let wanted = |sid: Sid| req.partial.as_ref().is_none_or(|list| list.contains(&sid));
+        let chain_owners = |manifests: &[Manifest]| -> BTreeSet<Sid> {
+            manifests
+                .iter()
+                .flat_map(|m| m.units.iter().map(|u| u.id.sid))
+                .filter(|s| wanted(*s))
+                .collect()
+        };
+        let mut absent = BTreeSet::new();
+        let (sets, manifests) = {
+            // The manifests are read twice: once to know which owners are left out, once
+            // verified; a set that changed in between fails the verification.
+            let peek: Vec<Manifest> = req
+                .sets
+                .iter()
+                .map(|d| SpoolSet::open(d).read_manifest())
+                .collect::<Result<_, _>>()?;
+            absent.extend(self.absent_owners(&peek, &chain_owners(&peek)));
+            self.verify_chain(&req.sets, &|sid| wanted(sid) && !absent.contains(&sid))?
+        };
+        let owners = chain_owners(&manifests);
         self.enter_restore_mode(req.partial.as_ref())?;
         let folder = sets
             .last()
@@ -82,7 +103,12 @@ impl Engine {
             owners: u32::try_from(owners.len()).unwrap_or(u32::MAX),
             bytes: owners.iter().map(|s| owner_bytes(&manifests, *s)).sum(),
         });
-        let failed = self.restore_all_system_data(&sets, &manifests, &owners);
+        let present: BTreeSet<Sid> = owners.difference(&absent).copied().collect();
+        let mut failed = self.restore_all_system_data(&sets, &manifests, &present);
+        for sid in &absent {
+            tracing::warn!(%sid, "owner not installed: its data stays in the set");
+            failed.insert(*sid, not_installed());
+        }
         let (report, completed) = self.restore_owners(&sets, &manifests, owners, failed).await;
         self.restore_complete(completed).await;
         self.bus.set(BurMode::NORMAL)?;
@@ -181,32 +207,20 @@ impl Engine {
         (report, completed)
     }
 
-    /// Verifies every set of the chain and the chain itself.
+    /// Verifies every set of the chain (every unit, whoever it belongs to) and the chain
+    /// itself, and holds the units of the owners `restored` accepts against the device's
+    /// rules.
     fn verify_chain(
         &self,
         dirs: &[std::path::PathBuf],
+        restored: &dyn Fn(Sid) -> bool,
     ) -> Result<(Vec<SpoolSet>, Vec<Manifest>), SessionError> {
         let sets: Vec<SpoolSet> = dirs.iter().map(SpoolSet::open).collect();
-        // An owner that is not registered may still come back with its package.
-        let mut with_system = BTreeSet::new();
-        for set in &sets {
-            let manifest = set.read_manifest()?;
-            with_system.extend(
-                manifest
-                    .units
-                    .iter()
-                    .filter(|u| u.id.kind == UnitKind::System)
-                    .map(|u| u.id.sid),
-            );
-        }
         let mut manifests = Vec::new();
         let mut problems = Vec::new();
         for set in &sets {
-            let registered = |sid| {
-                self.registrations.contains_key(&sid)
-                    || (with_system.contains(&sid) && self.may_reinstall(sid))
-            };
-            let (manifest, found) = set.verify(registered)?;
+            // Owners not installed here are verified too; they are left out later.
+            let (manifest, found) = set.verify(|_| true)?;
             problems.extend(
                 found
                     .iter()
@@ -215,13 +229,33 @@ impl Engine {
             manifests.push(manifest);
         }
         if problems.is_empty() {
-            problems = self.preflight(&sets, &manifests);
+            problems = self.preflight(&sets, &manifests, restored);
         }
         if !problems.is_empty() {
             return Err(SessionError::Verify(problems));
         }
         check_chain(&manifests)?;
         Ok((sets, manifests))
+    }
+
+    /// Returns the owners of a chain that cannot be restored here: not installed, and
+    /// not brought back by their package (only with `system_restore = "any"`).
+    fn absent_owners(&self, manifests: &[Manifest], owners: &BTreeSet<Sid>) -> BTreeSet<Sid> {
+        let with_system: BTreeSet<Sid> = manifests
+            .iter()
+            .flat_map(|m| &m.units)
+            .filter(|u| u.id.kind == UnitKind::System)
+            .map(|u| u.id.sid)
+            .collect();
+        owners
+            .iter()
+            .copied()
+            .filter(|sid| {
+                let installed = self.registrations.contains_key(sid);
+                let reinstalled = with_system.contains(sid) && self.may_reinstall(*sid);
+                !installed && !reinstalled
+            })
+            .collect()
     }
 
     /// Restores the system (package) units of `sid` on every drive.

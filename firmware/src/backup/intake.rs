@@ -135,7 +135,7 @@ impl Intake {
             RequestKind::Restore => {
                 let spec = request::parse_restore_request(bytes)
                     .map_err(|e| Refusal::invalid(format!("{RESTORE_REQUEST}: {e}")))?;
-                self.check_restore(&spec, &registered)
+                self.check_restore(&spec)
             }
         }
     }
@@ -174,13 +174,10 @@ impl Intake {
         })
     }
 
-    fn check_restore(
-        &self,
-        spec: &RestoreSpec,
-        registered: &BTreeSet<engine::registration::Sid>,
-    ) -> Result<Plan, Refusal> {
+    /// Owners that are not installed here are not refused: the engine restores the
+    /// others and reports them as not installed.
+    fn check_restore(&self, spec: &RestoreSpec) -> Result<Plan, Refusal> {
         let what = RESTORE_REQUEST;
-        check_owners(what, &spec.scope, registered)?;
         let mut seen = BTreeSet::new();
         for (i, folder) in spec.folders().enumerate() {
             let field = if i == 0 { "source" } else { "increments" };
