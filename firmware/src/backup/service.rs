@@ -169,12 +169,21 @@ async fn serve(
     let _ = ready.send(Ok(errors.iter().map(ToString::to_string).collect()));
     info!(owners = engine.registrations().len(), "backup engine ready");
     let _guard = CrashGuard(shared.clone());
+    let mut rescan = tokio::time::interval(RESCAN_EVERY);
+    rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut left_out = errors.len();
     loop {
         let job = tokio::select! {
             job = jobs.recv() => job,
             () = stop.notified() => None,
+            _ = rescan.tick() => {
+                refresh(&mut engine, &shared, &mut left_out);
+                continue;
+            }
         };
         let Some(job) = job else { break };
+        // Applications installed or removed since the last look take part (or not).
+        refresh(&mut engine, &shared, &mut left_out);
         shared.lock().growing.clear();
         let ended = tokio::select! {
             outcome = run(&mut engine, job) => Some(outcome),
@@ -185,12 +194,26 @@ async fn serve(
             break;
         };
         finish(&shared, outcome);
-        for e in engine.rescan() {
-            warn!(error = %e, "registration left out");
-        }
-        publish_owners(&engine, &shared);
+        refresh(&mut engine, &shared, &mut left_out);
     }
     info!("engine thread ends");
+}
+
+/// How often the registrations are read again while no session runs (so `owners.toml`
+/// and the requests' owner checks follow applications as they are installed).
+const RESCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads the registrations again and publishes `owners.toml`; the registration files
+/// left out are logged when their number changes (not every 30 s).
+fn refresh(engine: &mut Engine, shared: &SharedState, left_out: &mut usize) {
+    let errors = engine.rescan();
+    if errors.len() != *left_out {
+        for e in &errors {
+            warn!(error = %e, "registration left out");
+        }
+        *left_out = errors.len();
+    }
+    publish_owners(engine, shared);
 }
 
 /// Runs one job to its outcome.

@@ -649,3 +649,21 @@ fn stopping_the_daemon_interrupts_a_running_session() {
     );
     assert!(fx.spool.join(&set).is_dir());
 }
+
+/// An application installed after the daemon started takes part in the next backup
+/// (the registrations are read again before every session).
+#[test]
+fn an_owner_installed_after_start_is_in_the_next_backup() {
+    let mut fx = fixture();
+    let late = fx.cage.parent().unwrap().join("0a000003");
+    std::fs::create_dir_all(&late).unwrap();
+    std::fs::write(late.join("backup_registration.xml"), REGISTRATION).unwrap();
+    std::fs::write(late.join("late.txt"), b"installed after the start").unwrap();
+    fx.request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
+        .unwrap();
+    let done = fx.wait_done();
+    assert_eq!(done.state, State::Done, "{done:?}");
+    assert_eq!((done.owners_done, done.owners_total), (2, 2));
+    let set = fx.only_set();
+    assert!(fx.spool.join(&set).join("0a000003").is_dir());
+}
