@@ -21,7 +21,8 @@ use crate::error::Error;
 const DEFAULT_SOCKET: &str = "/run/mtpbur/engine.sock";
 /// Where owner executables are looked up when the profile names no directory.
 const DEFAULT_OWNERS_DIR: &str = "/usr/lib/mtpbur/owners";
-/// How long an active owner may take to connect and confirm it is ready.
+/// How long an active owner may take to connect and confirm it is ready, unless the
+/// profile says (`[backup] ready_timeout`).
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Returns what system data a restore may write, from `system_restore` and
@@ -75,7 +76,7 @@ pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> 
             .clone()
             .unwrap_or_else(|| DEFAULT_OWNERS_DIR.into()),
         state_file: p.state_dir.as_ref().map(|d| d.join("bur-state")),
-        ready_timeout: READY_TIMEOUT,
+        ready_timeout: b.ready_timeout.map_or(READY_TIMEOUT, Duration::from_secs),
         cenrep: CENTRAL_REPOSITORY_SID,
         system: system_policy(b),
         owner_group,

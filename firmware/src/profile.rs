@@ -76,6 +76,9 @@ pub(crate) struct BackupProfile {
     /// number): the socket is then `0660 root:<group>` and owners the engine starts get
     /// the group. Without it the socket is open to every local user (docs/security.md).
     pub(crate) owner_group: Option<GroupSetting>,
+    /// Seconds an active owner may take to connect and confirm it is ready (default 10;
+    /// six times that for owners with `requires_delay_to_prepare_data="yes"`).
+    pub(crate) ready_timeout: Option<u64>,
 }
 
 /// A group, by name or by number.
@@ -164,6 +167,11 @@ impl Profile {
                     s.name, s.path
                 ));
             }
+        }
+        if let Some(t) = self.backup.ready_timeout.filter(|t| !(1..=600).contains(t)) {
+            return Err(format!(
+                "backup.ready_timeout = {t} (allowed 1..=600 seconds)"
+            ));
         }
         for (letter, dir) in &self.backup.drives {
             let ok = letter.len() == 1 && letter.chars().all(|c| c.is_ascii_lowercase());
@@ -255,6 +263,19 @@ writable = true
             .unwrap_err()
             .to_string();
         assert!(e.contains("not absolute"), "{e}");
+    }
+
+    #[test]
+    fn ready_timeout_is_seconds_within_bounds() {
+        let with = |v: &str| format!("{MINIMAL}\n[backup]\nready_timeout = {v}\n");
+        let p = Profile::parse(&with("30"), Path::new("p.toml")).unwrap();
+        assert_eq!(p.backup.ready_timeout, Some(30));
+        for bad in ["0", "601"] {
+            let e = Profile::parse(&with(bad), Path::new("p.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("ready_timeout"), "{e}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! begins), `never-confirm`, `garbage` (answers the first callback with junk bytes),
 //! `error` (every data callback fails with -14), `slow` (sleeps 5 s in every section),
 //! `crash-on-restore` (exits when a base restore begins), `ready-error` (confirms
-//! readiness with -4).
+//! readiness with -4), `late-ready` (confirms readiness 3 s after each mode change).
 //! In `normal` it backs up `<cage>/active.dat` and restores base and increments into
 //! `<cage>/active.restored` (increments are appended), and records every callback in
 //! `<cage>/calls.log`.
@@ -69,6 +69,9 @@ impl ActiveBackupDataClient for TestOwner {
         ));
         if self.behaviour == "never-confirm" {
             return None;
+        }
+        if self.behaviour == "late-ready" && !mode.mode.is_normal() {
+            std::thread::sleep(std::time::Duration::from_secs(3));
         }
         if self.behaviour == "ready-error" && !mode.mode.is_normal() {
             return Some(-4);

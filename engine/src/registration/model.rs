@@ -216,7 +216,8 @@ pub struct ActiveBackup {
     pub process_name: String,
     /// `active_type` (default `activeonly`).
     pub active_type: ActiveType,
-    /// `requires_delay_to_prepare_data` (default no; deprecated, only reported).
+    /// `requires_delay_to_prepare_data` (default no): the owner gets
+    /// `DELAYED_READY_FACTOR` times the readiness timeout.
     pub requires_delay_to_prepare_data: bool,
     /// `supports_selective` (default no).
     pub supports_selective: bool,

@@ -320,10 +320,7 @@ impl Engine {
         if let Some(h) = handle {
             return Ok(h.clone());
         }
-        let h = self
-            .ipc
-            .ensure_ready(sid, self.config.ready_timeout)
-            .await?;
+        let h = self.ipc.ensure_ready(sid, self.ready_timeout(sid)).await?;
         *handle = Some(h.clone());
         Ok(h)
     }
@@ -415,7 +412,7 @@ impl Engine {
             .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
         let h = self
             .ipc
-            .ensure_ready(proxy, self.config.ready_timeout)
+            .ensure_ready(proxy, self.ready_timeout(proxy))
             .await?;
         let wd = watchdog(reg);
         let d = drive_letter(drive)?;

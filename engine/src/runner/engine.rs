@@ -17,6 +17,10 @@ use crate::progress::{Progress, ProgressEvent};
 use crate::recovery::{Recovered, SessionKind};
 use crate::registration::{BackupRegistration, Drive, RegistrationError, Sid, discover};
 
+/// How many times the usual readiness timeout an owner that declares
+/// `requires_delay_to_prepare_data="yes"` gets (Symbian let such owners prepare longer).
+pub const DELAYED_READY_FACTOR: u32 = 6;
+
 /// The backup engine.
 #[derive(Debug)]
 pub struct Engine {
@@ -73,6 +77,22 @@ impl Engine {
             .collect();
         self.ipc.set_registrations(self.registrations.clone());
         found.errors
+    }
+
+    /// How long `sid` may take to connect and confirm it is ready: the configured
+    /// `ready_timeout`, [`DELAYED_READY_FACTOR`] times that for an owner whose
+    /// registration says `requires_delay_to_prepare_data="yes"`.
+    pub(crate) fn ready_timeout(&self, sid: Sid) -> Duration {
+        let delayed = self
+            .registrations
+            .get(&sid)
+            .and_then(|r| r.active.as_ref())
+            .is_some_and(|a| a.requires_delay_to_prepare_data);
+        if delayed {
+            self.config.ready_timeout * DELAYED_READY_FACTOR
+        } else {
+            self.config.ready_timeout
+        }
     }
 
     /// Returns what the start recovered from an interrupted session (see

@@ -19,7 +19,7 @@ mod size;
 mod units;
 
 pub use crate::progress::{Progress, ProgressEvent};
-pub use engine::Engine;
+pub use engine::{DELAYED_READY_FACTOR, Engine};
 pub use request::{
     BackupRequest, EngineConfig, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError,
 };

@@ -396,7 +396,7 @@ impl Engine {
             .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
         let h = self
             .ipc
-            .ensure_ready(proxy, self.config.ready_timeout)
+            .ensure_ready(proxy, self.ready_timeout(proxy))
             .await?;
         let wd = watchdog(proxy_reg);
         let init = Callback::InitialiseRestoreProxyBaseData {
@@ -426,7 +426,7 @@ impl Engine {
                     None => {
                         let h = self
                             .ipc
-                            .ensure_ready(reg.sid, self.config.ready_timeout)
+                            .ensure_ready(reg.sid, self.ready_timeout(reg.sid))
                             .await?;
                         *owner_handle = Some(h.clone());
                         h

@@ -119,7 +119,7 @@ impl Engine {
             let Some(reg) = self.registrations.get(&sid) else {
                 continue;
             };
-            let told = match self.ipc.ensure_ready(sid, self.config.ready_timeout).await {
+            let told = match self.ipc.ensure_ready(sid, self.ready_timeout(sid)).await {
                 Ok(h) => h
                     .call_done(Callback::AllSnapshotsSupplied, watchdog(reg))
                     .await
@@ -496,7 +496,7 @@ impl Engine {
     ) -> Result<(), Failure> {
         let h = self
             .ipc
-            .ensure_ready(unit.sid, self.config.ready_timeout)
+            .ensure_ready(unit.sid, self.ready_timeout(unit.sid))
             .await?;
         let d = drive_letter(drive)?;
         push_unit(&h, watchdog(reg), path, |data, last| {
