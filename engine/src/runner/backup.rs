@@ -406,15 +406,7 @@ impl Engine {
         drive: &Drive,
         writer: &mut UnitWriter,
     ) -> Result<(), Failure> {
-        let reg = self
-            .registrations
-            .get(&proxy)
-            .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
-        let h = self
-            .ipc
-            .ensure_ready(proxy, self.ready_timeout(proxy))
-            .await?;
-        let wd = watchdog(reg);
+        let (h, wd) = self.ready_proxy(proxy).await?;
         let d = drive_letter(drive)?;
         h.call_done(
             Callback::InitialiseGetProxyBackupData {

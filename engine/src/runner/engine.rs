@@ -95,6 +95,23 @@ impl Engine {
         }
     }
 
+    /// Makes sure the proxy data manager `proxy` is registered, connected and ready;
+    /// returns its handle and the watchdog of its calls.
+    pub(crate) async fn ready_proxy(
+        &self,
+        proxy: Sid,
+    ) -> Result<(crate::ipc::OwnerHandle, Duration), Failure> {
+        let reg = self
+            .registrations
+            .get(&proxy)
+            .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
+        let h = self
+            .ipc
+            .ensure_ready(proxy, self.ready_timeout(proxy))
+            .await?;
+        Ok((h, super::owner_calls::watchdog(reg)))
+    }
+
     /// Returns what the start recovered from an interrupted session (see
     /// [`crate::recovery`]).
     pub fn recovered(&self) -> &Recovered {

@@ -390,15 +390,7 @@ impl Engine {
         d: DriveLetter,
         path: &std::path::Path,
     ) -> Result<(), Failure> {
-        let proxy_reg = self
-            .registrations
-            .get(&proxy)
-            .ok_or_else(|| Failure::new(-1, format!("proxy {proxy} is not registered")))?;
-        let h = self
-            .ipc
-            .ensure_ready(proxy, self.ready_timeout(proxy))
-            .await?;
-        let wd = watchdog(proxy_reg);
+        let (h, wd) = self.ready_proxy(proxy).await?;
         let init = Callback::InitialiseRestoreProxyBaseData {
             sid: reg.sid.0,
             drive: d,
