@@ -30,6 +30,17 @@ pub enum ProgressEvent {
         /// Unit bytes written (backup) or read (restore) for it.
         bytes: u64,
     },
+    /// The folder of a new backup set was created (empty).
+    SetCreated {
+        /// The set's folder.
+        path: PathBuf,
+    },
+    /// A file of a set is complete, synced and under its final name: a unit that was not
+    /// announced by [`ProgressEvent::UnitOpened`], the manifest, a restore's result.
+    FileWritten {
+        /// The file.
+        path: PathBuf,
+    },
     /// A unit file whose exact final size is known is being written under its final
     /// name: it may be read while it grows, up to its current length (uncompressed units
     /// of files the engine copies itself; the others appear only complete).

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError, UnitRecord, is_session_name};
 use crate::mode::write_atomically;
-use crate::progress::Progress;
+use crate::progress::{Progress, ProgressEvent};
 use crate::registration::Sid;
 use crate::stream::{FrameError, UnitDecoder};
 use crate::unit::UnitId;
@@ -203,7 +203,12 @@ impl SpoolSet {
             .and_then(|d| d.sync_fs())
             .map_err(io_err(&self.dir))?;
         let path = self.dir.join(MANIFEST_FILE);
-        write_atomically(&path, manifest.to_toml().as_bytes(), PRIVATE_FILE).map_err(io_err(&path))
+        write_atomically(&path, manifest.to_toml().as_bytes(), PRIVATE_FILE)
+            .map_err(io_err(&path))?;
+        if let Some(observer) = &self.observer {
+            observer.report(ProgressEvent::FileWritten { path });
+        }
+        Ok(())
     }
 
     /// Reads and parses the manifest.

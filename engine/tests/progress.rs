@@ -24,13 +24,38 @@ async fn backup_and_restore_report_owners_and_bytes() {
     let seen = collect(&mut rig);
     let m = rig.engine.backup(base("b")).await.expect("backup");
     let events = std::mem::take(&mut *seen.lock().expect("lock"));
+    let set = rig.spool().join("b");
     assert_eq!(
-        events.first(),
-        Some(&ProgressEvent::Started {
-            owners: u32::try_from(m.owners.len()).expect("count"),
-            bytes: 0
-        })
+        events[..2],
+        [
+            ProgressEvent::SetCreated { path: set.clone() },
+            ProgressEvent::Started {
+                owners: u32::try_from(m.owners.len()).expect("count"),
+                bytes: 0
+            }
+        ]
     );
+    // Every file of the set is reported once, complete; the manifest last.
+    let mut written: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::FileWritten { path } => Some(path.clone()),
+            ProgressEvent::UnitClosed { path, ok: true } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        written.pop(),
+        Some(set.join(engine::manifest::MANIFEST_FILE))
+    );
+    let mut units: Vec<_> = m
+        .units
+        .iter()
+        .map(|u| set.join(u.id.relative_path()))
+        .collect();
+    units.sort();
+    written.sort();
+    assert_eq!(written, units);
     let done: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
@@ -81,6 +106,12 @@ async fn backup_and_restore_report_owners_and_bytes() {
         })
         .sum();
     assert_eq!(restored, total);
+    assert_eq!(
+        events.last(),
+        Some(&ProgressEvent::FileWritten {
+            path: set.join(engine::runner::RESTORE_RESULT_FILE)
+        })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

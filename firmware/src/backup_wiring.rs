@@ -112,13 +112,15 @@ pub(crate) fn backup_provider(
     }
     let letters: BTreeSet<char> = config.drives.iter().map(|d| d.letter).collect();
     let spool = config.spool.clone();
-    let (service, left_out) = BackupService::start(config)?;
+    // The session's news: from the engine thread and the intake to the provider.
+    let (news, news_rx) = std::sync::mpsc::channel();
+    let (service, left_out) = BackupService::start(config, news)?;
     for e in left_out {
         warn!(error = %e, "registration left out");
     }
     let intake = Intake::new(spool.clone(), letters, service.clone());
     let provider =
-        BackupProvider::new(storage, &spool, intake).map_err(|source| Error::Storage {
+        BackupProvider::new(storage, &spool, intake, news_rx).map_err(|source| Error::Storage {
             name: "Backup".into(),
             path: spool.clone(),
             source,

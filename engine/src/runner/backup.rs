@@ -91,6 +91,9 @@ impl Engine {
             SpoolSet::create(&self.config.spool, &req.session).map_err(SessionError::from)
         }) {
             Ok(set) => {
+                self.report(ProgressEvent::SetCreated {
+                    path: set.dir().to_owned(),
+                });
                 let set = set.observed_by(self.progress.clone());
                 self.capture_all(&set, &req, mode, previous.as_ref()).await
             }

@@ -40,14 +40,16 @@ fn owner_bytes(manifests: &[Manifest], sid: Sid) -> u64 {
         .sum()
 }
 
-/// Writes the result next to the last set (DESIGN: `<folder>/restore-result.toml`).
-fn write_result(sets: &[SpoolSet], report: &RestoreReport) {
-    let Some(last) = sets.last() else {
-        return;
-    };
-    let path = last.dir().join(RESTORE_RESULT_FILE);
-    if let Err(e) = crate::mode::write_atomically(&path, report.to_toml().as_bytes(), 0o600) {
-        tracing::warn!(path = %path.display(), error = %e, "cannot write the restore result");
+/// Writes the result next to the last set (DESIGN: `<folder>/restore-result.toml`) and
+/// returns its path, or `None` if it could not be written.
+fn write_result(sets: &[SpoolSet], report: &RestoreReport) -> Option<std::path::PathBuf> {
+    let path = sets.last()?.dir().join(RESTORE_RESULT_FILE);
+    match crate::mode::write_atomically(&path, report.to_toml().as_bytes(), 0o600) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the restore result");
+            None
+        }
     }
 }
 
@@ -112,7 +114,9 @@ impl Engine {
         let (report, completed) = self.restore_owners(&sets, &manifests, owners, failed).await;
         self.restore_complete(completed).await;
         self.bus.set(BurMode::NORMAL)?;
-        write_result(&sets, &report);
+        if let Some(path) = write_result(&sets, &report) {
+            self.report(ProgressEvent::FileWritten { path });
+        }
         self.journal_end();
         Ok(report)
     }

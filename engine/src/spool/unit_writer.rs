@@ -189,6 +189,11 @@ impl UnitWriter {
         })?;
         if self.tmp != self.path {
             std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+            if let Some(observer) = &self.observer {
+                observer.report(ProgressEvent::FileWritten {
+                    path: self.path.clone(),
+                });
+            }
         }
         self.close(true);
         Ok(UnitRecord {

@@ -15,7 +15,7 @@ use mtp::ResponseCode;
 use super::naming;
 use super::request::{self, BackupSpec, RestoreSpec, Scope};
 use super::service::{BackupService, Job};
-use super::status::{State, Status};
+use super::session::{Claim, News, Outcome};
 
 /// Name of the backup request file.
 pub const BACKUP_REQUEST: &str = "backup.request";
@@ -60,28 +60,19 @@ impl Refusal {
             reason: reason.into(),
         }
     }
-
-    fn busy(reason: impl Into<String>) -> Self {
-        Self {
-            code: ResponseCode::DeviceBusy,
-            reason: reason.into(),
-        }
-    }
 }
 
 /// A checked request, ready to start.
 #[derive(Debug)]
 pub struct Plan {
     job: Job,
-    folder: String,
-    in_use: BTreeSet<String>,
-    restoring: bool,
+    claim: Claim,
 }
 
 impl Plan {
     /// Returns the folder the session will write into.
     pub fn folder(&self) -> &str {
-        &self.folder
+        &self.claim.folder
     }
 }
 
@@ -103,34 +94,24 @@ impl Intake {
         }
     }
 
-    /// Returns the shared state.
-    pub fn shared(&self) -> &super::shared::SharedState {
-        self.service.shared()
-    }
-
-    /// Returns the folder of the running session, if one runs (a new request would then
-    /// get DeviceBusy).
-    pub fn busy(&self) -> Option<String> {
-        let s = self.service.shared().lock();
-        s.busy.then(|| s.folder.clone().unwrap_or_default())
-    }
-
-    /// Checks a request file's content; `now` (Unix seconds) names a backup's folder.
+    /// Checks a request file's content against the owners registered now; `now` (Unix
+    /// seconds) names a backup's folder. The provider refuses a request while a session
+    /// runs (DeviceBusy) before its upload starts.
     ///
     /// # Errors
-    /// DeviceBusy while a session runs, InvalidParameter with the reason otherwise.
-    pub fn check(&self, kind: RequestKind, bytes: &[u8], now: i64) -> Result<Plan, Refusal> {
-        if let Some(folder) = self.busy() {
-            return Err(Refusal::busy(format!(
-                "a session is running (folder {folder}); wait until status.toml says done"
-            )));
-        }
-        let registered = self.service.shared().lock().registered.clone();
+    /// InvalidParameter with the reason.
+    pub fn check(
+        &self,
+        kind: RequestKind,
+        bytes: &[u8],
+        now: i64,
+        registered: &BTreeSet<engine::registration::Sid>,
+    ) -> Result<Plan, Refusal> {
         match kind {
             RequestKind::Backup => {
                 let spec = request::parse_backup_request(bytes)
                     .map_err(|e| Refusal::invalid(format!("{BACKUP_REQUEST}: {e}")))?;
-                self.check_backup(&spec, &registered, now)
+                self.check_backup(&spec, registered, now)
             }
             RequestKind::Restore => {
                 let spec = request::parse_restore_request(bytes)
@@ -168,9 +149,11 @@ impl Intake {
             .collect();
         Ok(Plan {
             job: Job::Backup(req),
-            folder,
-            in_use,
-            restoring: false,
+            claim: Claim {
+                folder,
+                in_use,
+                restoring: false,
+            },
         })
     }
 
@@ -191,9 +174,11 @@ impl Intake {
         let last = spec.folders().last().unwrap_or(&spec.source).to_owned();
         Ok(Plan {
             job: Job::Restore(spec.to_engine(|f| self.spool.join(f))),
-            folder: last,
-            in_use: spec.folders().map(str::to_owned).collect(),
-            restoring: true,
+            claim: Claim {
+                folder: last,
+                in_use: spec.folders().map(str::to_owned).collect(),
+                restoring: true,
+            },
         })
     }
 
@@ -216,41 +201,18 @@ impl Intake {
         Ok(())
     }
 
-    /// Claims the engine for a checked request and starts its session.
+    /// Claims the Backup storage for a checked request and hands its job to the engine.
+    /// The claim reaches the session before anything the engine reports about the job.
     ///
     /// # Errors
-    /// DeviceBusy if another session claimed the engine meanwhile, GeneralError if the
-    /// engine thread is gone.
+    /// GeneralError if the engine thread is gone.
     pub fn start(&self, plan: Plan) -> Result<String, Refusal> {
-        {
-            let mut s = self.service.shared().lock();
-            if s.busy {
-                return Err(Refusal::busy("a session is running"));
-            }
-            s.busy = true;
-            s.restoring = plan.restoring;
-            s.folder = Some(plan.folder.clone());
-            s.in_use = plan.in_use;
-            let state = if plan.restoring {
-                State::Verifying
-            } else {
-                State::Capturing
-            };
-            let session = plan.folder.clone();
-            s.update_status(|st| {
-                *st = Status {
-                    state,
-                    session: Some(session),
-                    ..Status::default()
-                };
-            });
-        }
-        let folder = plan.folder;
+        let folder = plan.claim.folder.clone();
+        self.service.tell(News::Accepted(plan.claim));
         if self.service.submit(plan.job).is_err() {
             let reason = "the backup engine is not running".to_owned();
-            let mut s = self.service.shared().lock();
-            s.busy = false;
-            s.refuse(reason.clone());
+            self.service
+                .tell(News::Ended(Outcome::failed(reason.clone())));
             return Err(Refusal {
                 code: ResponseCode::GeneralError,
                 reason,
@@ -261,7 +223,7 @@ impl Intake {
 
     /// Records a refused request in `status.toml`.
     pub fn refuse(&self, reason: String) {
-        self.service.shared().lock().refuse(reason);
+        self.service.tell(News::Refused(reason));
     }
 }
 

@@ -1,16 +1,27 @@
-//! The Backup storage's pure foundations (sans-IO): what the host sends and what it reads.
-//!
-//! The Backup storage (DESIGN.md, "The backup provider") shows the host `README.txt`,
+//! The Backup storage (DESIGN.md, "The backup provider"): it shows the host `README.txt`,
 //! `owners.toml`, `status.toml`, a permanent `requests/` folder and one folder per backup
-//! session. The host drives it with stock libmtp tools or a file manager on a mount:
+//! session, and the host drives it with stock libmtp tools or a file manager on a mount.
 //!
+//! Pure (sans-IO), unit-tested per state or per input:
 //! - [`request`] parses and validates `backup.request` and `restore.request`;
 //! - [`naming`] names session folders `<UTC yyyymmddThhmmssZ>[-label]`, made unique;
 //! - [`status`] renders `status.toml` and `owners.toml`;
-//! - [`readme`] holds the text of `README.txt`.
+//! - [`readme`] holds the text of `README.txt`;
+//! - [`session`] owns the state of the storage's sessions: it takes in news and says what
+//!   the host must hear.
 //!
-//! Nothing here touches files, clocks or the engine's sessions: the provider that will
-//! implement `mtp::provider::DataProvider` for the storage passes time and listings in.
+//! With I/O:
+//! - [`service`] runs the engine on its own thread and sends the session its news;
+//! - [`intake`] checks a request against the spool and the device and hands the job over;
+//! - [`provider`] is the `mtp::provider::DataProvider` that serves the storage and drains
+//!   the session's news.
+//!
+//! ```text
+//!  USB thread                                   engine thread
+//!  provider ──request──▶ intake ──Job──────────▶ service ── Engine
+//!     ▲                    │ Accepted/Refused        │ progress, files, owners, end
+//!     └──── Session ◀──────┴──── News channel ◀──────┘
+//! ```
 
 pub mod intake;
 pub mod naming;
@@ -18,5 +29,5 @@ pub mod provider;
 pub mod readme;
 pub mod request;
 pub mod service;
-pub mod shared;
+pub mod session;
 pub mod status;

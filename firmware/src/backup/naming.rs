@@ -2,6 +2,7 @@
 //!
 //! Every name is made of `[A-Za-z0-9._-]` and never starts with a dot, so it is also a
 //! valid engine session (set directory) name.
+#![warn(clippy::disallowed_methods)]
 
 use mtp::codec::dataset::datetime;
 

@@ -5,6 +5,7 @@
 //! `mtp-sendfile LOCAL /FOLDER` names the object after LOCAL's file name and uses the
 //! remote argument only to find the parent folder (a path starting with `/`); that folder
 //! decides the storage, which is why requests go into `/requests`.
+#![warn(clippy::disallowed_methods)]
 
 /// The text of `README.txt` in the Backup storage's root.
 pub const README_TEXT: &str = r#"BACKUP STORAGE - how to back up and restore this device

@@ -32,6 +32,7 @@
 //! of the Backup storage lives on disk. `drives` and `label` have no engine field: the
 //! label goes into the session name, and `drives` is kept in [`BackupSpec::drives`] for
 //! the provider (the engine's session API captures every configured drive today).
+#![warn(clippy::disallowed_methods)]
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
 use engine::manifest::{Manifest, OwnerOutcome};
@@ -16,14 +16,13 @@ use engine::mode::BurMode;
 use engine::recovery::{Interrupted, SessionKind};
 use engine::registration::Sid;
 use engine::runner::{
-    BackupRequest, Engine, EngineConfig, Progress, ProgressEvent, RestoreReport, RestoreRequest,
-    SessionError,
+    BackupRequest, Engine, EngineConfig, Progress, RestoreReport, RestoreRequest, SessionError,
 };
 use tokio::sync::{Notify, mpsc};
 use tracing::{error, info, warn};
 
-use super::shared::{Growing, SharedState};
-use super::status::{self, State};
+use super::session::{News, Outcome};
+use super::status;
 
 /// A session to run.
 #[derive(Debug)]
@@ -37,7 +36,7 @@ pub enum Job {
 /// The running engine thread, seen from the provider.
 #[derive(Debug, Clone)]
 pub struct BackupService {
-    shared: SharedState,
+    news: Sender<News>,
     jobs: mpsc::UnboundedSender<Job>,
     stop: Arc<Notify>,
     ended: Arc<Mutex<Option<std::sync::mpsc::Receiver<()>>>>,
@@ -45,18 +44,18 @@ pub struct BackupService {
 
 impl BackupService {
     /// Starts the engine on its own thread and waits until it serves (socket bound,
-    /// registrations scanned). Returns the service and the registration files that were
-    /// left out, in words.
+    /// registrations scanned). The engine sends what happens to `news` (the Backup
+    /// storage's [`super::session::Session`] takes it in). Returns the service and the
+    /// registration files that were left out, in words.
     ///
     /// # Errors
     /// The thread or runtime cannot be created, or the engine does not start.
-    pub fn start(config: EngineConfig) -> std::io::Result<(Self, Vec<String>)> {
-        let shared = SharedState::default();
+    pub fn start(config: EngineConfig, news: Sender<News>) -> std::io::Result<(Self, Vec<String>)> {
         let (jobs, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (ended_tx, ended_rx) = std::sync::mpsc::channel();
         let stop = Arc::new(Notify::new());
-        let state = shared.clone();
+        let to_session = news.clone();
         let stopped = stop.clone();
         std::thread::Builder::new()
             .name("engine".into())
@@ -68,7 +67,7 @@ impl BackupService {
                     .enable_all()
                     .build();
                 match runtime {
-                    Ok(rt) => rt.block_on(serve(config, state, rx, stopped, ready_tx)),
+                    Ok(rt) => rt.block_on(serve(config, to_session, rx, stopped, ready_tx)),
                     Err(e) => {
                         let _ = ready_tx.send(Err(format!("engine runtime: {e}")));
                     }
@@ -82,7 +81,7 @@ impl BackupService {
         match started {
             Ok(errors) => Ok((
                 Self {
-                    shared,
+                    news,
                     jobs,
                     stop,
                     ended: Arc::new(Mutex::new(Some(ended_rx))),
@@ -107,9 +106,11 @@ impl BackupService {
         ended.is_some_and(|rx| rx.recv_timeout(wait).is_ok())
     }
 
-    /// Returns the shared state.
-    pub fn shared(&self) -> &SharedState {
-        &self.shared
+    /// Tells the Backup storage's session something (the intake's acceptances and
+    /// refusals travel the same channel as the engine's news, so they stay in order).
+    pub fn tell(&self, news: News) {
+        // The receiver is the provider: when it is gone, nobody is left to tell.
+        let _ = self.news.send(news);
     }
 
     /// Hands a job to the engine thread.
@@ -145,12 +146,11 @@ type Ready = std::sync::mpsc::Sender<Result<Vec<String>, String>>;
 
 async fn serve(
     config: EngineConfig,
-    shared: SharedState,
+    news: Sender<News>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     stop: Arc<Notify>,
     ready: Ready,
 ) {
-    let spool = config.spool.clone();
     let (mut engine, errors) = match Engine::start(config) {
         Ok(started) => started,
         Err(e) => {
@@ -159,16 +159,16 @@ async fn serve(
         }
     };
     if let Some(i) = &engine.recovered().interrupted {
-        report_interrupted(&shared, i);
+        report_interrupted(&news, i);
     }
-    let progress = shared.clone();
+    let progress = news.clone();
     engine.set_progress(Some(Progress::new(move |e| {
-        on_progress(&progress, &spool, &e);
+        let _ = progress.send(News::Progress(e));
     })));
-    publish_owners(&engine, &shared);
+    publish_owners(&engine, &news);
     let _ = ready.send(Ok(errors.iter().map(ToString::to_string).collect()));
     info!(owners = engine.registrations().len(), "backup engine ready");
-    let _guard = CrashGuard(shared.clone());
+    let _guard = CrashGuard(news.clone());
     let mut rescan = tokio::time::interval(RESCAN_EVERY);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut left_out = errors.len();
@@ -177,24 +177,23 @@ async fn serve(
             job = jobs.recv() => job,
             () = stop.notified() => None,
             _ = rescan.tick() => {
-                refresh(&mut engine, &shared, &mut left_out);
+                refresh(&mut engine, &news, &mut left_out);
                 continue;
             }
         };
         let Some(job) = job else { break };
         // Applications installed or removed since the last look take part (or not).
-        refresh(&mut engine, &shared, &mut left_out);
-        shared.lock().growing.clear();
+        refresh(&mut engine, &news, &mut left_out);
         let ended = tokio::select! {
             outcome = run(&mut engine, job) => Some(outcome),
             () = stop.notified() => None,
         };
         let Some(outcome) = ended else {
-            interrupt(&engine, &shared);
+            interrupt(&engine, &news);
             break;
         };
-        finish(&shared, outcome);
-        refresh(&mut engine, &shared, &mut left_out);
+        finish(&news, outcome);
+        refresh(&mut engine, &news, &mut left_out);
     }
     info!("engine thread ends");
 }
@@ -205,7 +204,7 @@ const RESCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Reads the registrations again and publishes `owners.toml`; the registration files
 /// left out are logged when their number changes (not every 30 s).
-fn refresh(engine: &mut Engine, shared: &SharedState, left_out: &mut usize) {
+fn refresh(engine: &mut Engine, news: &Sender<News>, left_out: &mut usize) {
     let errors = engine.rescan();
     if errors.len() != *left_out {
         for e in &errors {
@@ -213,7 +212,7 @@ fn refresh(engine: &mut Engine, shared: &SharedState, left_out: &mut usize) {
         }
         *left_out = errors.len();
     }
-    publish_owners(engine, shared);
+    publish_owners(engine, news);
 }
 
 /// Runs one job to its outcome.
@@ -233,22 +232,19 @@ async fn run(engine: &mut Engine, job: Job) -> Outcome {
 /// Ends a session the daemon's stop broke off: owners hear that the device is back in
 /// Normal, and `status.toml` says why the session failed. The journal stays: the next
 /// start removes what the session left and says so again.
-fn interrupt(engine: &Engine, shared: &SharedState) {
+fn interrupt(engine: &Engine, news: &Sender<News>) {
     warn!("session interrupted: the daemon is stopping");
     if let Err(e) = engine.bus().set(BurMode::NORMAL) {
         error!(error = %e, "mode not returned to Normal");
     }
     finish(
-        shared,
-        Outcome {
-            ok: false,
-            error: Some("interrupted: the device stopped during the session".into()),
-        },
+        news,
+        Outcome::failed("interrupted: the device stopped during the session"),
     );
 }
 
 /// Says in `status.toml` that the last session was interrupted (found at start).
-fn report_interrupted(shared: &SharedState, i: &Interrupted) {
+fn report_interrupted(news: &Sender<News>, i: &Interrupted) {
     let what = match i.kind {
         SessionKind::Backup => format!(
             "interrupted: the device stopped during the backup into {}; its incomplete set was removed",
@@ -260,15 +256,12 @@ fn report_interrupted(shared: &SharedState, i: &Interrupted) {
         ),
     };
     warn!(problem = %what, "last session");
-    shared.lock().update_status(|st| {
-        st.state = State::Failed;
-        st.last_error = Some(what);
-    });
+    let _ = news.send(News::Ended(Outcome::failed(what)));
 }
 
 /// Ends a session that a panic in the engine broke off: the storage must not stay busy
 /// for ever. Later requests are refused with "the backup engine is not running".
-struct CrashGuard(SharedState);
+struct CrashGuard(Sender<News>);
 
 impl Drop for CrashGuard {
     fn drop(&mut self) {
@@ -276,73 +269,18 @@ impl Drop for CrashGuard {
             return;
         }
         error!("the backup engine stopped unexpectedly");
-        let mut s = self.0.lock();
-        s.busy = false;
-        s.in_use.clear();
-        s.finished_gen += 1;
-        s.update_status(|st| {
-            st.state = State::Failed;
-            st.last_error =
-                Some("the backup engine stopped unexpectedly; see the device log".into());
-        });
+        let _ = self.0.send(News::Ended(Outcome::failed(
+            "the backup engine stopped unexpectedly; see the device log",
+        )));
     }
 }
 
 /// Renders `owners.toml` from the engine's current view.
-fn publish_owners(engine: &Engine, shared: &SharedState) {
+fn publish_owners(engine: &Engine, news: &Sender<News>) {
     let entries = status::owner_entries(engine.list_data_owners(), engine.registrations());
     let text = status::render_owners(&entries);
     let registered: BTreeSet<Sid> = engine.registrations().keys().copied().collect();
-    shared.lock().set_owners(text, registered);
-}
-
-fn on_progress(shared: &SharedState, spool: &Path, event: &ProgressEvent) {
-    let mut s = shared.lock();
-    match event {
-        ProgressEvent::UnitOpened { path, size } => {
-            if let Ok(rel) = path.strip_prefix(spool) {
-                s.growing.insert(rel.to_owned(), Growing::Open(*size));
-            }
-            return;
-        }
-        ProgressEvent::UnitClosed { path, ok } => {
-            if let Ok(rel) = path.strip_prefix(spool) {
-                if *ok {
-                    s.growing.remove(rel);
-                } else {
-                    s.growing.insert(rel.to_owned(), Growing::Abandoned);
-                }
-            }
-            return;
-        }
-        _ => {}
-    }
-    match *event {
-        ProgressEvent::Verifying => s.update_status(|st| st.state = State::Verifying),
-        ProgressEvent::Started { owners, bytes } => {
-            let state = if s.restoring {
-                State::Restoring
-            } else {
-                State::Capturing
-            };
-            s.update_status(|st| {
-                st.state = state;
-                st.owners_total = owners;
-                st.bytes_total = bytes;
-            });
-        }
-        ProgressEvent::OwnerDone { bytes, .. } => s.update_status(|st| {
-            st.owners_done += 1;
-            st.bytes_done += bytes;
-        }),
-        _ => {}
-    }
-}
-
-/// How a session ended, for `status.toml`.
-struct Outcome {
-    ok: bool,
-    error: Option<String>,
+    let _ = news.send(News::Owners { text, registered });
 }
 
 fn backup_outcome(result: Result<Manifest, SessionError>) -> Outcome {
@@ -390,27 +328,13 @@ fn failed_owners<'a>(
     Some(text)
 }
 
-fn finish(shared: &SharedState, outcome: Outcome) {
+fn finish(news: &Sender<News>, outcome: Outcome) {
     match &outcome.error {
         Some(e) if !outcome.ok => error!(error = %e, "session failed"),
         Some(e) => warn!(problem = %e, "session done with failed owners"),
         None => info!("session done"),
     }
-    let mut s = shared.lock();
-    s.update_status(|st| {
-        st.state = if outcome.ok {
-            State::Done
-        } else {
-            State::Failed
-        };
-        if outcome.ok && st.bytes_total < st.bytes_done {
-            st.bytes_total = st.bytes_done;
-        }
-        st.last_error = outcome.error;
-    });
-    s.busy = false;
-    s.in_use.clear();
-    s.finished_gen += 1;
+    let _ = news.send(News::Ended(outcome));
 }
 
 #[cfg(test)]
@@ -430,94 +354,5 @@ mod tests {
             Some("1 owner(s) not backed up: 0x20000040 (error -18: not ready within 10 s)")
         );
         assert_eq!(failed_owners([(Sid(1), &ok)].into_iter(), "restored"), None);
-    }
-
-    #[test]
-    fn growing_units_are_tracked_below_the_spool() {
-        let shared = SharedState::default();
-        let spool = Path::new("/spool");
-        let unit = |p: &str| std::path::PathBuf::from(format!("/spool/{p}"));
-        on_progress(
-            &shared,
-            spool,
-            &ProgressEvent::UnitOpened {
-                path: unit("s/20000020/c/passive-base.unit"),
-                size: 42,
-            },
-        );
-        on_progress(
-            &shared,
-            spool,
-            &ProgressEvent::UnitOpened {
-                path: unit("s/20000040/c/passive-base.unit"),
-                size: 7,
-            },
-        );
-        on_progress(
-            &shared,
-            spool,
-            &ProgressEvent::UnitClosed {
-                path: unit("s/20000020/c/passive-base.unit"),
-                ok: true,
-            },
-        );
-        on_progress(
-            &shared,
-            spool,
-            &ProgressEvent::UnitClosed {
-                path: unit("s/20000040/c/passive-base.unit"),
-                ok: false,
-            },
-        );
-        let s = shared.lock();
-        assert_eq!(s.growing.len(), 1);
-        assert_eq!(
-            s.growing.get(Path::new("s/20000040/c/passive-base.unit")),
-            Some(&Growing::Abandoned)
-        );
-    }
-
-    #[test]
-    fn progress_moves_the_status_through_its_states() {
-        let shared = SharedState::default();
-        shared.lock().restoring = true;
-        on_progress(&shared, Path::new("/spool"), &ProgressEvent::Verifying);
-        assert_eq!(shared.lock().status.state, State::Verifying);
-        on_progress(
-            &shared,
-            Path::new("/spool"),
-            &ProgressEvent::Started {
-                owners: 2,
-                bytes: 300,
-            },
-        );
-        on_progress(
-            &shared,
-            Path::new("/spool"),
-            &ProgressEvent::OwnerDone {
-                sid: Sid(1),
-                ok: true,
-                bytes: 100,
-            },
-        );
-        let s = shared.lock().status.clone();
-        assert_eq!(s.state, State::Restoring);
-        assert_eq!((s.owners_done, s.owners_total), (1, 2));
-        assert_eq!((s.bytes_done, s.bytes_total), (100, 300));
-        shared.lock().busy = true;
-        finish(
-            &shared,
-            Outcome {
-                ok: false,
-                error: Some("backup set does not verify".into()),
-            },
-        );
-        let s = shared.lock();
-        assert!(!s.busy);
-        assert_eq!(s.status.state, State::Failed);
-        assert_eq!(
-            s.status.last_error.as_deref(),
-            Some("backup set does not verify")
-        );
     }
 }

@@ -22,6 +22,7 @@
 //! requires_reboot = false
 //! status = "ready"
 //! ```
+#![warn(clippy::disallowed_methods)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

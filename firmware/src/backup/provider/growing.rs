@@ -14,15 +14,16 @@ use bytes::Bytes;
 use mtp::codec::ResponseCode;
 use mtp::provider::{Chunk, ObjectSource, ProviderResult};
 
-use super::super::shared::{Growing, SharedState};
+use super::super::session::{GrowingUnit, UnitCell, UnitState};
 
 /// Reads `len` bytes of a growing unit from an offset.
 #[derive(Debug)]
 pub(crate) struct GrowingSource {
     file: File,
-    /// The unit's path below the spool (its key in [`super::super::shared::Shared::growing`]).
+    /// The unit's path below the spool (for the log).
     rel: PathBuf,
-    shared: SharedState,
+    /// Whether the engine still writes it.
+    cell: UnitCell,
     pos: u64,
     len: u64,
     remaining: u64,
@@ -32,16 +33,15 @@ pub(crate) struct GrowingSource {
 }
 
 impl GrowingSource {
-    /// Opens the unit at `spool/rel`, which will be `size` bytes long, for `max_len` bytes
-    /// from `offset`.
+    /// Opens the unit at `spool/rel` for `max_len` bytes from `offset`.
     pub(crate) fn open(
         spool: &Path,
         rel: &Path,
-        shared: SharedState,
-        size: u64,
+        unit: GrowingUnit,
         offset: u64,
         max_len: u64,
     ) -> ProviderResult<Self> {
+        let size = unit.size;
         if offset > size {
             return Err(ResponseCode::InvalidParameter);
         }
@@ -53,7 +53,7 @@ impl GrowingSource {
         Ok(Self {
             file,
             rel: rel.to_owned(),
-            shared,
+            cell: unit.cell,
             pos: offset,
             len,
             remaining: len,
@@ -78,14 +78,14 @@ impl GrowingSource {
         if on_disk >= want {
             return Ok(Some(want));
         }
-        match self.shared.lock().growing.get(&self.rel) {
-            Some(Growing::Open(_)) => Ok(None),
-            Some(Growing::Abandoned) => {
+        match self.cell.get() {
+            UnitState::Open => Ok(None),
+            UnitState::Abandoned => {
                 tracing::warn!(unit = %self.rel.display(), "unit abandoned while being read");
                 Err(ResponseCode::IncompleteTransfer)
             }
             // Complete: what is on disk is all there is (the length check is below).
-            None => Ok((on_disk > 0).then_some(on_disk)),
+            UnitState::Complete => Ok((on_disk > 0).then_some(on_disk)),
         }
     }
 }

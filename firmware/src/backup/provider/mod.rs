@@ -12,13 +12,16 @@
 //!   the root) are checked before the file is committed; a bad one is refused with
 //!   InvalidParameter and the reason in `status.toml`, one sent while a session runs gets
 //!   DeviceBusy, a good one starts its session and stays in `requests/`;
-//! - announcements: while a session runs, every folder and finished file it writes is
-//!   announced with ObjectAdded;
+//! - announcements: every folder and file a session writes is announced with ObjectAdded
+//!   as the engine reports it (a unit read while it grows as soon as it is opened);
 //! - protection: the folders a running session reads or writes cannot be changed
 //!   (DeviceBusy) until it ends.
+//!
+//! What a session changes is owned by [`Session`]; the provider drains its news channel
+//! at every call ([`BackupProvider::pump`]) and turns its outputs into MTP events.
 
-mod announce;
 mod growing;
+mod hidden;
 mod request_sink;
 mod virtual_files;
 
@@ -28,7 +31,7 @@ mod tests;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::Receiver;
 
 use mtp::codec::dataset::{ObjectInfo, StorageInfo};
 use mtp::codec::value::PropValue;
@@ -39,17 +42,14 @@ use mtp::provider::{
 };
 use mtp::providers::{FilesProvider, StorageConfig};
 
-use announce::{Announcer, is_hidden};
 use growing::GrowingSource;
+use hidden::is_hidden;
 use request_sink::RequestSink;
 use virtual_files::{Generated, Published, TextSource, record};
 
 use super::intake::{Intake, REQUESTS_DIR, RequestKind};
 use super::readme::README_TEXT;
-use super::shared::{Growing, SharedState};
-
-/// How often a running session's folder is scanned for new files.
-const SCAN_EVERY: Duration = Duration::from_millis(200);
+use super::session::{GrowingUnit, News, Output, Session, UnitState};
 
 /// Returns the current Unix time in seconds.
 fn unix_now() -> i64 {
@@ -65,13 +65,13 @@ pub struct BackupProvider {
     spool: PathBuf,
     files: FilesProvider,
     intake: Intake,
-    shared: SharedState,
+    session: Session,
+    news: Receiver<News>,
     readme: Published,
-    owners: (u64, Published),
-    status: (u64, Published),
-    finished_gen: u64,
-    announcer: Announcer,
-    last_scan: Option<Instant>,
+    owners: Published,
+    status: Published,
+    /// Growing units reported before their final name exists (see [`Self::announce`]).
+    deferred: Vec<PathBuf>,
     pending_request: Option<(ObjectHandle, RequestKind)>,
     events: VecDeque<ProviderEvent>,
     now: fn() -> i64,
@@ -88,11 +88,17 @@ impl std::fmt::Debug for BackupProvider {
 
 impl BackupProvider {
     /// Creates the provider for storage `storage` (described "Backup") over the spool
-    /// directory, which is created with `requests/` if missing.
+    /// directory, which is created with `requests/` if missing. `news` is the receiving
+    /// end of the channel the engine thread and the intake tell the session through.
     ///
     /// # Errors
     /// The spool or `requests/` cannot be created.
-    pub fn new(storage: StorageId, spool: &Path, intake: Intake) -> std::io::Result<Self> {
+    pub fn new(
+        storage: StorageId,
+        spool: &Path,
+        intake: Intake,
+        news: Receiver<News>,
+    ) -> std::io::Result<Self> {
         // Everything in the Backup storage is every application's private data: the
         // daemon's alone (0700 folders, 0600 files; uploads too, see `private`).
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
@@ -108,52 +114,76 @@ impl BackupProvider {
             private: true,
         }])?
         .with_hidden(is_hidden);
-        let shared = intake.shared().clone();
         let now = unix_now();
-        Ok(Self {
+        // The engine reports paths as it was configured; listings use the real spool.
+        let session = Session::new(spool.to_owned());
+        let mut provider = Self {
             id: ProviderId(0),
             storage,
             spool: spool.canonicalize()?,
             files,
             intake,
-            shared,
+            session,
+            news,
             readme: Published {
                 text: bytes::Bytes::from_static(README_TEXT.as_bytes()),
                 modified: now,
             },
-            owners: (u64::MAX, Published::default()),
-            status: (u64::MAX, Published::default()),
-            finished_gen: 0,
-            announcer: Announcer::default(),
-            last_scan: None,
+            owners: Published::default(),
+            status: Published::default(),
+            deferred: Vec::new(),
             pending_request: None,
             events: VecDeque::new(),
             now: unix_now,
-        })
+        };
+        // What the engine said while starting is the first state, not a change.
+        provider.pump();
+        provider.events.clear();
+        provider.status = published(provider.session.status().to_toml(), now);
+        provider.owners = published(provider.session.owners_text().to_owned(), now);
+        Ok(provider)
     }
 
-    /// Brings the generated texts up to date, queueing ObjectInfoChanged for changes.
-    fn publish(&mut self) {
+    /// Takes in the session's news and turns what the host must hear into events.
+    fn pump(&mut self) {
+        while let Ok(news) = self.news.try_recv() {
+            self.session.handle(news);
+        }
         let now = (self.now)();
-        let (status_gen, status_text, owners_gen, owners_text) = {
-            let s = self.shared.lock();
-            let status = (s.status_gen != self.status.0).then(|| s.status.to_toml());
-            let owners = (s.owners_gen != self.owners.0).then(|| s.owners_text.clone());
-            (s.status_gen, status, s.owners_gen, owners)
-        };
-        let first = self.status.0 == u64::MAX;
-        if let Some(text) = status_text {
-            self.status = (status_gen, published(text, now));
-            if !first {
-                self.queue(EventCode::ObjectInfoChanged, Generated::Status);
+        for rel in std::mem::take(&mut self.deferred) {
+            self.announce(rel);
+        }
+        while let Some(out) = self.session.poll_output() {
+            match out {
+                Output::Added(rel) => self.announce(rel),
+                Output::StatusChanged => {
+                    self.status = published(self.session.status().to_toml(), now);
+                    self.queue(EventCode::ObjectInfoChanged, Generated::Status);
+                }
+                Output::OwnersChanged => {
+                    self.owners = published(self.session.owners_text().to_owned(), now);
+                    self.queue(EventCode::ObjectInfoChanged, Generated::Owners);
+                }
             }
         }
-        let first = self.owners.0 == u64::MAX;
-        if let Some(text) = owners_text {
-            self.owners = (owners_gen, published(text, now));
-            if !first {
-                self.queue(EventCode::ObjectInfoChanged, Generated::Owners);
+    }
+
+    /// Queues ObjectAdded for `rel`. A growing unit is reported just before the engine
+    /// renames it to its final name (so no listing sees it unsized): until the name
+    /// exists, its announcement waits.
+    fn announce(&mut self, rel: PathBuf) {
+        match self.files.handle_at(self.storage, &rel) {
+            Some(h) => self
+                .events
+                .push_back(ProviderEvent::with(EventCode::ObjectAdded, h.0)),
+            None if self
+                .session
+                .growing(&rel)
+                .is_some_and(|u| u.cell.get() == UnitState::Open) =>
+            {
+                self.deferred.push(rel);
             }
+            None => tracing::debug!(path = %rel.display(), "gone before it was announced"),
         }
     }
 
@@ -162,45 +192,19 @@ impl BackupProvider {
             .push_back(ProviderEvent::with(code, g.handle(self.id).0));
     }
 
-    /// Announces what the running (or just finished) session wrote.
-    fn announce(&mut self) {
-        let (busy, folder, restoring, finished) = {
-            let s = self.shared.lock();
-            (s.busy, s.folder.clone(), s.restoring, s.finished_gen)
-        };
-        let just_finished = finished != self.finished_gen;
-        let due = self.last_scan.is_none_or(|t| t.elapsed() >= SCAN_EVERY);
-        if !(just_finished || busy && due) {
-            return;
-        }
-        self.finished_gen = finished;
-        self.last_scan = Some(Instant::now());
-        let Some(folder) = folder else { return };
-        self.announcer.watch(&self.spool, &folder, restoring);
-        for rel in self.announcer.scan(&self.spool) {
-            if let Some(h) = self.files.handle_at(self.storage, &rel) {
-                self.events
-                    .push_back(ProviderEvent::with(EventCode::ObjectAdded, h.0));
-            }
-        }
-    }
-
-    /// Returns the object's path below the spool and its final size if it is a unit the
-    /// engine is still writing (`None` as size once it was abandoned).
-    fn growing(&self, h: ObjectHandle) -> Option<(PathBuf, Option<u64>)> {
+    /// Returns the object's path below the spool and the unit if the engine writes it
+    /// under its final name.
+    fn growing(&self, h: ObjectHandle) -> Option<(PathBuf, GrowingUnit)> {
         let path = self.path_of(h)?;
-        let state = *self.shared.lock().growing.get(&path)?;
-        Some(match state {
-            Growing::Open(size) => (path, Some(size)),
-            Growing::Abandoned => (path, None),
-        })
+        let unit = self.session.growing(&path)?.clone();
+        Some((path, unit))
     }
 
     fn text_of(&self, g: Generated) -> &Published {
         match g {
             Generated::Readme => &self.readme,
-            Generated::Owners => &self.owners.1,
-            Generated::Status => &self.status.1,
+            Generated::Owners => &self.owners,
+            Generated::Status => &self.status,
         }
     }
 
@@ -238,12 +242,7 @@ impl BackupProvider {
     }
 
     fn guard_path(&self, path: &Path) -> ProviderResult<()> {
-        let Some(top) = path.components().next() else {
-            return Ok(());
-        };
-        let top = top.as_os_str().to_string_lossy();
-        let s = self.shared.lock();
-        if s.busy && s.in_use.contains(top.as_ref()) {
+        if self.session.locks(path) {
             return Err(ResponseCode::DeviceBusy);
         }
         Ok(())
@@ -303,7 +302,7 @@ impl DataProvider for BackupProvider {
         format: Option<ObjectFormat>,
         parent: ParentFilter,
     ) -> ProviderResult<Vec<ObjectHandle>> {
-        self.publish();
+        self.pump();
         let mut handles = Vec::new();
         let in_root = matches!(parent, ParentFilter::All | ParentFilter::Root);
         if storage == self.storage && in_root && format.is_none_or(|f| f == ObjectFormat::Text) {
@@ -314,14 +313,14 @@ impl DataProvider for BackupProvider {
     }
 
     fn object(&mut self, handle: ObjectHandle) -> ProviderResult<ObjectRecord> {
-        self.publish();
+        self.pump();
         if let Some(g) = self.generated(handle) {
             return Ok(record(g, self.id, self.storage, self.text_of(g)));
         }
         let mut rec = self.files.object(handle)?;
-        if let Some((_, Some(size))) = self.growing(handle) {
+        if let Some((_, unit)) = self.growing(handle) {
             // Listed with the size it will have: the host may copy it as it grows.
-            rec.size = size;
+            rec.size = unit.size;
         }
         Ok(rec)
     }
@@ -332,7 +331,7 @@ impl DataProvider for BackupProvider {
         offset: u64,
         max_len: u64,
     ) -> ProviderResult<Box<dyn ObjectSource>> {
-        self.publish();
+        self.pump();
         match self.generated(handle) {
             Some(g) => Ok(Box::new(TextSource::new(
                 &self.text_of(g).text,
@@ -340,15 +339,16 @@ impl DataProvider for BackupProvider {
                 max_len,
             )?)),
             None => match self.growing(handle) {
-                Some((rel, Some(size))) => Ok(Box::new(GrowingSource::open(
+                Some((_, unit)) if unit.cell.get() == UnitState::Abandoned => {
+                    Err(ResponseCode::InvalidObjectHandle)
+                }
+                Some((rel, unit)) => Ok(Box::new(GrowingSource::open(
                     &self.spool,
                     &rel,
-                    self.shared.clone(),
-                    size,
+                    unit,
                     offset,
                     max_len,
                 )?)),
-                Some((_, None)) => Err(ResponseCode::InvalidObjectHandle),
                 None => self.files.open_read(handle, offset, max_len),
             },
         }
@@ -361,6 +361,7 @@ impl DataProvider for BackupProvider {
         size: Option<u64>,
     ) -> ProviderResult<ObjectHandle> {
         self.pending_request = None;
+        self.pump();
         self.guard_placement(at)?;
         let folder = info.format == ObjectFormat::Association.to_u16();
         let in_requests = match at.parent {
@@ -373,7 +374,7 @@ impl DataProvider for BackupProvider {
             return Err(ResponseCode::AccessDenied);
         }
         let request = RequestKind::of(&info.filename).filter(|_| in_requests && !folder);
-        if let (Some(_), Some(running)) = (request, self.intake.busy()) {
+        if let (Some(_), Some(running)) = (request, self.session.running()) {
             tracing::warn!(%running, "request refused: a session is running");
             return Err(ResponseCode::DeviceBusy);
         }
@@ -389,6 +390,7 @@ impl DataProvider for BackupProvider {
                 sink,
                 kind,
                 self.intake.clone(),
+                self.session.registered().clone(),
                 self.now,
             ))),
             _ => Ok(sink),
@@ -396,11 +398,13 @@ impl DataProvider for BackupProvider {
     }
 
     fn delete_object(&mut self, handle: ObjectHandle) -> ProviderResult<()> {
+        self.pump();
         self.guard_object(handle)?;
         self.files.delete_object(handle)
     }
 
     fn move_object(&mut self, handle: ObjectHandle, to: Placement) -> ProviderResult<()> {
+        self.pump();
         self.guard_object(handle)?;
         self.guard_placement(to)?;
         if to.parent.is_none() {
@@ -413,6 +417,7 @@ impl DataProvider for BackupProvider {
     }
 
     fn copy_object(&mut self, handle: ObjectHandle, to: Placement) -> ProviderResult<ObjectHandle> {
+        self.pump();
         if self.generated(handle).is_some() {
             return Err(ResponseCode::AccessDenied);
         }
@@ -426,6 +431,7 @@ impl DataProvider for BackupProvider {
         prop: ObjectPropCode,
         value: &PropValue,
     ) -> ProviderResult<()> {
+        self.pump();
         self.guard_object(handle).map_err(|code| match code {
             ResponseCode::ObjectWriteProtected => ResponseCode::AccessDenied,
             other => other,
@@ -446,8 +452,7 @@ impl DataProvider for BackupProvider {
         if let Some(e) = self.files.poll_event() {
             return Some(e);
         }
-        self.publish();
-        self.announce();
+        self.pump();
         self.events.pop_front()
     }
 

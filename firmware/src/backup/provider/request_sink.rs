@@ -2,7 +2,10 @@
 //! (up to the request size limit) so that the request can be checked before the file is
 //! committed and the session started after.
 
+use std::collections::BTreeSet;
+
 use bytes::{Bytes, BytesMut};
+use engine::registration::Sid;
 use mtp::ResponseCode;
 use mtp::provider::{ObjectSink, ProviderResult};
 use tracing::{info, warn};
@@ -15,6 +18,8 @@ pub(crate) struct RequestSink {
     inner: Box<dyn ObjectSink>,
     kind: RequestKind,
     intake: Intake,
+    /// The owners registered when the upload began.
+    registered: BTreeSet<Sid>,
     buf: BytesMut,
     too_long: bool,
     now: fn() -> i64,
@@ -25,12 +30,14 @@ impl RequestSink {
         inner: Box<dyn ObjectSink>,
         kind: RequestKind,
         intake: Intake,
+        registered: BTreeSet<Sid>,
         now: fn() -> i64,
     ) -> Self {
         Self {
             inner,
             kind,
             intake,
+            registered,
             buf: BytesMut::new(),
             too_long: false,
             now,
@@ -65,14 +72,15 @@ impl ObjectSink for RequestSink {
             this.intake.refuse(reason);
             return Err(ResponseCode::InvalidParameter);
         }
-        let plan = match this.intake.check(this.kind, &this.buf, (this.now)()) {
+        let plan = match this
+            .intake
+            .check(this.kind, &this.buf, (this.now)(), &this.registered)
+        {
             Ok(plan) => plan,
             Err(refusal) => {
                 warn!(reason = %refusal.reason, code = %refusal.code, "request refused");
                 this.inner.abort();
-                if refusal.code != ResponseCode::DeviceBusy {
-                    this.intake.refuse(refusal.reason);
-                }
+                this.intake.refuse(refusal.reason);
                 return Err(refusal.code);
             }
         };

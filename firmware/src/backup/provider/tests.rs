@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use engine::registration::{CENTRAL_REPOSITORY_SID, Drive};
-use engine::runner::EngineConfig;
+use engine::runner::{EngineConfig, ProgressEvent};
 use mtp::codec::dataset::ObjectInfo;
 use mtp::codec::{EventCode, ObjectFormat, ResponseCode};
 use mtp::provider::{
@@ -16,6 +16,7 @@ use mtp::provider::{
 use super::BackupProvider;
 use crate::backup::intake::Intake;
 use crate::backup::service::BackupService;
+use crate::backup::session::{Claim, News, Outcome};
 use crate::backup::status::{State, Status};
 
 const STORAGE: StorageId = StorageId(0x0003_0001);
@@ -60,10 +61,11 @@ fn fixture_with(ready_timeout: Duration, before: impl FnOnce(&Path)) -> Fx {
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
     };
-    let (service, left_out) = BackupService::start(config).unwrap();
+    let (news, news_rx) = std::sync::mpsc::channel();
+    let (service, left_out) = BackupService::start(config, news).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
     let intake = Intake::new(spool.clone(), ['c'].into(), service.clone());
-    let mut p = BackupProvider::new(STORAGE, &spool, intake).unwrap();
+    let mut p = BackupProvider::new(STORAGE, &spool, intake, news_rx).unwrap();
     p.attach(ProviderId(2));
     Fx {
         _tmp: tmp,
@@ -146,7 +148,8 @@ impl Fx {
         loop {
             self.drain_events();
             let s = self.status();
-            if matches!(s.state, State::Done | State::Failed) && self.p.intake.busy().is_none() {
+            if matches!(s.state, State::Done | State::Failed) && self.p.session.running().is_none()
+            {
                 self.drain_events();
                 return s;
             }
@@ -246,10 +249,19 @@ fn a_backup_request_captures_a_set_and_announces_every_file() {
         .map(|e| e.1)
         .collect();
     assert!(added.contains(&folder.0), "set folder announced");
+    let mut once = added.clone();
+    once.sort_unstable();
+    once.dedup();
+    assert_eq!(
+        once.len(),
+        added.len(),
+        "each object announced once: {added:?}"
+    );
     let all =
         fx.p.object_handles(STORAGE, None, ParentFilter::All)
             .unwrap();
     let mut unit_bytes = 0;
+    let mut objects_in_set = 0;
     for h in all {
         let Some(path) = fx.p.path_of(h) else {
             continue;
@@ -257,6 +269,7 @@ fn a_backup_request_captures_a_set_and_announces_every_file() {
         if !path.starts_with(&set) {
             continue;
         }
+        objects_in_set += 1;
         assert!(added.contains(&h.0), "{} announced", path.display());
         let rec = fx.p.object(h).unwrap();
         if !rec.is_folder() {
@@ -269,6 +282,20 @@ fn a_backup_request_captures_a_set_and_announces_every_file() {
         }
     }
     assert!(fx.spool.join(&set).join("manifest.toml").is_file());
+    // ObjectAdded follows the engine's reports: the set, the owner's folder, its drive
+    // folder, its two units and the manifest, each once.
+    assert_eq!(
+        objects_in_set, 6,
+        "set, owner, drive, base, snapshot, manifest"
+    );
+    let added_in_set = added
+        .iter()
+        .filter(|h| {
+            fx.p.path_of(ObjectHandle(**h))
+                .is_some_and(|p| p.starts_with(&set))
+        })
+        .count();
+    assert_eq!(added_in_set, objects_in_set, "{added:?}");
     assert_eq!(done.bytes_done, unit_bytes);
     let status = fx.find(ParentFilter::Root, "status.toml").unwrap();
     assert!(
@@ -348,11 +375,11 @@ fn a_request_while_a_session_runs_gets_device_busy_and_its_folders_are_locked() 
     fx.wait_done();
     let set = fx.only_set();
     // Pretend a restore of that set runs (the engine is idle, so nothing else changes).
-    {
-        let mut s = fx.p.shared.lock();
-        s.busy = true;
-        s.in_use = [set.clone()].into();
-    }
+    fx.service.tell(News::Accepted(Claim {
+        folder: set.clone(),
+        in_use: [set.clone()].into(),
+        restoring: true,
+    }));
     let busy = fx.request(
         "restore.request",
         &format!("source = \"{set}\"\nscope = \"full\"\n"),
@@ -364,7 +391,10 @@ fn a_request_while_a_session_runs_gets_device_busy_and_its_folders_are_locked() 
         fx.upload(Some(folder), "extra.unit", b"x"),
         Err(ResponseCode::DeviceBusy)
     );
-    fx.p.shared.lock().busy = false;
+    fx.service.tell(News::Ended(Outcome {
+        ok: true,
+        error: None,
+    }));
     fx.p.delete_object(folder).unwrap();
     assert!(!fx.spool.join(&set).exists());
 }
@@ -482,11 +512,20 @@ fn a_unit_still_being_written_is_listed_with_its_final_size_and_read_as_it_grows
     std::fs::create_dir_all(&dir).unwrap();
     let mut unit = std::fs::File::create(dir.join("u.unit")).unwrap();
     unit.write_all(&[1; 100]).unwrap();
-    let rel = PathBuf::from("20261125T000000Z/u.unit");
-    fx.p.shared
-        .lock()
-        .growing
-        .insert(rel.clone(), super::Growing::Open(300));
+    let path = dir.join("u.unit");
+    let opened = |size| {
+        News::Progress(ProgressEvent::UnitOpened {
+            path: path.clone(),
+            size,
+        })
+    };
+    let closed = |ok| {
+        News::Progress(ProgressEvent::UnitClosed {
+            path: path.clone(),
+            ok,
+        })
+    };
+    fx.service.tell(opened(300));
     let folder = fx.find(ParentFilter::Root, "20261125T000000Z").unwrap();
     let h = fx.find(ParentFilter::Children(folder), "u.unit").unwrap();
     assert_eq!(fx.p.object(h).unwrap().size, 300);
@@ -497,7 +536,8 @@ fn a_unit_still_being_written_is_listed_with_its_final_size_and_read_as_it_grows
     // 36 bytes are on disk, 200 asked for: wait rather than send a short piece.
     assert_eq!(src.read(200).unwrap(), Chunk::NotReady);
     unit.write_all(&[2; 200]).unwrap();
-    fx.p.shared.lock().growing.remove(&rel);
+    fx.service.tell(closed(true));
+    fx.drain_events();
     let Chunk::Data(rest) = src.read(4096).unwrap() else {
         panic!("complete unit not ready")
     };
@@ -505,16 +545,11 @@ fn a_unit_still_being_written_is_listed_with_its_final_size_and_read_as_it_grows
     assert_eq!(fx.p.object(h).unwrap().size, 300);
 
     // Abandoned while read (its owner failed): the read fails, a new one is refused.
-    fx.p.shared
-        .lock()
-        .growing
-        .insert(rel.clone(), super::Growing::Open(1000));
+    fx.service.tell(opened(1000));
     let mut src = fx.p.open_read(h, 0, u64::MAX).unwrap();
     assert_eq!(src.read(4096).unwrap(), Chunk::NotReady);
-    fx.p.shared
-        .lock()
-        .growing
-        .insert(rel.clone(), super::Growing::Abandoned);
+    fx.service.tell(closed(false));
+    fx.drain_events();
     assert_eq!(src.read(4096), Err(ResponseCode::IncompleteTransfer));
     assert_eq!(
         fx.p.open_read(h, 0, u64::MAX).err(),
@@ -623,7 +658,10 @@ fn stopping_the_daemon_interrupts_a_running_session() {
     fx.request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
         .unwrap();
     let start = Instant::now();
-    while fx.p.intake.busy().is_none() || fx.only_sets().is_empty() {
+    while {
+        fx.drain_events();
+        fx.p.session.running().is_none() || fx.only_sets().is_empty()
+    } {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "the session never started"
@@ -642,7 +680,7 @@ fn stopping_the_daemon_interrupts_a_running_session() {
     let s = fx.status();
     assert_eq!(s.state, State::Failed);
     assert!(s.last_error.unwrap().contains("interrupted"));
-    assert!(fx.p.intake.busy().is_none());
+    assert!(fx.p.session.running().is_none());
     assert!(
         fx.spool.join(engine::recovery::JOURNAL).exists(),
         "the journal stays for the next start"
@@ -666,4 +704,43 @@ fn an_owner_installed_after_start_is_in_the_next_backup() {
     assert_eq!((done.owners_done, done.owners_total), (2, 2));
     let set = fx.only_set();
     assert!(fx.spool.join(&set).join("0a000003").is_dir());
+}
+
+/// The engine reports a growing unit just before it renames it to its final name: the
+/// ObjectAdded waits until the name exists, and is sent once.
+#[test]
+fn a_growing_unit_is_announced_once_its_final_name_exists() {
+    let mut fx = fixture();
+    fx.drain_events();
+    let dir = fx.spool.join("20261125T000000Z");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("u.unit");
+    fx.service.tell(News::Accepted(Claim {
+        folder: "20261125T000000Z".into(),
+        in_use: ["20261125T000000Z".to_owned()].into(),
+        restoring: false,
+    }));
+    fx.service.tell(News::Progress(ProgressEvent::UnitOpened {
+        path: path.clone(),
+        size: 10,
+    }));
+    fx.drain_events();
+    let added = |fx: &Fx| {
+        fx.events
+            .iter()
+            .filter(|e| e.0 == EventCode::ObjectAdded)
+            .count()
+    };
+    assert_eq!(added(&fx), 1, "the folder only: {:?}", fx.events);
+    std::fs::write(&path, b"01234").unwrap();
+    fx.drain_events();
+    assert_eq!(added(&fx), 2);
+    let h = fx.events.last().unwrap().1;
+    assert_eq!(
+        fx.p.path_of(ObjectHandle(h)).unwrap(),
+        Path::new("20261125T000000Z/u.unit")
+    );
+    assert_eq!(fx.p.object(ObjectHandle(h)).unwrap().size, 10);
+    fx.drain_events();
+    assert_eq!(added(&fx), 2, "once");
 }
