@@ -10,6 +10,10 @@ use engine::ipc::{IpcConfig, IpcServer, OwnerError, OwnerStatus};
 use engine::mode::{BackupIncType, BurMode, BurPartType, ModeBus};
 use engine::registration::{CENTRAL_REPOSITORY_SID, Drive, Sid, discover};
 
+#[path = "common/test_owner.rs"]
+mod test_owner;
+use test_owner::owner_dir;
+
 const SID: Sid = Sid(0x0AB7_E58C);
 const WATCHDOG: Duration = Duration::from_secs(2);
 const OWNER_GROUP: u32 = 4500;
@@ -71,21 +75,6 @@ async fn rig(behaviour: &str) -> Rig {
         bus,
         server,
     }
-}
-
-/// Returns the directory owners are started from (as root, a copy of the test owner in
-/// the world-traversable test directory, which an unprivileged owner can reach).
-fn owner_dir(test_dir: &Path) -> PathBuf {
-    let built = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"));
-    if !rustix::process::geteuid().is_root() {
-        return built.parent().expect("bin dir").to_owned();
-    }
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(test_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let dir = test_dir.join("owners");
-    std::fs::create_dir_all(&dir).expect("owners dir");
-    std::fs::copy(built, dir.join("sbe-test-owner")).expect("copy the test owner");
-    dir
 }
 
 fn chown_tree(path: &Path, uid: u32) {

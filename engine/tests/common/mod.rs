@@ -13,6 +13,9 @@ use engine::registration::{CENTRAL_REPOSITORY_SID, Drive, Sid};
 use engine::runner::{BackupRequest, Engine, EngineConfig};
 use engine::unit::UnitKind;
 
+mod test_owner;
+pub use test_owner::owner_dir;
+
 pub const PASSIVE: Sid = Sid(0x1111_1111);
 pub const ACTIVE: Sid = Sid(0x2222_2222);
 pub const HYBRID: Sid = Sid(0x3333_3333);
@@ -210,22 +213,6 @@ fn owner_group() -> Option<u32> {
 
 /// The first uid given to a test owner when the tests run as root.
 pub const FIRST_OWNER_UID: u32 = 5000;
-
-/// Returns the directory owners are started from. As root, the test owner is copied into
-/// the (world-traversable) test directory: owners run as their cage's uid, which may not
-/// reach the build's target directory.
-pub fn owner_dir(test_dir: &Path) -> PathBuf {
-    let built = Path::new(env!("CARGO_BIN_EXE_sbe-test-owner"));
-    if !rustix::process::geteuid().is_root() {
-        return built.parent().expect("bin dir").to_owned();
-    }
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(test_dir, fs::Permissions::from_mode(0o755)).expect("chmod test dir");
-    let dir = test_dir.join("owners");
-    fs::create_dir_all(&dir).expect("owners dir");
-    fs::copy(built, dir.join("sbe-test-owner")).expect("copy the test owner");
-    dir
-}
 
 /// As root, gives every cage on `drive` (and everything in it) to a uid of its own, as on
 /// a device: the engine never starts an owner as root. Not as root, cages are already
