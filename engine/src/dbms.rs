@@ -5,9 +5,11 @@
 //! copies each one with SQLite's online backup API inside one read transaction on the
 //! source, so the copy is a consistent snapshot even while the owner has it open; the copies travel in the passive
 //! stream format (paths relative to the cage). Restore writes each copy to a scratch file
-//! the owner cannot reach and applies it with the backup API in the other direction,
-//! which replaces the target's pages in one transaction: readers see the old database or
-//! the new one, never a mix.
+//! the owner cannot reach, checks it is an SQLite database, and puts it as a whole file
+//! into the staging copy of the cage that the passive restore fills
+//! ([`crate::passive::PassiveRestore::place_file`]), without the old database's journal or
+//! WAL: the owner's databases then change with the rest of its cage, in one commit
+//! (`crate::commit`), and a power cut leaves the old databases or the new ones.
 //!
 //! SQLite opens a database's journal, WAL and shared-memory files by path, next to the
 //! database, and a hot journal is played back into the database on open. In an owner's
@@ -33,6 +35,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::confined::identity::{Identity, as_user};
 use crate::confined::watch::{Progress, run_watched};
 use crate::confined::{Dir, Kind, TempFile};
+use crate::passive::PassiveRestore;
 use crate::passive::archive::{self, ArchiveDecoder, ArchiveError, ArchiveEvent};
 use crate::registration::{CagePath, DbmsPolicy};
 
@@ -71,6 +74,9 @@ pub enum DbmsError {
     /// The stream names a path that is not a database of a registered policy.
     #[error("{0} is not a database of a registered policy")]
     NotADatabase(String),
+    /// A database could not be put into the staging copy of the cage.
+    #[error("{0}")]
+    Staging(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DbmsError + '_ {
@@ -236,21 +242,29 @@ fn copy_pages(src: &Connection, dst: &mut Connection, progress: &Progress) -> ru
 /// A DBMS restore for one owner on one drive.
 ///
 /// Call protocol: [`DbmsRestore::feed`] with the unit's raw bytes, then
-/// [`DbmsRestore::commit`], which applies every received database atomically.
+/// [`DbmsRestore::stage_into`] the owner's passive restore of the same cage.
 #[derive(Debug)]
 pub struct DbmsRestore {
-    cage: PathBuf,
     scratch: PathBuf,
     policies: Vec<DbmsPolicy>,
     decoder: ArchiveDecoder,
-    received: Vec<(TempFile, CagePath)>,
+    received: Vec<Received>,
+}
+
+/// A database received into the scratch folder.
+#[derive(Debug)]
+struct Received {
+    copy: TempFile,
+    path: CagePath,
+    mode: u32,
+    mtime_ns: i64,
 }
 
 impl DbmsRestore {
-    /// Starts a restore into `cage`; received databases wait in `scratch` (root-only).
-    pub fn new(cage: &Path, policies: &[DbmsPolicy], scratch: &Path) -> Self {
+    /// Starts a restore of databases under `policies`; received databases wait in
+    /// `scratch` (root-only).
+    pub fn new(policies: &[DbmsPolicy], scratch: &Path) -> Self {
         Self {
-            cage: cage.to_owned(),
             scratch: scratch.to_owned(),
             policies: policies.to_vec(),
             decoder: ArchiveDecoder::new(),
@@ -266,17 +280,27 @@ impl DbmsRestore {
         self.decoder.handle_input(data);
         while let Some(event) = self.decoder.poll_event()? {
             match event {
-                ArchiveEvent::File { path, .. } => {
+                ArchiveEvent::File {
+                    path,
+                    mode,
+                    mtime_ns,
+                    ..
+                } => {
                     if !is_database(&path, &self.policies) {
                         return Err(DbmsError::NotADatabase(path.to_string()));
                     }
                     let scratch = scratch_dir(&self.scratch)?;
-                    let tmp = scratch.create_temp(0o600).map_err(io_err(&self.scratch))?;
-                    self.received.push((tmp, path));
+                    let copy = scratch.create_temp(0o600).map_err(io_err(&self.scratch))?;
+                    self.received.push(Received {
+                        copy,
+                        path,
+                        mode,
+                        mtime_ns,
+                    });
                 }
                 ArchiveEvent::Data(bytes) => {
-                    if let Some((tmp, _)) = self.received.last_mut() {
-                        Write::write_all(tmp.file(), &bytes).map_err(io_err(&self.scratch))?;
+                    if let Some(r) = self.received.last_mut() {
+                        Write::write_all(r.copy.file(), &bytes).map_err(io_err(&self.scratch))?;
                     }
                 }
                 ArchiveEvent::FileEnd | ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
@@ -285,40 +309,20 @@ impl DbmsRestore {
         Ok(())
     }
 
-    /// Checks the stream ended and applies every database with the backup API, with the
-    /// cage owner's identity (a database or directory it creates is the owner's).
+    /// Checks the stream ended and every received file is an SQLite database, then puts
+    /// each into `cage`, the staging copy of the owner's cage; returns how many.
     ///
     /// # Errors
-    /// A [`DbmsError`]; databases already applied stay restored, the others untouched.
-    pub fn commit(mut self) -> Result<usize, DbmsError> {
+    /// A [`DbmsError`]; the cage itself is untouched either way (the staging copy is
+    /// committed or dropped as a whole).
+    pub fn stage_into(mut self, cage: &mut PassiveRestore) -> Result<usize, DbmsError> {
         self.decoder.finish()?;
-        let (cage, owner) = open_cage(&self.cage)?;
         let count = self.received.len();
-        for (mut tmp, rel) in std::mem::take(&mut self.received) {
-            let copy = tmp.dir().display(tmp.name());
-            check_header(tmp.file(), &copy, &rel)?;
-            let target = self.cage.join(rel.as_str());
-            let parent = rel.parent().unwrap_or_default();
-            let cage = cage.try_clone().map_err(io_err(&target))?;
-            let shown = target.clone();
-            run_watched(&shown, STALL, move |progress| {
-                let src = Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                    .map_err(sql_err(&copy))?;
-                as_user(owner, || {
-                    cage.create_dir_all(parent.as_str(), 0o700, None)
-                        .map_err(io_err(&target))?;
-                    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-                        | OpenFlags::SQLITE_OPEN_CREATE
-                        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-                    let mut dst =
-                        Connection::open_with_flags(&target, flags).map_err(sql_err(&target))?;
-                    copy_pages(&src, &mut dst, progress).map_err(sql_err(&target))
-                })
-                .map_err(io_err(&target))?
-            })
-            .map_err(io_err(&shown))??;
-            // The scratch copy is removed only now that the watched thread is done with it.
-            drop(tmp);
+        for mut r in std::mem::take(&mut self.received) {
+            let shown = r.copy.dir().display(r.copy.name());
+            check_header(r.copy.file(), &shown, &r.path)?;
+            cage.place_file(&r.path, r.copy.file(), r.mode & 0o777, r.mtime_ns)
+                .map_err(|e| DbmsError::Staging(e.to_string()))?;
         }
         Ok(count)
     }
@@ -367,6 +371,22 @@ mod tests {
 
     const P: DbmsPolicy = DbmsPolicy(0xAABB_CCDD);
 
+    /// Restores a DBMS stream into `cage` as a session does: the databases staged into a
+    /// copy of the cage, which replaces the cage.
+    fn restore_into(cage: &Path, stream: &[u8], scratch: &Path) -> Result<usize, DbmsError> {
+        let keep_all = crate::registration::PassiveBackup::default();
+        let mut staging = PassiveRestore::begin(cage, &keep_all).expect("staging");
+        let mut restore = DbmsRestore::new(&[P], scratch);
+        for piece in stream.chunks(1000) {
+            restore.feed(piece)?;
+        }
+        let count = restore.stage_into(&mut staging)?;
+        let staged = staging.stage().expect("stage");
+        staged.apply().expect("apply");
+        staged.remove_old();
+        Ok(count)
+    }
+
     #[test]
     fn databases_are_found_only_under_registered_policies() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -408,17 +428,20 @@ mod tests {
         live.execute("UPDATE t SET v = 'changed' WHERE id = 1", [])
             .expect("update");
 
-        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
-        for piece in stream.chunks(1000) {
-            restore.feed(piece).expect("feed");
-        }
-        assert_eq!(restore.commit().expect("commit"), 1);
-        // The still-open connection sees the restored content.
+        // The old database's hot journal and WAL stay out of the restored cage: SQLite
+        // would play them back into the new database.
+        std::fs::write(cage.join("dbms/aabbccdd/main.db-journal"), b"stale").expect("journal");
+        drop(live);
         assert_eq!(
-            rows(&live),
+            restore_into(&cage, &stream, &dir.path().join("scratch")).expect("restore"),
+            1
+        );
+        assert!(!cage.join("dbms/aabbccdd/main.db-journal").exists());
+        let reopened = Connection::open(&path).expect("open");
+        assert_eq!(
+            rows(&reopened),
             vec![(1, "one".to_owned()), (2, "two".to_owned())]
         );
-        assert!(!cage.join("dbms/aabbccdd/main.restore-tmp").exists());
     }
 
     #[test]
@@ -447,9 +470,7 @@ mod tests {
             eprintln!("not root: ownership handover cannot be tested");
             return;
         }
-        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
-        restore.feed(&stream).expect("feed");
-        restore.commit().expect("commit");
+        restore_into(&cage, &stream, &dir.path().join("scratch")).expect("restore");
         for rel in ["dbms", "dbms/aabbccdd", "dbms/aabbccdd/main.db"] {
             let m = std::fs::metadata(cage.join(rel)).expect(rel);
             assert_eq!((m.uid(), m.gid()), (4242, 4242), "{rel}");
@@ -467,9 +488,8 @@ mod tests {
         archive::file_header(&mut stream, &rel, 5, 0, 0o600);
         stream.extend_from_slice(b"junk!");
         archive::end(&mut stream);
-        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
-        restore.feed(&stream).expect("feed");
-        assert!(matches!(restore.commit(), Err(DbmsError::NotADatabase(_))));
+        let refused = restore_into(&cage, &stream, &dir.path().join("scratch"));
+        assert!(matches!(refused, Err(DbmsError::NotADatabase(_))));
         assert_eq!(rows(&target), vec![(1, "keep".to_owned())]);
 
         let mut evil = BytesMut::new();
@@ -481,7 +501,7 @@ mod tests {
             0,
             0o600,
         );
-        let mut restore = DbmsRestore::new(&cage, &[P], &dir.path().join("scratch"));
+        let mut restore = DbmsRestore::new(&[P], &dir.path().join("scratch"));
         assert!(matches!(
             restore.feed(&evil),
             Err(DbmsError::NotADatabase(_))

@@ -16,6 +16,7 @@
 #![deny(unsafe_code)] // one reasoned exception: ipc::server::become_owner
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
+pub mod commit;
 pub mod confined;
 pub mod dbms;
 pub mod ipc;

@@ -3,7 +3,8 @@
 //! Paths are relative to a drive's root. An include applies to a drive when it names that
 //! drive's letter or `!:` (the drive being processed). The top-level `private`, `sys`,
 //! `system` and `resource` directories are never public, symlinks are never followed, and
-//! restore writes each file to a temporary name next to it and renames it into place.
+//! restore writes each file to a temporary name next to it ([`StagedFile`]) and renames
+//! it into place when the owner's restore is committed (`crate::commit`).
 //!
 //! Public files lie outside cages, in folders that other owners and users share, so the
 //! engine lists, reads and writes them with the owner's own identity
@@ -16,6 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
+use serde::{Deserialize, Serialize};
 
 use crate::confined::identity::{Identity, as_user};
 use crate::confined::{Dir, Kind, TempFile};
@@ -202,8 +204,9 @@ pub fn capture_public(
 }
 
 /// Restores a public stream onto `drive` with the owner's identity: each selected file is
-/// written to a new temporary file under a random name in its directory and renamed into
-/// place; files the rules do not select are skipped and returned.
+/// written to a new temporary file under a random name in its directory, made durable
+/// and returned staged ([`StagedFile`]), to be renamed into place by the owner's commit;
+/// files the rules do not select are skipped and returned.
 #[derive(Debug)]
 pub struct PublicRestore {
     drive: Drive,
@@ -211,8 +214,96 @@ pub struct PublicRestore {
     owner: Identity,
     decoder: ArchiveDecoder,
     current: Option<(CagePath, TempFile, u32)>,
+    staged: Vec<StagedFile>,
     skipped: Vec<CagePath>,
     temps: Option<crate::recovery::TempLog>,
+}
+
+/// What a public restore leaves for its owner's commit.
+#[derive(Debug)]
+pub struct PublicStaged {
+    /// The files, durable under their temporary names.
+    pub files: Vec<StagedFile>,
+    /// The paths the rules do not select (not written).
+    pub skipped: Vec<CagePath>,
+}
+
+/// A restored public file, durable under a temporary name next to its target; dropped
+/// without [`StagedFile::apply`], the temporary file is removed.
+#[derive(Debug)]
+pub struct StagedFile {
+    tmp: TempFile,
+    target: String,
+    root: PathBuf,
+    dir: String,
+    owner: Identity,
+}
+
+/// What a commit journal records of a staged public file: enough to place it after a
+/// power cut ([`finish_commit`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The drive's root.
+    pub root: PathBuf,
+    /// The file's folder, relative to the root.
+    pub dir: String,
+    /// The temporary name.
+    pub temp: String,
+    /// The final name.
+    pub name: String,
+    /// The owner (user and group) the rename is done as.
+    pub owner: (u32, u32),
+}
+
+impl StagedFile {
+    /// Returns what the commit journal records of it.
+    pub fn record(&self) -> FileRecord {
+        FileRecord {
+            root: self.root.clone(),
+            dir: self.dir.clone(),
+            temp: self.tmp.name().to_owned(),
+            name: self.target.clone(),
+            owner: (self.owner.uid, self.owner.gid),
+        }
+    }
+
+    /// The folder it is in (synced by the commit before the journal is written).
+    pub fn folder(&self) -> &Dir {
+        self.tmp.dir()
+    }
+
+    /// Renames it over its target, as its owner (in a shared, sticky folder the owner may
+    /// replace only what it could replace itself). The caller syncs the folder.
+    ///
+    /// # Errors
+    /// An I/O error; the temporary file is then removed.
+    pub fn apply(self) -> std::io::Result<()> {
+        let Self {
+            tmp, target, owner, ..
+        } = self;
+        as_user(owner, || tmp.place(&target)).and_then(|r| r)
+    }
+}
+
+/// Places a staged public file after a power cut, as its owner, reaching its folder from
+/// the drive's root without following a link; a temporary file that is gone was placed
+/// already.
+///
+/// # Errors
+/// An I/O error.
+pub fn finish_commit(record: &FileRecord) -> std::io::Result<()> {
+    let owner = Identity::new(record.owner.0, record.owner.1);
+    as_user(owner, || {
+        let dir = Dir::open_root(&record.root)?.open_dir(&record.dir)?;
+        match dir.stat(&record.temp)? {
+            Some(m) if m.kind == Kind::File => {
+                dir.rename(&record.temp, &dir, &record.name)?;
+                dir.sync()
+            }
+            _ => Ok(()),
+        }
+    })
+    .and_then(|r| r)
 }
 
 impl PublicRestore {
@@ -224,6 +315,7 @@ impl PublicRestore {
             owner,
             decoder: ArchiveDecoder::new(),
             current: None,
+            staged: Vec::new(),
             skipped: Vec::new(),
             temps: None,
         }
@@ -260,13 +352,18 @@ impl PublicRestore {
                     }
                 }
                 ArchiveEvent::FileEnd => {
-                    if let Some((path, tmp, mode)) = self.current.take() {
+                    if let Some((path, mut tmp, mode)) = self.current.take() {
                         let target = self.drive.root.join(path.as_str());
-                        as_user(self.owner, || {
-                            tmp.commit(path.file_name(), mode & 0o777, None)
-                        })
-                        .and_then(|r| r)
-                        .map_err(io_err(&target))?;
+                        as_user(self.owner, || tmp.prepare(mode & 0o777, None))
+                            .and_then(|r| r)
+                            .map_err(io_err(&target))?;
+                        self.staged.push(StagedFile {
+                            tmp,
+                            target: path.file_name().to_owned(),
+                            root: self.drive.root.clone(),
+                            dir: path.parent().unwrap_or_default().as_str().to_owned(),
+                            owner: self.owner,
+                        });
                     }
                 }
                 ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
@@ -293,13 +390,17 @@ impl PublicRestore {
         .map_err(io_err(&target))
     }
 
-    /// Checks the stream ended; returns the skipped paths.
+    /// Checks the stream ended; returns the staged files and the skipped paths.
     ///
     /// # Errors
-    /// [`PublicError::Archive`] if the stream was truncated.
-    pub fn finish(mut self) -> Result<Vec<CagePath>, PublicError> {
+    /// [`PublicError::Archive`] if the stream was truncated (the staged files are then
+    /// removed).
+    pub fn finish(mut self) -> Result<PublicStaged, PublicError> {
         self.decoder.finish()?;
-        Ok(std::mem::take(&mut self.skipped))
+        Ok(PublicStaged {
+            files: std::mem::take(&mut self.staged),
+            skipped: std::mem::take(&mut self.skipped),
+        })
     }
 }
 
@@ -329,6 +430,13 @@ mod tests {
     fn write(path: &Path, data: &[u8]) {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, data).expect("write");
+    }
+
+    /// Puts staged files in place (what the owner's commit does).
+    fn apply(staged: PublicStaged) {
+        for f in staged.files {
+            f.apply().expect("apply");
+        }
     }
 
     #[test]
@@ -397,7 +505,7 @@ mod tests {
         }
         let mut r = PublicRestore::new(&c, &p, Identity::new(4242, 4242));
         r.feed(&stream).expect("feed");
-        r.finish().expect("finish");
+        apply(r.finish().expect("finish"));
         for rel in ["public/app/old.txt", "public/app/new.txt"] {
             let m = std::fs::metadata(c.root.join(rel)).expect(rel);
             assert_eq!(
@@ -435,7 +543,14 @@ mod tests {
         for piece in stream.chunks(5) {
             r.feed(piece).expect("feed");
         }
-        assert!(r.finish().expect("finish").is_empty());
+        let staged = r.finish().expect("finish");
+        assert!(staged.skipped.is_empty());
+        assert_eq!(
+            std::fs::read(c.root.join("public/app/a.txt")).expect("read"),
+            b"changed",
+            "nothing is in place before the commit"
+        );
+        apply(staged);
         assert_eq!(
             std::fs::read(c.root.join("public/app/a.txt")).expect("read"),
             b"original"
@@ -449,7 +564,7 @@ mod tests {
         archive::end(&mut evil);
         let mut r = PublicRestore::new(&c, &p, me());
         r.feed(&evil).expect("feed");
-        assert_eq!(r.finish().expect("finish"), vec![target]);
+        assert_eq!(r.finish().expect("finish").skipped, vec![target]);
         assert!(!c.root.join("etc/passwd").exists());
     }
 }

@@ -8,12 +8,13 @@
 //! 1. an interrupted **backup**: its set has no manifest (the manifest is written last,
 //!    after every unit is durable), so the set is useless and is removed; a set that has
 //!    its manifest is complete and kept;
-//! 2. every drive's `private/`: a passive restore interrupted between the exchange of the
-//!    staging folder with the cage and the hand-over of the new cage to its owner left a
-//!    commit record (`.<sid>.commit`: uid, gid, mode): the hand-over is finished. Then
-//!    every staging folder (`.<sid>.staging`: either new data never exchanged, or the old
-//!    cage after the exchange) is removed, so each owner has entirely its old or entirely
-//!    its new passive data;
+//! 2. an interrupted **owner commit** (`crate::commit`): its journal
+//!    `<spool>/.commit-<sid>.toml` names the owner's staged cages and public files, all
+//!    durable before the journal was written; the commit is finished (each cage
+//!    exchanged unless it was, and handed over; each public file placed unless it was).
+//!    Then every drive's staging folders (`private/.<sid>.staging`: either new data whose
+//!    commit was never journalled, or an old cage after its exchange) are removed, so
+//!    each owner has entirely its old or entirely its new engine-held data;
 //! 3. the spool's scratch folders (database copies, units in transit) are emptied, and
 //!    the temporary files (`.mtpbur-*.tmp`) a public or system restore may have left are
 //!    removed from the folders it noted in `<spool>/.session-temps` ([`TempLog`]) before
@@ -79,7 +80,7 @@ pub struct Interrupted {
 pub struct Recovered {
     /// The session that was interrupted, if any.
     pub interrupted: Option<Interrupted>,
-    /// Cages whose hand-over to their owner was finished.
+    /// Cages whose commit (exchange and hand-over) was finished.
     pub handed_over: Vec<PathBuf>,
     /// What was removed (incomplete sets, staging folders, scratch files).
     pub removed: Vec<PathBuf>,
@@ -145,8 +146,11 @@ pub fn recover(spool: &Path, drives: &[Drive]) -> Recovered {
     {
         remove_incomplete_set(spool, &folder, &mut out);
     }
+    let commits = crate::commit::recover(spool, drives);
+    out.handed_over.extend(commits.cages);
+    out.problems.extend(commits.problems);
     for drive in drives {
-        recover_private(&drive.root.join("private"), &mut out);
+        remove_staging(&drive.root.join("private"), &mut out);
     }
     remove_noted_temps(spool, drives, &mut out);
     for scratch in SCRATCH {
@@ -249,8 +253,8 @@ fn remove_incomplete_set(spool: &Path, folder: &str, out: &mut Recovered) {
     remove(&set, out);
 }
 
-/// Finishes interrupted hand-overs and removes staging folders in one `private/`.
-fn recover_private(private: &Path, out: &mut Recovered) {
+/// Removes the staging folders in one `private/`.
+fn remove_staging(private: &Path, out: &mut Recovered) {
     let Ok(dir) = Dir::open_root(private) else {
         return;
     };
@@ -259,21 +263,6 @@ fn recover_private(private: &Path, out: &mut Recovered) {
             .push(format!("{}: cannot be listed", private.display()));
         return;
     };
-    for e in &entries {
-        let Some(cage) = e
-            .name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".commit"))
-        else {
-            continue;
-        };
-        match finish_hand_over(&dir, &e.name, cage) {
-            Ok(()) => out.handed_over.push(private.join(cage)),
-            Err(err) => out
-                .problems
-                .push(format!("{}: {err}", private.join(cage).display())),
-        }
-    }
     for e in entries {
         if e.kind == Kind::Dir && e.name.starts_with('.') && e.name.ends_with(".staging") {
             match dir.remove_tree(&e.name) {
@@ -287,26 +276,6 @@ fn recover_private(private: &Path, out: &mut Recovered) {
     if let Err(e) = dir.sync() {
         out.problems.push(format!("{}: {e}", private.display()));
     }
-}
-
-/// Gives `cage` the owner and mode its commit record names, then removes the record.
-fn finish_hand_over(private: &Dir, record: &str, cage: &str) -> std::io::Result<()> {
-    let text = String::from_utf8(private.read_file(record, 64)?)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not text"))?;
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad commit record");
-    let mut fields = text.split_whitespace();
-    let uid: u32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
-    let gid: u32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
-    let mode = fields
-        .next()
-        .and_then(|f| u32::from_str_radix(f, 8).ok())
-        .ok_or_else(bad)?;
-    if let Ok(new) = private.open_dir(cage) {
-        new.chown(uid, gid)?;
-        new.chmod(mode & 0o7777)?;
-        new.sync()?;
-    }
-    private.remove_file(record)
 }
 
 /// Removes a file or a tree, recording it.

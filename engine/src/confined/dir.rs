@@ -51,6 +51,8 @@ pub struct Meta {
     pub mtime_ns: i64,
     /// Number of hard links.
     pub nlink: u64,
+    /// Device and inode number: which object it is (names can be swapped, these not).
+    pub dev_ino: (u64, u64),
 }
 
 impl From<rfs::Stat> for Meta {
@@ -72,6 +74,7 @@ impl From<rfs::Stat> for Meta {
                 .saturating_mul(1_000_000_000)
                 .saturating_add(st.st_mtime_nsec as i64),
             nlink: st.st_nlink as u64,
+            dev_ino: (st.st_dev as u64, st.st_ino as u64),
         }
     }
 }

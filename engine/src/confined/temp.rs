@@ -79,7 +79,20 @@ impl TempFile {
     /// # Errors
     /// An I/O error; the temporary file is then removed.
     pub fn commit(mut self, target: &str, mode: u32, owner: Option<(u32, u32)>) -> io::Result<()> {
-        let shown = self.dir.display(target);
+        self.prepare(mode, owner)?;
+        let dir = self.dir.try_clone()?;
+        self.place(target)?;
+        dir.sync()
+    }
+
+    /// Gives the file to `owner` (if any) and `mode`, through its descriptor, and syncs
+    /// it: its content is durable under the temporary name (the directory entry is not,
+    /// until the directory is synced).
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn prepare(&mut self, mode: u32, owner: Option<(u32, u32)>) -> io::Result<()> {
+        let shown = self.dir.display(&self.name);
         let wrap = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", shown.display()));
         let file = &self.file;
         if let Some((uid, gid)) = owner {
@@ -87,10 +100,17 @@ impl TempFile {
         }
         // After the chown: a chown clears set-id bits.
         rustix::fs::fchmod(file, Mode::from_raw_mode(mode & 0o7777)).map_err(|e| wrap(e.into()))?;
-        file.sync_all().map_err(wrap)?;
+        file.sync_all().map_err(wrap)
+    }
+
+    /// Renames the file over `target` in its directory (the caller syncs the directory).
+    ///
+    /// # Errors
+    /// An I/O error; the temporary file is then removed.
+    pub fn place(mut self, target: &str) -> io::Result<()> {
         self.dir.rename(&self.name, &self.dir, target)?;
         self.name.clear();
-        self.dir.sync()
+        Ok(())
     }
 }
 

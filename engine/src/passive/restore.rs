@@ -1,5 +1,5 @@
-//! I/O shell: restores passive streams into a staging copy of a cage and commits it
-//! atomically.
+//! I/O shell: restores passive streams (and the owner's databases) into a staging copy
+//! of a cage, to be committed atomically.
 //!
 //! The staging directory `<drive>/private/.<sid>.staging` sits next to the cage on the
 //! same file system. It is created by the engine, owned by root and mode 0700, so the
@@ -7,10 +7,17 @@
 //! restore can redirect the engine's writes. It starts as a copy of the cage (only the
 //! registration files when `delete_before_restore` is set; read through the confined
 //! layer, so a link in the cage is never followed), receives the base and then every
-//! increment in order, and replaces the cage with one `renameat2(RENAME_EXCHANGE)`: at any
+//! increment in order, and the databases of the DBMS units ([`PassiveRestore::place_file`]).
+//! [`PassiveRestore::stage`] makes it durable; the owner's commit (`crate::commit`) then
+//! replaces the cage with one `renameat2(RENAME_EXCHANGE)` ([`StagedCage::apply`]): at any
 //! moment the cage holds either the old or the new data, never a mix. Only then is the
 //! new cage given its owner and mode, through its descriptor, and the old one removed
 //! through descriptors.
+//!
+//! Whether the exchange has happened is told by identity, not by name: the commit journal
+//! records the staging folder's device and inode ([`CageRecord`]), which an owner cannot
+//! forge, and recovery ([`finish_commit`]) exchanges only if that folder is still the
+//! staging one.
 #![allow(
     clippy::disallowed_methods,
     reason = "creates the drive's own private folder (root's) if it is missing"
@@ -20,6 +27,8 @@ use std::fs::{File, FileTimes};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use super::archive::{ArchiveDecoder, ArchiveError, ArchiveEvent};
 use super::select::is_selected;
@@ -54,8 +63,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError + '_ {
 ///
 /// Call protocol: [`PassiveRestore::begin`], then for each unit (base first, then the
 /// increments oldest first) [`PassiveRestore::feed`] with its raw bytes and
-/// [`PassiveRestore::end_unit`]; finally [`PassiveRestore::commit`]. Dropping it without
-/// commit leaves the cage untouched (the staging directory is removed on the next begin).
+/// [`PassiveRestore::end_unit`], and [`PassiveRestore::place_file`] for databases;
+/// finally [`PassiveRestore::stage`], whose [`StagedCage`] the owner's commit applies.
+/// Dropped before, it removes its staging folder and the cage is untouched.
 #[derive(Debug)]
 pub struct PassiveRestore {
     private: Dir,
@@ -67,6 +77,17 @@ pub struct PassiveRestore {
     decoder: ArchiveDecoder,
     current: Option<Current>,
     skipped: Vec<CagePath>,
+    /// Staged: the staging folder is the [`StagedCage`]'s now.
+    handed_on: bool,
+}
+
+impl Drop for PassiveRestore {
+    /// A restore given up before it was staged leaves nothing behind.
+    fn drop(&mut self) {
+        if !self.handed_on {
+            let _ = self.private.remove_tree(&self.staging_name);
+        }
+    }
 }
 
 /// The owner (and mode) of the cage, given to everything the restore creates.
@@ -144,6 +165,7 @@ impl PassiveRestore {
             decoder: ArchiveDecoder::new(),
             current: None,
             skipped: Vec::new(),
+            handed_on: false,
         })
     }
 
@@ -175,67 +197,53 @@ impl PassiveRestore {
         &self.skipped
     }
 
-    /// Replaces the cage with the staging directory atomically, hands the new cage to the
-    /// owner and removes the old data.
+    /// Makes the staging copy durable (every file and folder entry on its file system)
+    /// and returns it, ready to be committed.
     ///
     /// # Errors
-    /// [`RestoreError::Io`] if the exchange fails (the cage is then unchanged).
-    pub fn commit(self) -> Result<(), RestoreError> {
+    /// [`RestoreError::Io`]; the cage is untouched.
+    pub fn stage(mut self) -> Result<StagedCage, RestoreError> {
         let cage = self.private.display(&self.cage_name);
-        // Every copied and restored byte is durable before the new data replaces the old.
         self.staging.sync_fs().map_err(io_err(&cage))?;
-        // Between the exchange and the hand-over the new cage is root's: a record of its
-        // owner lets the next start finish the hand-over after a power cut
-        // (`crate::recovery`).
-        let record = commit_record_name(&self.cage_name);
-        let (ids, mode) = self
-            .owner
-            .map_or((None, 0o755), |o| (Some(o.ids()), o.mode));
-        if let Some((uid, gid)) = ids {
-            write_commit_record(&self.private, &record, uid, gid, mode).map_err(io_err(&cage))?;
-        }
-        if self.owner.is_some() {
-            self.private
-                .exchange(&self.staging_name, &self.private, &self.cage_name)
-                .map_err(io_err(&cage))?;
-        } else {
-            self.private
-                .rename(&self.staging_name, &self.private, &self.cage_name)
-                .map_err(io_err(&cage))?;
-        }
-        // `staging` now is the cage: give it its owner and mode.
-        if let Some((uid, gid)) = ids {
-            self.staging.chown(uid, gid).map_err(io_err(&cage))?;
-        }
-        self.staging.chmod(mode).map_err(io_err(&cage))?;
-        self.staging.sync().map_err(io_err(&cage))?;
-        self.private.sync().map_err(io_err(&cage))?;
-        if ids.is_some() {
-            self.private.remove_file(&record).map_err(io_err(&cage))?;
-        }
-        self.remove_old_cage();
-        Ok(())
+        let staged = self.staging.meta().map_err(io_err(&cage))?.dev_ino;
+        let cage = StagedCage {
+            private: self.private.try_clone().map_err(io_err(&cage))?,
+            cage_name: self.cage_name.clone(),
+            staging_name: self.staging_name.clone(),
+            staging: self.staging.try_clone().map_err(io_err(&cage))?,
+            owner: self.owner,
+            staged,
+        };
+        self.handed_on = true;
+        Ok(cage)
     }
 
-    /// Removes the old cage (now under the staging name) after the commit. It is taken
-    /// from the owner first (root, 0700), so the owner cannot add to it through its name;
-    /// an owner that keeps adding through a descriptor it held only keeps its own old
-    /// data around until the next restore, which removes it before it starts.
-    fn remove_old_cage(&self) {
-        let shown = self.private.display(&self.staging_name);
-        if let Ok(old) = self.private.open_dir(&self.staging_name) {
-            let _ = old.chown(0, 0).and_then(|()| old.chmod(0o700));
+    /// Puts a whole file (a restored database) at `path` in the staging copy, replacing
+    /// what the copy holds there, and removes the database's rollback journal, WAL and
+    /// shared-memory files beside it: they belong to the old database, and SQLite would
+    /// play them back into the new one.
+    ///
+    /// # Errors
+    /// [`RestoreError::Io`]; the cage is untouched.
+    pub fn place_file(
+        &mut self,
+        path: &CagePath,
+        from: &mut File,
+        mode: u32,
+        mtime_ns: i64,
+    ) -> Result<(), RestoreError> {
+        let target = self.staging.display(path.as_str());
+        let mut file = self.create_file(path)?;
+        std::io::Seek::rewind(from).map_err(io_err(&target))?;
+        std::io::copy(from, &mut file).map_err(io_err(&target))?;
+        finish_file(&target, file, mtime_ns, mode)?;
+        for suffix in ["-journal", "-wal", "-shm"] {
+            let side = format!("{}{suffix}", path.as_str());
+            self.staging
+                .remove_file(&side)
+                .map_err(io_err(&self.staging.display(&side)))?;
         }
-        let mut last = None;
-        for _ in 0..3 {
-            match self.private.remove_tree(&self.staging_name) {
-                Ok(()) => return,
-                Err(e) => last = Some(e),
-            }
-        }
-        if let Some(e) = last {
-            tracing::warn!(path = %shown.display(), %e, "old cage left for the next restore to remove");
-        }
+        Ok(())
     }
 
     fn apply(&mut self, event: ArchiveEvent) -> Result<(), RestoreError> {
@@ -365,23 +373,137 @@ fn copy_tree(from: &Dir, to: &Dir, everything: bool, top: bool) -> Result<(), Re
     Ok(())
 }
 
-/// The name, in a drive's `private` folder, of the record of a cage's owner kept while
-/// its restore is committed.
-pub(crate) fn commit_record_name(cage_name: &str) -> String {
-    format!(".{cage_name}.commit")
+/// A cage's new content, staged and durable, waiting for its owner's commit.
+#[derive(Debug)]
+pub struct StagedCage {
+    private: Dir,
+    cage_name: String,
+    staging_name: String,
+    staging: Dir,
+    owner: Option<Owner>,
+    /// The staging folder's device and inode: after the exchange, the cage's.
+    staged: (u64, u64),
 }
 
-/// Writes `uid gid mode` (mode in octal) as the commit record `name`, durably.
-fn write_commit_record(
-    private: &Dir,
-    name: &str,
-    uid: u32,
-    gid: u32,
-    mode: u32,
-) -> std::io::Result<()> {
-    let _ = private.remove_file(name);
-    let mut file = private.create_new(name, 0o600)?;
-    file.write_all(format!("{uid} {gid} {mode:o}\n").as_bytes())?;
-    file.sync_all()?;
+/// What a commit journal records of a staged cage: enough to finish its commit after a
+/// power cut ([`finish_commit`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CageRecord {
+    /// The drive's `private` folder.
+    pub private: PathBuf,
+    /// The cage's name in it.
+    pub cage: String,
+    /// Device and inode of the staged folder.
+    pub staged: (u64, u64),
+    /// Owner and mode the new cage is given (`None`: the cage did not exist; it becomes
+    /// root's, mode 0755, as a new cage is).
+    pub owner: Option<(u32, u32, u32)>,
+}
+
+impl StagedCage {
+    /// Returns the cage's path (for messages).
+    pub fn cage(&self) -> PathBuf {
+        self.private.display(&self.cage_name)
+    }
+
+    /// Returns what the commit journal records of it.
+    pub fn record(&self) -> CageRecord {
+        CageRecord {
+            private: self.private.path().to_owned(),
+            cage: self.cage_name.clone(),
+            staged: self.staged,
+            owner: self.owner.map(|o| (o.uid, o.gid, o.mode)),
+        }
+    }
+
+    /// Exchanges the staging copy with the cage (or moves it into place when there was no
+    /// cage), then gives the new cage its owner and mode through its descriptor and
+    /// syncs both folders. The old cage stays under the staging name until
+    /// [`StagedCage::remove_old`].
+    ///
+    /// # Errors
+    /// An I/O error.
+    pub fn apply(&self) -> std::io::Result<()> {
+        if self.owner.is_some() {
+            self.private
+                .exchange(&self.staging_name, &self.private, &self.cage_name)?;
+        } else {
+            self.private
+                .rename(&self.staging_name, &self.private, &self.cage_name)?;
+        }
+        // The descriptor follows the folder: it is the cage now.
+        hand_over(&self.staging, self.owner.map(|o| (o.uid, o.gid, o.mode)))?;
+        self.private.sync()
+    }
+
+    /// Removes what is under the staging name (the old cage after the exchange; the
+    /// staged copy if the commit never came), through descriptors; what cannot be
+    /// removed is left for recovery or the next restore. Dropping it does the same.
+    pub fn remove_old(&self) {
+        let shown = self.private.display(&self.staging_name);
+        if let Ok(old) = self.private.open_dir(&self.staging_name) {
+            let _ = old.chown(0, 0).and_then(|()| old.chmod(0o700));
+        }
+        let mut last = None;
+        for _ in 0..3 {
+            match self.private.remove_tree(&self.staging_name) {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            tracing::warn!(path = %shown.display(), %e, "old cage left for the next restore to remove");
+        }
+    }
+}
+
+impl Drop for StagedCage {
+    fn drop(&mut self) {
+        self.remove_old();
+    }
+}
+
+/// Gives a new cage its owner and mode (`None`: root's, 0755) and syncs it.
+fn hand_over(cage: &Dir, owner: Option<(u32, u32, u32)>) -> std::io::Result<()> {
+    let mode = match owner {
+        Some((uid, gid, mode)) => {
+            cage.chown(uid, gid)?;
+            mode
+        }
+        None => 0o755,
+    };
+    // After the chown: a chown clears set-id bits.
+    cage.chmod(mode & 0o7777)?;
+    cage.sync()
+}
+
+/// Finishes the commit of a staged cage after a power cut: exchanges it with the cage if
+/// that has not happened (the staging folder is still the staged one), then hands the
+/// new cage over. The old cage, left under the staging name, is removed by recovery.
+///
+/// # Errors
+/// An I/O error, or neither name holds the staged folder any more.
+pub fn finish_commit(record: &CageRecord) -> std::io::Result<()> {
+    let private = Dir::open_root(&record.private)?;
+    let staging_name = format!(".{}.staging", record.cage);
+    let is_staged = |name: &str| -> std::io::Result<bool> {
+        Ok(private
+            .stat(name)?
+            .is_some_and(|m| m.kind == Kind::Dir && m.dev_ino == record.staged))
+    };
+    if is_staged(&staging_name)? {
+        if private.stat(&record.cage)?.is_some() {
+            private.exchange(&staging_name, &private, &record.cage)?;
+        } else {
+            private.rename(&staging_name, &private, &record.cage)?;
+        }
+    }
+    if !is_staged(&record.cage)? {
+        return Err(std::io::Error::other(format!(
+            "{}: the staged cage is gone",
+            private.display(&record.cage).display()
+        )));
+    }
+    hand_over(&private.open_dir(&record.cage)?, record.owner)?;
     private.sync()
 }

@@ -68,7 +68,9 @@ fn restore(cage: &Path, sel: &PassiveBackup, units: &[&[u8]]) -> Vec<CagePath> {
         r.end_unit().expect("end unit");
     }
     let skipped = r.skipped().to_vec();
-    r.commit().expect("commit");
+    let staged = r.stage().expect("stage");
+    staged.apply().expect("apply");
+    staged.remove_old();
     skipped
 }
 

@@ -1,10 +1,13 @@
 //! What the engine itself does for the data kinds it holds, shared by sessions and the
-//! per-unit API: the effective passive selection, and applying restored passive (with
-//! DBMS) and public units.
+//! per-unit API: the effective passive selection, and staging restored passive (with
+//! DBMS) and public units for the owner's commit (`crate::commit`).
 
 use super::request::{EngineConfig, Failure};
-use crate::passive::PassiveRestore;
-use crate::registration::{BackupRegistration, Drive};
+use crate::commit::OwnerCommit;
+use crate::dbms::DbmsRestore;
+use crate::passive::{PassiveRestore, StagedCage};
+use crate::public::StagedFile;
+use crate::registration::{BackupRegistration, Drive, PassiveBackup};
 use crate::spool::UnitReader;
 use crate::unit::{UnitId, UnitKind};
 
@@ -29,23 +32,26 @@ pub(crate) fn open_unit(path: &std::path::Path) -> Result<UnitReader, Failure> {
 /// The spool's root-only directory for database copies (backup and restore).
 pub(crate) const DBMS_SCRATCH: &str = ".dbms-scratch";
 
-/// Restores passive units of `reg` on `drive`, in order: passive base and increments
-/// into one staging copy of the cage, committed atomically, then DBMS units. `fresh`:
-/// the first passive data of this drive in the operation (only then does
-/// `delete_before_restore` start from an empty cage; later increments build on it).
-/// Returns the files the registration does not select.
-pub(crate) fn restore_passive(
+/// Stages passive units of `reg` on `drive` into one staging copy of the cage, in order:
+/// passive base and increments, then the databases of the DBMS units. `fresh`: the first
+/// passive data of this drive in the operation (only then does `delete_before_restore`
+/// start from an empty cage; later increments build on it). Returns the staged cage, to
+/// be committed with the owner's other data, and the files the registration does not
+/// select.
+pub(crate) fn stage_cage(
     config: &EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
     units: &[(UnitId, std::path::PathBuf)],
     fresh: bool,
-) -> Result<Vec<String>, Failure> {
+) -> Result<(StagedCage, Vec<String>), Failure> {
     let cage = drive.cage(reg.sid);
     let (dbms, files): (Vec<_>, Vec<_>) =
         units.iter().partition(|(id, _)| id.kind == UnitKind::Dbms);
-    let mut skipped = Vec::new();
-    if !files.is_empty() {
+    let selection = if files.is_empty() {
+        // Databases only: the rest of the cage is kept as it is.
+        PassiveBackup::default()
+    } else {
         let mut selection = effective_passive(reg).ok_or_else(|| {
             Failure::new(
                 -5,
@@ -53,37 +59,38 @@ pub(crate) fn restore_passive(
             )
         })?;
         selection.delete_before_restore &= fresh;
-        let mut restore = PassiveRestore::begin(&cage, &selection)?;
-        for (_, path) in files {
-            let mut reader = open_unit(path)?;
-            while let Some(block) = reader.next_block()? {
-                restore.feed(&block)?;
-            }
-            restore.end_unit()?;
-        }
-        skipped = restore.skipped().iter().map(ToString::to_string).collect();
-        restore.commit()?;
-    }
-    for (_, path) in dbms {
-        let scratch = config.spool.join(DBMS_SCRATCH);
-        let mut restore = crate::dbms::DbmsRestore::new(&cage, &reg.dbms, &scratch);
+        selection
+    };
+    let mut restore = PassiveRestore::begin(&cage, &selection)?;
+    for (_, path) in files {
         let mut reader = open_unit(path)?;
-        let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
         while let Some(block) = reader.next_block()? {
-            restore.feed(&block).map_err(dbms_err)?;
+            restore.feed(&block)?;
         }
-        restore.commit().map_err(dbms_err)?;
+        restore.end_unit()?;
     }
-    Ok(skipped)
+    let skipped = restore.skipped().iter().map(ToString::to_string).collect();
+    let dbms_err = |e: crate::dbms::DbmsError| Failure::new(-20, e.to_string());
+    for (_, path) in dbms {
+        let mut databases = DbmsRestore::new(&reg.dbms, &config.spool.join(DBMS_SCRATCH));
+        let mut reader = open_unit(path)?;
+        while let Some(block) = reader.next_block()? {
+            databases.feed(&block).map_err(dbms_err)?;
+        }
+        databases.stage_into(&mut restore).map_err(dbms_err)?;
+    }
+    Ok((restore.stage()?, skipped))
 }
 
-/// Restores a public unit onto `drive` (each file atomically; paths outside the rules skipped).
-pub(crate) fn restore_public(
+/// Stages a public unit onto `drive`: each file durable under a temporary name next to
+/// its target (paths outside the rules skipped), to be committed with the owner's other
+/// data.
+pub(crate) fn stage_public(
     config: &EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
     path: &std::path::Path,
-) -> Result<(), Failure> {
+) -> Result<Vec<StagedFile>, Failure> {
     let public = reg.public.as_ref().ok_or_else(|| {
         Failure::new(
             -5,
@@ -99,9 +106,45 @@ pub(crate) fn restore_public(
     while let Some(block) = reader.next_block()? {
         restore.feed(&block).map_err(public_err)?;
     }
-    let skipped = restore.finish().map_err(public_err)?;
-    if !skipped.is_empty() {
-        tracing::warn!(sid = %reg.sid, count = skipped.len(), "public files outside the rules skipped");
+    let staged = restore.finish().map_err(public_err)?;
+    if !staged.skipped.is_empty() {
+        tracing::warn!(sid = %reg.sid, count = staged.skipped.len(), "public files outside the rules skipped");
     }
-    Ok(())
+    Ok(staged.files)
+}
+
+/// Commits what is staged for one owner; the failure says whether anything changed.
+pub(crate) fn commit(staged: OwnerCommit) -> Result<(), Failure> {
+    staged.commit().map_err(|e| Failure::new(-2, e.to_string()))
+}
+
+/// Restores passive (and DBMS) units of one owner on one drive and commits them at once
+/// (the per-unit API, which hands units over one at a time; a session commits all of an
+/// owner's engine-held data together). Returns the files the registration does not
+/// select.
+pub(crate) fn restore_passive(
+    config: &EngineConfig,
+    reg: &BackupRegistration,
+    drive: &Drive,
+    units: &[(UnitId, std::path::PathBuf)],
+    fresh: bool,
+) -> Result<Vec<String>, Failure> {
+    let (cage, skipped) = stage_cage(config, reg, drive, units, fresh)?;
+    let mut staged = OwnerCommit::new(&config.spool, reg.sid);
+    staged.add_cage(cage);
+    commit(staged)?;
+    Ok(skipped)
+}
+
+/// Restores a public unit onto `drive` and commits it at once (the per-unit API).
+pub(crate) fn restore_public(
+    config: &EngineConfig,
+    reg: &BackupRegistration,
+    drive: &Drive,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    let files = stage_public(config, reg, drive, path)?;
+    let mut staged = OwnerCommit::new(&config.spool, reg.sid);
+    staged.add_files(files);
+    commit(staged)
 }

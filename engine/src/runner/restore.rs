@@ -6,9 +6,10 @@ use data_owners::wire::{Callback, DriveLetter};
 use tracing::Instrument;
 
 use super::engine::Engine;
-use super::kinds::{open_unit, restore_passive, restore_public};
+use super::kinds::{self, open_unit, restore_public};
 use super::owner_calls::{drive_letter, push_unit, terminate, watchdog};
 use super::request::{Failure, OwnerRestoreResult, RestoreReport, RestoreRequest, SessionError};
+use crate::commit::OwnerCommit;
 use crate::ipc::OwnerHandle;
 use crate::manifest::{Manifest, OwnerOutcome};
 use crate::mode::{BackupIncType, BurMode, BurPartType};
@@ -329,6 +330,11 @@ impl Engine {
         }
     }
 
+    /// Restores one owner: first everything the engine itself holds for it (passive
+    /// data and databases in its cages, public files, on every drive) staged and then
+    /// committed together (`crate::commit`); then, only if that committed, its active and
+    /// proxy data through the owner and its proxies. A failure after the commit says
+    /// what was restored.
     async fn restore_owner(
         &self,
         sets: &[SpoolSet],
@@ -347,43 +353,66 @@ impl Engine {
             seq.handle_supply(id.drive, id.kind, true)
                 .map_err(|e| Failure::new(-20, e.to_string()))?;
         }
+        let held = self.stage_owner(sets, &steps, reg, skipped)?;
+        kinds::commit(held)?;
+        let committed = engine_held_kinds(&steps);
         let drives: BTreeSet<char> = steps.iter().map(|(_, id)| id.drive).collect();
         for letter in drives {
-            let drive = self
-                .config
-                .drives
-                .iter()
-                .find(|d| d.letter == letter)
-                .ok_or_else(|| Failure::new(-1, format!("drive {letter} is not configured")))?;
-            let on_drive: Vec<&RestoreStep> =
-                steps.iter().filter(|(_, id)| id.drive == letter).collect();
-            let passive: Vec<&RestoreStep> = on_drive
-                .iter()
-                .copied()
-                .filter(|(_, id)| id.kind.is_passive())
-                .collect();
-            if !passive.is_empty() {
-                let units: Vec<(UnitId, std::path::PathBuf)> = passive
-                    .iter()
-                    .map(|(set, id)| (*id, sets[*set].unit_path(*id)))
-                    .collect();
-                let list = restore_passive(&self.config, reg, drive, &units, true)?;
-                skipped.extend(list);
-            }
+            let drive = self.configured_drive(letter)?;
             let mut owner_handle = None;
-            let rest = on_drive
+            let rest = steps
                 .iter()
-                .filter(|(_, id)| !id.kind.is_passive() && id.kind != UnitKind::System);
+                .filter(|(_, id)| id.drive == letter && !is_engine_held(id.kind));
             for (set, id) in rest {
                 let path = sets[*set].unit_path(*id);
                 self.restore_active_unit(reg, drive, *id, &path, &mut owner_handle)
-                    .await?;
+                    .await
+                    .map_err(|f| after_commit(f, &committed))?;
             }
             if let Some(h) = owner_handle {
                 completed.push((h, reg.sid, letter));
             }
         }
         Ok(())
+    }
+
+    /// Stages the engine-held data of `reg` on every drive for one commit.
+    fn stage_owner(
+        &self,
+        sets: &[SpoolSet],
+        steps: &[RestoreStep],
+        reg: &BackupRegistration,
+        skipped: &mut Vec<String>,
+    ) -> Result<OwnerCommit, Failure> {
+        let mut staged = OwnerCommit::new(&self.config.spool, reg.sid);
+        let drives: BTreeSet<char> = steps.iter().map(|(_, id)| id.drive).collect();
+        for letter in drives {
+            let drive = self.configured_drive(letter)?;
+            let on_drive = || steps.iter().filter(move |(_, id)| id.drive == letter);
+            let cage_units: Vec<(UnitId, std::path::PathBuf)> = on_drive()
+                .filter(|(_, id)| id.kind.is_passive())
+                .map(|(set, id)| (*id, sets[*set].unit_path(*id)))
+                .collect();
+            if !cage_units.is_empty() {
+                let (cage, list) = kinds::stage_cage(&self.config, reg, drive, &cage_units, true)?;
+                staged.add_cage(cage);
+                skipped.extend(list);
+            }
+            for (set, id) in on_drive().filter(|(_, id)| id.kind == UnitKind::Public) {
+                let path = sets[*set].unit_path(*id);
+                staged.add_files(kinds::stage_public(&self.config, reg, drive, &path)?);
+            }
+        }
+        Ok(staged)
+    }
+
+    /// Returns the configured drive `letter`.
+    fn configured_drive(&self, letter: char) -> Result<&Drive, Failure> {
+        self.config
+            .drives
+            .iter()
+            .find(|d| d.letter == letter)
+            .ok_or_else(|| Failure::new(-1, format!("drive {letter} is not configured")))
     }
 
     /// Hands a proxy unit of `reg` to its proxy data manager.
@@ -464,4 +493,37 @@ async fn push_active(
         })
         .await
     }
+}
+
+/// True for the kinds the engine writes itself and commits per owner (system data is
+/// restored for every owner before the others; see `restore_all_system_data`).
+fn is_engine_held(kind: UnitKind) -> bool {
+    kind.is_passive() || matches!(kind, UnitKind::Public | UnitKind::System)
+}
+
+/// The engine-held kinds among an owner's steps, in words, as committed.
+fn engine_held_kinds(steps: &[RestoreStep]) -> Vec<&'static str> {
+    let mut kinds = BTreeSet::new();
+    for (_, id) in steps {
+        kinds.insert(match id.kind {
+            UnitKind::PassiveBase | UnitKind::PassiveIncrement => "passive",
+            UnitKind::Dbms => "database",
+            UnitKind::Public => "public",
+            UnitKind::System => "system",
+            _ => continue,
+        });
+    }
+    kinds.into_iter().collect()
+}
+
+/// An active or proxy failure after the owner's engine-held data was committed: the
+/// reason says what was restored.
+fn after_commit(f: Failure, committed: &[&str]) -> Failure {
+    if committed.is_empty() {
+        return f;
+    }
+    Failure::new(
+        f.code,
+        format!("{} data restored; then {}", committed.join(", "), f.reason),
+    )
 }

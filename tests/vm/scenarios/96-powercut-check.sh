@@ -5,7 +5,8 @@
 #   after a cut restore: the passive owner's cage is entirely as before the restore or
 #     entirely as restored (never a mix), with its owner and mode;
 # in both: the daemon starts and says in status.toml that the session was interrupted
-# (if it was), no incomplete set, staging folder, journal or partial unit is left, every
+# (if it was), no incomplete set, staging folder, session or commit journal or partial
+# unit is left, every
 # set left verifies, and a new backup and a restore from it give back the data as it was
 # before the first boot's session.
 # explicit
@@ -52,7 +53,7 @@ else
 fi
 [ -f $DATA/spool/.session.toml ] && fail "the journal is still there"
 ls -a $DATA/c/private | grep -q '\.staging$' && fail "a staging folder is left"
-ls -a $DATA/c/private | grep -q '\.commit$' && fail "a commit record is left"
+ls -a $DATA/spool | grep -q '^\.commit-' && fail "an owner's commit journal is left"
 find $DATA/spool -name '*.part' | grep -q . && fail "a partial unit is left"
 sets=0
 for d in $DATA/spool/*/; do

@@ -373,6 +373,12 @@ impl DataProvider for BackupProvider {
         if at.parent.is_none() && Self::reserved_root_name(&info.filename) {
             return Err(ResponseCode::AccessDenied);
         }
+        if is_hidden(std::ffi::OsStr::new(&info.filename)) {
+            // Hidden names are the engine's (journals, scratch, temporary files): a host
+            // that could place one could forge what the next start recovers.
+            tracing::warn!(name = %info.filename, "upload of a hidden name refused");
+            return Err(ResponseCode::AccessDenied);
+        }
         let request = RequestKind::of(&info.filename).filter(|_| in_requests && !folder);
         if let (Some(_), Some(running)) = (request, self.session.running()) {
             tracing::warn!(%running, "request refused: a session is running");
@@ -437,8 +443,8 @@ impl DataProvider for BackupProvider {
             other => other,
         })?;
         let in_root = self.files.object(handle)?.parent.is_none();
-        if let (true, PropValue::Str(name)) = (in_root, value) {
-            if Self::reserved_root_name(name) {
+        if let PropValue::Str(name) = value {
+            if in_root && Self::reserved_root_name(name) || is_hidden(std::ffi::OsStr::new(name)) {
                 return Err(ResponseCode::InvalidObjectPropValue);
             }
         }

@@ -744,3 +744,39 @@ fn a_growing_unit_is_announced_once_its_final_name_exists() {
     fx.drain_events();
     assert_eq!(added(&fx), 2, "once");
 }
+
+/// Hidden names in the spool are the engine's: its session journal, its commit journals
+/// (which recovery acts on at the next start), its scratch folders and temporary files. A
+/// host that could upload one could forge what recovery does, so it cannot, in the root
+/// or below, nor rename a file to one. (Before, such uploads were accepted and hidden.)
+#[test]
+fn the_host_cannot_place_a_hidden_name_in_the_spool() {
+    let mut fx = fixture();
+    for name in [
+        ".session.toml",
+        ".session-temps",
+        ".commit-0a000001.toml",
+        ".dbms-scratch",
+        "x.unit.part",
+    ] {
+        assert_eq!(
+            fx.upload(None, name, b"kind = \"restore\"\n"),
+            Err(ResponseCode::AccessDenied),
+            "{name}"
+        );
+        assert!(!fx.spool.join(name).exists(), "{name}");
+    }
+    let requests = fx.find(ParentFilter::Root, "requests");
+    assert_eq!(
+        fx.upload(requests, ".hidden", b"x"),
+        Err(ResponseCode::AccessDenied)
+    );
+    let h = fx.upload(None, "notes.txt", b"x").unwrap();
+    let rename = mtp::codec::value::PropValue::Str(".session-temps".into());
+    assert_eq!(
+        fx.p.set_object_prop(h, mtp::codec::ObjectPropCode::ObjectFileName, &rename),
+        Err(ResponseCode::InvalidObjectPropValue)
+    );
+    assert!(fx.spool.join("notes.txt").is_file());
+    assert!(!fx.spool.join(".session-temps").exists());
+}
