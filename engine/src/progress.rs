@@ -13,12 +13,21 @@ use crate::registration::Sid;
 pub enum ProgressEvent {
     /// The sets a restore or an incremental backup builds on are being verified.
     Verifying,
-    /// Owners are being captured or restored; `owners` of them in all, `bytes` the
-    /// unit bytes a restore will read (0 for a backup: unknown until captured).
+    /// Owners are being captured or restored; `owners` of them in all. `bytes`: for a
+    /// restore the unit bytes it will read; for a backup the expected size of the data
+    /// the engine copies itself (passive files, databases, public files), measured
+    /// before the capture; active data is counted as it is written.
     Started {
         /// Owners in the session.
         owners: u32,
-        /// Unit bytes to restore (restores only).
+        /// Unit bytes to restore, or the expected size of a backup.
+        bytes: u64,
+    },
+    /// Unit bytes written since the last report, while an owner is captured (reported
+    /// every MiB and when a unit is complete; an owner's final figure is in its
+    /// [`ProgressEvent::OwnerDone`]).
+    Written {
+        /// Bytes written.
         bytes: u64,
     },
     /// One owner is finished (captured or restored, or failed).

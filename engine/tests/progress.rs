@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use engine::manifest::OwnerOutcome;
 use engine::runner::{BackupRequest, Progress, ProgressEvent, RestoreRequest};
+use engine::unit::UnitKind;
 
 mod common;
 use common::*;
@@ -25,16 +26,36 @@ async fn backup_and_restore_report_owners_and_bytes() {
     let m = rig.engine.backup(base("b")).await.expect("backup");
     let events = std::mem::take(&mut *seen.lock().expect("lock"));
     let set = rig.spool().join("b");
-    assert_eq!(
-        events[..2],
-        [
-            ProgressEvent::SetCreated { path: set.clone() },
-            ProgressEvent::Started {
-                owners: u32::try_from(m.owners.len()).expect("count"),
-                bytes: 0
-            }
-        ]
+    assert_eq!(events[0], ProgressEvent::SetCreated { path: set.clone() });
+    // The total from the start: the data the engine copies itself, measured before.
+    let ProgressEvent::Started { owners, bytes } = events[1] else {
+        panic!("{:?}", events[1]);
+    };
+    assert_eq!(owners, u32::try_from(m.owners.len()).expect("count"));
+    let held: u64 = m
+        .units
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.id.kind,
+                UnitKind::PassiveBase | UnitKind::Dbms | UnitKind::Public
+            )
+        })
+        .map(|u| u.raw_size)
+        .sum();
+    assert!(
+        bytes <= held && bytes + 4096 >= held,
+        "expected {bytes}, the units carry {held}"
     );
+    // Bytes are counted while written: every unit's bytes, reported on the way.
+    let written: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Written { bytes } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(written, m.units.iter().map(|u| u.size).sum::<u64>());
     // Every file of the set is reported once, complete; the manifest last.
     let mut written: Vec<_> = events
         .iter()

@@ -17,7 +17,8 @@
 #      half-written left, every set left verifies, backup and restore work again;
 # then `e2fsck -fn` on the image must find nothing wrong. The cut falls at a different
 # moment in each cycle: PC_DELAY fixes it (seconds; the first cycle uses 0.5, later
-# ones a random 0-4 s).
+# ones a random 0-4 s from the seed PC_SEED, printed: `PC_SEED=S tests/vm/powercut.sh N`
+# repeats a run).
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${VM_OUT:-$VM_DIR/out}/powercut
@@ -31,6 +32,9 @@ command -v mkfs.ext4 >/dev/null && command -v e2fsck >/dev/null || {
 }
 PATH=$PATH:/sbin:/usr/sbin
 
+SEED=${PC_SEED:-$((RANDOM * 32768 + RANDOM))}
+RANDOM=$SEED
+log "$CYCLES cycles, seed $SEED (repeat: PC_SEED=$SEED tests/vm/powercut.sh $CYCLES)"
 failed=0
 for cycle in $(seq 1 "$CYCLES"); do
     delay=${PC_DELAY:-}

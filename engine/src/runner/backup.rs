@@ -120,7 +120,7 @@ impl Engine {
         self.prestart(&selected);
         self.report(ProgressEvent::Started {
             owners: u32::try_from(selected.len()).unwrap_or(u32::MAX),
-            bytes: 0,
+            bytes: self.expected_backup_size(&selected, req),
         });
         let mut owners = Vec::new();
         let mut units = Vec::new();

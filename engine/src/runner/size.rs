@@ -45,6 +45,38 @@ impl Engine {
             .find(|d| d.letter == id.drive)
             .ok_or(SizeError::NotFound(id))?;
         match id.kind {
+            UnitKind::PassiveBase
+            | UnitKind::PassiveIncrement
+            | UnitKind::PassiveSnapshot
+            | UnitKind::Dbms
+            | UnitKind::Public => self.engine_held_size(reg, drive, id),
+            UnitKind::ActiveBase | UnitKind::ActiveIncrement => {
+                let handle = self.ipc.owner(id.sid).ok_or(OwnerError::NotConnected)?;
+                let d = drive_letter(drive).map_err(|f| SizeError::Io(f.reason))?;
+                match handle
+                    .call(Callback::GetExpectedDataSize { drive: d }, watchdog(reg))
+                    .await?
+                {
+                    Reply::Value(v) => Ok(v),
+                    other => {
+                        Err(OwnerError::Protocol(format!("expected a size, got {other:?}")).into())
+                    }
+                }
+            }
+            _ => Err(SizeError::NotSupported(id)),
+        }
+    }
+}
+
+impl Engine {
+    /// The size of a unit the engine copies itself (passive, DBMS, public), measured.
+    fn engine_held_size(
+        &self,
+        reg: &crate::registration::BackupRegistration,
+        drive: &crate::registration::Drive,
+        id: UnitId,
+    ) -> Result<u64, SizeError> {
+        match id.kind {
             UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::PassiveSnapshot => {
                 passive_size(reg, drive, id)
             }
@@ -68,21 +100,52 @@ impl Engine {
                     .map(|e| header(e.path.as_str().len()) + e.size)
                     .sum())
             }
-            UnitKind::ActiveBase | UnitKind::ActiveIncrement => {
-                let handle = self.ipc.owner(id.sid).ok_or(OwnerError::NotConnected)?;
-                let d = drive_letter(drive).map_err(|f| SizeError::Io(f.reason))?;
-                match handle
-                    .call(Callback::GetExpectedDataSize { drive: d }, watchdog(reg))
-                    .await?
-                {
-                    Reply::Value(v) => Ok(v),
-                    other => {
-                        Err(OwnerError::Protocol(format!("expected a size, got {other:?}")).into())
-                    }
-                }
-            }
             _ => Err(SizeError::NotSupported(id)),
         }
+    }
+
+    /// Returns the expected size of the data a backup of `owners` copies itself (passive
+    /// files, databases, public files, on the drives the request wants): what
+    /// `status.toml` shows as the total from the start. Active data is not known before
+    /// its owner is asked and counts as it is written; what cannot be measured counts 0.
+    pub(crate) fn expected_backup_size(
+        &self,
+        owners: &[crate::registration::Sid],
+        req: &super::request::BackupRequest,
+    ) -> u64 {
+        let mut total = 0u64;
+        for sid in owners {
+            let Some(reg) = self.registrations.get(sid) else {
+                continue;
+            };
+            for drive in self
+                .config
+                .drives
+                .iter()
+                .filter(|d| req.wants_drive(d.letter))
+            {
+                let id = |kind| UnitId {
+                    sid: *sid,
+                    drive: drive.letter,
+                    kind,
+                };
+                let mut units = Vec::new();
+                if reg.passive.is_some() {
+                    units.push(id(UnitKind::PassiveBase));
+                }
+                if !reg.dbms.is_empty() {
+                    units.push(id(UnitKind::Dbms));
+                }
+                if reg.public.is_some() {
+                    units.push(id(UnitKind::Public));
+                }
+                for unit in units {
+                    let size = self.engine_held_size(reg, drive, unit).unwrap_or(0);
+                    total = total.saturating_add(size);
+                }
+            }
+        }
+        total
     }
 }
 

@@ -266,11 +266,15 @@ fn a_unit_shorter_than_declared_fails_and_compressible_units_stay_unannounced() 
     w.write(&[0; 1000]).expect("write");
     let record = w.finish().expect("finish");
     assert!(record.compressed);
-    // Never announced while written: it appears once, complete, under its final name.
+    // Never announced while written: it appears once, complete, under its final name,
+    // after its bytes were counted.
     let path = set.unit_path(id(UnitKind::Dbms));
     assert_eq!(
         events.lock().expect("events").as_slice(),
-        [ProgressEvent::FileWritten { path }]
+        [
+            ProgressEvent::Written { bytes: record.size },
+            ProgressEvent::FileWritten { path }
+        ]
     );
 }
 

@@ -49,7 +49,12 @@ pub struct UnitWriter {
     declared: Option<u64>,
     observer: Option<Progress>,
     open: bool,
+    /// Bytes written since the last [`ProgressEvent::Written`].
+    unreported: u64,
 }
+
+/// How many written bytes make a [`ProgressEvent::Written`] report.
+const REPORT_EVERY: u64 = 1 << 20;
 
 impl UnitWriter {
     /// A writer for unit `id` into `file` (created at `tmp`, renamed to `path` when done).
@@ -78,6 +83,7 @@ impl UnitWriter {
             declared: None,
             observer,
             open: false,
+            unreported: 0,
         }
     }
 
@@ -182,6 +188,7 @@ impl UnitWriter {
             )));
         };
         file.sync_all().map_err(io_err(&self.tmp))?;
+        self.report_written();
         let hasher = std::mem::replace(&mut self.hasher, HashPipe::idle());
         let sha256 = hasher.finalize().ok_or_else(|| SpoolError::Io {
             path: self.tmp.clone(),
@@ -213,6 +220,14 @@ impl UnitWriter {
         }
     }
 
+    /// Reports the bytes written since the last report (the session's progress).
+    fn report_written(&mut self) {
+        let bytes = std::mem::take(&mut self.unreported);
+        if let (Some(observer), true) = (&self.observer, bytes > 0) {
+            observer.report(ProgressEvent::Written { bytes });
+        }
+    }
+
     /// Reports the end of an announced unit.
     fn close(&mut self, ok: bool) {
         if std::mem::take(&mut self.open) {
@@ -237,8 +252,13 @@ impl UnitWriter {
                 "unit already closed",
             )));
         };
-        self.size += write_all_vectored(file, &segments).map_err(io_err(&self.tmp))?;
+        let written = write_all_vectored(file, &segments).map_err(io_err(&self.tmp))?;
+        self.size += written;
         self.hasher.update(segments);
+        self.unreported += written;
+        if self.unreported >= REPORT_EVERY {
+            self.report_written();
+        }
         Ok(())
     }
 }

@@ -29,11 +29,18 @@ What is here
 The commands below are the libmtp tools (package libmtp-examples or mtp-tools) and,
 for a file manager, a FUSE mount made with jmtpfs.
 
+Beware: the libmtp tools exit with status 0 even when they fail. Read what they print
+(an "Error" line, no "New folder created") and check status.toml after each step.
+
 Look around
 -----------
-  mtp-files                 lists every file with its File ID, name, size and Parent ID
+  mtp-files                 lists every file with its File ID, name, size, Parent ID
+                            and Storage ID (folders are not listed: see mtp-folders)
+  mtp-folders               lists the folders with their IDs
   mtp-getfile ID status.toml    copies the file with that ID (status.toml here) to the PC
-  mtp-detect                shows the storages; the one described "Backup" is this one
+  mtp-detect                shows the storages; the one described "Backup" is this one.
+                            It prints storage IDs in hex (0x00030001); mtp-newfolder
+                            needs them in decimal: printf '%d' 0x00030001 gives 196609
 
 Back up
 -------
@@ -59,8 +66,9 @@ Back up
    per kind of data: active, passive, dbms, public, ...) and manifest.toml, which
    is written last and lists every unit with its size and SHA-256.
 
-4. Copy every file of the folder to the PC with mtp-getfile ID NAME (the IDs and
-   folders are listed by mtp-files), or many in one run (one device open for all):
+4. Copy every file of the folder to the PC with mtp-getfile ID NAME (file IDs from
+   mtp-files, the folders from mtp-folders), or many in one run (one device open for
+   all):
 
      mtp-connect --getfile ID1,NAME1 --getfile ID2,NAME2 ...
 
@@ -81,17 +89,20 @@ there or uploaded again (see below).
 Restore
 -------
 1. If the backup is no longer on the device, upload it into a new folder here with the
-   same layout. Create the folders (PARENT is 0 for the top of the storage or a folder
-   ID from mtp-files; STORAGE is the Backup storage's ID from mtp-detect):
+   same layout. Create the folders (PARENT is 0 for the top of the storage, or the ID
+   mtp-newfolder printed for the parent folder, or one from mtp-folders; STORAGE is the
+   Backup storage's ID in decimal, see "Look around"):
 
      mtp-newfolder 20261123T210000Z 0 STORAGE
      mtp-newfolder 0ab7e58c FOLDER_ID STORAGE
      mtp-newfolder c FOLDER_ID STORAGE
 
-   then send each file into its folder:
+   then send each unit file into its folder, and manifest.toml LAST (a folder with a
+   manifest looks complete; a restore of a folder whose units are not all there yet
+   is refused anyway, but only after every byte was checked):
 
-     mtp-sendfile manifest.toml /20261123T210000Z
      mtp-sendfile passive-base.unit /20261123T210000Z/0ab7e58c/c
+     mtp-sendfile manifest.toml /20261123T210000Z
 
 2. Write restore.request on the PC:
 
@@ -121,6 +132,7 @@ With a file manager (FUSE mount)
 /// Every command the text explains (checked by the tests).
 pub const COMMANDS: &[&str] = &[
     "mtp-files",
+    "mtp-folders",
     "mtp-getfile",
     "mtp-connect",
     "mtp-sendfile",
@@ -140,6 +152,21 @@ mod tests {
         for command in COMMANDS {
             assert!(README_TEXT.contains(command), "README.txt lacks {command}");
         }
+    }
+
+    /// The three mistakes the first README made: a hex storage ID for mtp-newfolder
+    /// (it reads it with atol(), as 0), folder IDs from mtp-files (which skips folders),
+    /// the manifest uploaded first (a half-uploaded set looked complete).
+    #[test]
+    fn uploads_take_decimal_storage_ids_and_send_the_manifest_last() {
+        let restore = &README_TEXT[README_TEXT.find("Restore\n-------").unwrap()..];
+        let unit = restore.find("mtp-sendfile passive-base.unit").unwrap();
+        let manifest = restore.find("mtp-sendfile manifest.toml").unwrap();
+        assert!(unit < manifest, "the manifest goes last");
+        assert!(README_TEXT.contains("printf '%d' 0x00030001 gives 196609"));
+        assert_eq!(0x0003_0001.to_string(), "196609");
+        assert!(README_TEXT.contains("mtp-folders               lists the folders"));
+        assert!(README_TEXT.contains("exit with status 0 even when they fail"));
     }
 
     #[test]

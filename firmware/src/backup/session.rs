@@ -147,6 +147,9 @@ pub struct GrowingUnit {
 #[derive(Debug)]
 struct Running {
     claim: Claim,
+    /// Bytes counted for the owner being captured, replaced by its final figure when it
+    /// is done.
+    owner_bytes: u64,
 }
 
 /// The Backup storage's session state (see the module documentation).
@@ -281,7 +284,10 @@ impl Session {
                 ..Status::default()
             };
         });
-        self.running = Some(Running { claim });
+        self.running = Some(Running {
+            claim,
+            owner_bytes: 0,
+        });
     }
 
     /// Records a refused request: state `failed` with the reason, unless a session runs
@@ -313,10 +319,29 @@ impl Session {
                 st.owners_total = owners;
                 st.bytes_total = bytes;
             }),
-            ProgressEvent::OwnerDone { bytes, .. } => self.set_status(|st| {
-                st.owners_done += 1;
-                st.bytes_done += bytes;
-            }),
+            ProgressEvent::Written { bytes } => {
+                if let Some(r) = self.running.as_mut() {
+                    r.owner_bytes = r.owner_bytes.saturating_add(bytes);
+                }
+                self.set_status(|st| {
+                    st.bytes_done = st.bytes_done.saturating_add(bytes);
+                    // The total is an estimate: active data is counted as it comes.
+                    st.bytes_total = st.bytes_total.max(st.bytes_done);
+                });
+            }
+            ProgressEvent::OwnerDone { bytes, .. } => {
+                let counted = self
+                    .running
+                    .as_mut()
+                    .map_or(0, |r| std::mem::take(&mut r.owner_bytes));
+                self.set_status(|st| {
+                    st.owners_done += 1;
+                    st.bytes_done = st.bytes_done.saturating_sub(counted).saturating_add(bytes);
+                    if !restoring {
+                        st.bytes_total = st.bytes_total.max(st.bytes_done);
+                    }
+                });
+            }
             ProgressEvent::SetCreated { path } | ProgressEvent::FileWritten { path } => {
                 self.announce(&path);
             }
@@ -375,13 +400,15 @@ impl Session {
     }
 
     fn end(&mut self, outcome: Outcome) {
+        let backup = self.running.as_ref().is_some_and(|r| !r.claim.restoring);
         self.set_status(|st| {
             st.state = if outcome.ok {
                 State::Done
             } else {
                 State::Failed
             };
-            if outcome.ok && st.bytes_total < st.bytes_done {
+            // A finished backup's total is what it wrote (the start's was an estimate).
+            if outcome.ok && (backup || st.bytes_total < st.bytes_done) {
                 st.bytes_total = st.bytes_done;
             }
             st.last_error = outcome.error;

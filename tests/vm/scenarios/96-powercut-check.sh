@@ -16,6 +16,22 @@
 DATA=/var/lib/mtpbur
 PASSIVE_CAGE=$DATA/c/private/20000020
 HOST=/tmp/work/host
+# The owners whose data the engine itself writes on restore: the passive app (files and
+# public files) and the SQLite app (its database).
+ENGINE_HELD="20000020 20000010"
+# owner_states OLD NEW NOW: per owner (SID), "old", "new" or "mixed": its lines of the
+# ref-data dump NOW equal its lines of OLD, of NEW (both, when they are equal: "new"), or
+# neither.
+owner_states() {
+    awk '
+        { sid = $2; text[FILENAME, sid] = text[FILENAME, sid] $0 "\n"; sids[sid] = 1 }
+        END {
+            for (sid in sids) {
+                o = text[ARGV[1], sid]; n = text[ARGV[2], sid]; c = text[ARGV[3], sid]
+                print sid, (c == n ? "new" : c == o ? "old" : "mixed")
+            }
+        }' "$1" "$2" "$3" | sort
+}
 cage_state() {
     stat -c '%u:%g %a' $PASSIVE_CAGE
     (cd $PASSIVE_CAGE && find . -type f | sort | xargs sha256sum) | sha256sum
@@ -45,6 +61,17 @@ if [ "$mode" = restore ]; then
         cat $DATA/cage-before $DATA/cage-changed /tmp/work/cage-after >> "$LOG"
         fail "the passive owner's cage is neither its old nor its restored data"
     fi
+    # Every owner whose data the engine holds (passive files with public files, a
+    # database) is entirely old or entirely restored; the owners that restore their own
+    # (active) data are reported.
+    owners_dump /tmp/work/dump-after || fail "dump failed"
+    owner_states $DATA/dump-changed $DATA/dump-before /tmp/work/dump-after > /tmp/work/states
+    cat /tmp/work/states >> "$LOG"
+    for sid in $ENGINE_HELD; do
+        grep -q "^$sid mixed" /tmp/work/states &&
+            fail "owner $sid has a mix of its old and its restored data"
+    done
+    owners=$(tr '\n' ' ' < /tmp/work/states)
 else
     cage=unchanged
     owners_dump /tmp/work/dump-after || fail "dump failed"
@@ -83,7 +110,7 @@ bk_wait 300 || fail "restore did not finish"
 owners_dump /tmp/work/dump-restored || fail "dump failed"
 dumps_equal $DATA/dump-before /tmp/work/dump-restored ||
     fail "restored data differs from the data before the cut"
-note "$mode cut: interrupted $journal, passive cage $cage, complete sets left $sets, status $state"
+note "$mode cut: interrupted $journal, passive cage $cage${owners:+, owners: $owners}, complete sets left $sets, status $state"
 stop_daemon
 sync
 umount $DATA || fail "cannot unmount /dev/vda"

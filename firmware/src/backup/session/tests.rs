@@ -351,3 +351,59 @@ fn ended_a_new_session_announces_afresh() {
     );
     assert_eq!(added(&drain(&mut s)), ["s1/restore-result.toml"]);
 }
+
+#[test]
+fn backing_up_bytes_count_while_an_owner_is_captured_and_settle_when_it_is_done() {
+    let mut s = backing_up();
+    progress(
+        &mut s,
+        ProgressEvent::Started {
+            owners: 2,
+            bytes: 10 << 20,
+        },
+    );
+    assert_eq!(
+        s.status().bytes_total,
+        10 << 20,
+        "the estimate from the start"
+    );
+    for _ in 0..3 {
+        progress(&mut s, ProgressEvent::Written { bytes: 1 << 20 });
+    }
+    assert_eq!(s.status().bytes_done, 3 << 20, "counted while captured");
+    // Compressed, the owner's units hold less than was counted on the way.
+    progress(
+        &mut s,
+        ProgressEvent::OwnerDone {
+            sid: Sid(1),
+            ok: true,
+            bytes: 2 << 20,
+        },
+    );
+    assert_eq!(s.status().bytes_done, 2 << 20);
+    // An active owner writes more than the estimate knew: the total follows.
+    for _ in 0..9 {
+        progress(&mut s, ProgressEvent::Written { bytes: 1 << 20 });
+    }
+    assert_eq!(s.status().bytes_done, 11 << 20);
+    assert_eq!(s.status().bytes_total, 11 << 20);
+    // It fails: its bytes no longer count.
+    progress(
+        &mut s,
+        ProgressEvent::OwnerDone {
+            sid: Sid(2),
+            ok: false,
+            bytes: 0,
+        },
+    );
+    assert_eq!(s.status().bytes_done, 2 << 20);
+    s.handle(News::Ended(Outcome {
+        ok: true,
+        error: None,
+    }));
+    assert_eq!(
+        (s.status().bytes_done, s.status().bytes_total),
+        (2 << 20, 2 << 20),
+        "a finished backup's total is what it wrote"
+    );
+}
