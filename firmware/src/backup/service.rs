@@ -251,7 +251,7 @@ fn report_interrupted(news: &Sender<News>, i: &Interrupted) {
             i.folder
         ),
         SessionKind::Restore => format!(
-            "interrupted: the device stopped during the restore from {}; every owner has its old or its new passive data, other kinds may be partly restored",
+            "interrupted: the device stopped during the restore from {}; every owner has either all its old or all its restored files, databases and public files; data applications restore themselves may be partly restored",
             i.folder
         ),
     };
