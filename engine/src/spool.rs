@@ -252,6 +252,25 @@ impl SpoolSet {
         Ok((manifest, problems))
     }
 
+    /// Verifies what an incremental backup reads of this set, the earlier one: its
+    /// manifest and every snapshot unit it lists (size, SHA-256, framing, block
+    /// checksums). Its other units need not be there: a host keeps the sets and uploads
+    /// only the manifest and the snapshots for the next increment. Nothing is modified.
+    ///
+    /// # Errors
+    /// [`SpoolError`] if the manifest is unusable, otherwise `Ok` with every
+    /// [`Problem`] found (empty when the snapshots are sound).
+    pub fn verify_snapshots(&self) -> Result<(Manifest, Vec<Problem>), SpoolError> {
+        let manifest = self.read_manifest()?;
+        let problems = manifest
+            .units
+            .iter()
+            .filter(|u| u.id.kind.is_snapshot())
+            .filter_map(|u| self.verify_unit(u).err())
+            .collect();
+        Ok((manifest, problems))
+    }
+
     fn verify_unit(&self, unit: &UnitRecord) -> Result<(), Problem> {
         let id = unit.id;
         let path = self.unit_path(id);

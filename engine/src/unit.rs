@@ -39,6 +39,11 @@ impl UnitKind {
         matches!(self, Self::ActiveIncrement | Self::PassiveIncrement)
     }
 
+    /// Returns true for the snapshot kinds (what an increment is computed against).
+    pub fn is_snapshot(self) -> bool {
+        matches!(self, Self::ActiveSnapshot | Self::PassiveSnapshot)
+    }
+
     /// Returns true for the passive kinds (restored before active ones).
     pub fn is_passive(self) -> bool {
         matches!(

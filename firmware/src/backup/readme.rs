@@ -84,7 +84,8 @@ Back up
 
 An incremental backup stores only what changed since an earlier one: put that earlier
 backup's folder name in snapshots. The folder must be on the device, either still
-there or uploaded again (see below).
+there or uploaded again (see below); only its manifest.toml and its *-snapshot.unit
+files are needed.
 
 Restore
 -------

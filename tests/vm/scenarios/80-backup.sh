@@ -1,8 +1,10 @@
 #!/bin/sh
 # Scenario backup: the product's story with stock libmtp tools only. A full base backup
 # of the reference owners is copied out with mtp-getfile and checked against the
-# manifest's SHA-256 on the host; data changes on the device; an incremental backup
-# against the first set holds only the change; the device's data is destroyed and both
+# manifest's SHA-256 on the host and deleted from the device; data changes on the
+# device; the host uploads only the base's manifest and snapshot units, and an
+# incremental backup against them holds only the change; the device's data is destroyed
+# and both
 # sets are deleted from the device; the host uploads them again (mtp-newfolder +
 # mtp-sendfile) and restores base + increment; the device's data then equals the state
 # at the incremental backup (records, keys, database rows, files, public files: the
@@ -35,6 +37,18 @@ owners_change || fail "ref-data change failed"
 owners_dump /tmp/work/dump-changed || fail "dump failed"
 cmp -s /tmp/work/dump-seeded /tmp/work/dump-changed && fail "ref-data change changed nothing"
 report "device data changed ($(diff /tmp/work/dump-seeded /tmp/work/dump-changed | grep -c '^[-+][^-+]') dump lines)" ok 0 "$(elapsed $t)"
+
+# The device keeps no set: the base goes, and for the increment only its manifest and
+# snapshot units come back (docs/host-guide.md, section 4).
+t=$(now)
+bk_delete "$BASE" || fail "deleting $BASE on the device failed"
+rm -rf /tmp/work/snaps
+(cd $HOST/$BASE && find . -type f \( -name manifest.toml -o -name '*-snapshot.unit' \)) |
+    while read -r f; do
+        mkdir -p "/tmp/work/snaps/$(dirname "$f")" && cp "$HOST/$BASE/$f" "/tmp/work/snaps/$f"
+    done
+bk_upload_set /tmp/work/snaps "$BASE" || fail "uploading the snapshots of $BASE failed"
+report "base deleted on the device; its manifest and snapshots uploaded" ok $BK_BYTES "$(elapsed $t)"
 
 t=$(now)
 bk_run "scope = \"full\"\ntype = \"incremental\"\nsnapshots = \"$BASE\"\nlabel = \"inc\"\n" ||
