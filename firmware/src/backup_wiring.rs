@@ -9,6 +9,7 @@ use crate::profile::{Profile, SystemRestoreSetting};
 use engine::registration::{CENTRAL_REPOSITORY_SID, Drive};
 use engine::runner::EngineConfig;
 use engine::system::{SystemPolicy, SystemRestore};
+use firmware::backup::access::Policy;
 use firmware::backup::intake::Intake;
 use firmware::backup::provider::BackupProvider;
 use firmware::backup::service::BackupService;
@@ -21,6 +22,8 @@ use crate::error::Error;
 const DEFAULT_SOCKET: &str = "/run/mtpbur/engine.sock";
 /// Where owner executables are looked up when the profile names no directory.
 const DEFAULT_OWNERS_DIR: &str = "/usr/lib/mtpbur/owners";
+/// The control socket when the profile names none.
+pub(crate) const DEFAULT_CONTROL_SOCKET: &str = "/run/mtpbur/control.sock";
 /// How long an active owner may take to connect and confirm it is ready, unless the
 /// profile says (`[backup] ready_timeout`).
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,6 +95,7 @@ pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> 
 pub(crate) fn backup_provider(
     config: EngineConfig,
     storage: StorageId,
+    policy: Policy,
 ) -> Result<(BackupProvider, BackupService), Error> {
     let mut dirs: Vec<PathBuf> = config.drives.iter().map(|d| d.root.clone()).collect();
     dirs.push(config.spool.clone());
@@ -120,10 +124,12 @@ pub(crate) fn backup_provider(
     }
     let intake = Intake::new(spool.clone(), letters, service.clone());
     let provider =
-        BackupProvider::new(storage, &spool, intake, news_rx).map_err(|source| Error::Storage {
-            name: "Backup".into(),
-            path: spool.clone(),
-            source,
+        BackupProvider::new(storage, &spool, intake, news_rx, policy).map_err(|source| {
+            Error::Storage {
+                name: "Backup".into(),
+                path: spool.clone(),
+                source,
+            }
         })?;
     info!(spool = %spool.display(), storage = format!("0x{:08x}", storage.0), "Backup storage ready");
     Ok((provider, service))

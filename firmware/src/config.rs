@@ -8,6 +8,7 @@ mtpbur - MTP device daemon (public storages and the Backup storage) on a USB gad
 
 USAGE:
     mtpbur --profile <FILE> [--check]
+    mtpbur ctl allow --for <DURATION> | revoke | status  [--profile <FILE> | --socket <PATH>]
 
 OPTIONS:
     -p, --profile <FILE>   Board profile (TOML): USB ids and strings, the UDC, the public
@@ -21,6 +22,16 @@ OPTIONS:
 ENVIRONMENT:
     RUST_LOG               Log filter (tracing), e.g. `info`, `mtp=debug`, `board=trace`.
                            Default: info.
+
+CONTROL (root only, on the device):
+    mtpbur ctl allow --for 10m   Let hosts use the Backup storage for 10 minutes (90s, 10m,
+                                 1h; at most 24h). Under `access = \"consent\"` (the
+                                 default) a host sees only README.txt and status.toml
+                                 until then.
+    mtpbur ctl revoke            End the consent now.
+    mtpbur ctl status            Say whether hosts are allowed, and until when.
+    The command talks to the daemon's control socket: --socket, else the profile's
+    [backup] control_socket, else /run/mtpbur/control.sock. Exit status 1 on refusal.
 
 SIGNALS:
     SIGTERM, SIGINT        Unbind the gadget from the UDC, remove it and exit 0.
@@ -45,6 +56,15 @@ pub(crate) enum Command {
     Help,
     /// Print the version.
     Version,
+    /// Send a control command to the running daemon.
+    Ctl {
+        /// The command.
+        control: firmware::backup::access::Control,
+        /// `--socket`.
+        socket: Option<PathBuf>,
+        /// `--profile` (its `control_socket`).
+        profile: Option<PathBuf>,
+    },
 }
 
 /// Parses the arguments (without the program name).
@@ -52,6 +72,10 @@ pub(crate) enum Command {
 /// # Errors
 /// A message for an unknown option or a missing profile.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let args: Vec<String> = args.into_iter().collect();
+    if args.first().is_some_and(|a| a == "ctl") {
+        return parse_ctl(&args[1..]);
+    }
     let mut profile = None;
     let mut check = false;
     let mut args = args.into_iter();
@@ -72,6 +96,40 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         Command::Check(profile)
     } else {
         Command::Run(profile)
+    })
+}
+
+/// Parses `mtpbur ctl ...` (without `ctl`).
+fn parse_ctl(args: &[String]) -> Result<Command, String> {
+    use firmware::backup::access::{Control, parse_duration};
+    let mut command = None;
+    let mut duration = None;
+    let (mut socket, mut profile) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--for" => duration = Some(value("--for")?),
+            "--socket" => socket = Some(PathBuf::from(value("--socket")?)),
+            "-p" | "--profile" => profile = Some(PathBuf::from(value("--profile")?)),
+            "allow" | "revoke" | "status" if command.is_none() => command = Some(a.clone()),
+            other => return Err(format!("ctl: unexpected {other:?} (see --help)")),
+        }
+    }
+    let control = match (command.as_deref(), duration) {
+        (Some("allow"), Some(d)) => Control::Allow {
+            secs: parse_duration(&d)?,
+        },
+        (Some("allow"), None) => return Err("ctl allow: --for <DURATION> (e.g. 10m)".into()),
+        (Some("revoke"), None) => Control::Revoke,
+        (Some("status"), None) => Control::Status,
+        (Some(c), Some(_)) => return Err(format!("ctl {c}: --for is for allow")),
+        _ => return Err("ctl: allow, revoke or status (see --help)".into()),
+    };
+    Ok(Command::Ctl {
+        control,
+        socket,
+        profile,
     })
 }
 
@@ -100,5 +158,44 @@ mod tests {
         assert_eq!(parse(args(&["--help"])), Ok(Command::Help));
         assert!(parse(args(&[])).unwrap_err().contains("missing --profile"));
         assert!(parse(args(&["--bogus"])).unwrap_err().contains("--bogus"));
+    }
+
+    #[test]
+    fn ctl_commands_parse() {
+        use firmware::backup::access::Control;
+        assert_eq!(
+            parse(args(&["ctl", "allow", "--for", "10m"])),
+            Ok(Command::Ctl {
+                control: Control::Allow { secs: 600 },
+                socket: None,
+                profile: None
+            })
+        );
+        assert_eq!(
+            parse(args(&["ctl", "status", "--socket", "/tmp/c.sock"])),
+            Ok(Command::Ctl {
+                control: Control::Status,
+                socket: Some("/tmp/c.sock".into()),
+                profile: None
+            })
+        );
+        assert_eq!(
+            parse(args(&["ctl", "revoke", "-p", "a.toml"])),
+            Ok(Command::Ctl {
+                control: Control::Revoke,
+                socket: None,
+                profile: Some("a.toml".into())
+            })
+        );
+        for (bad, word) in [
+            (&["ctl"][..], "allow, revoke or status"),
+            (&["ctl", "allow"][..], "--for"),
+            (&["ctl", "allow", "--for", "2d"][..], "like 90s"),
+            (&["ctl", "status", "--for", "1m"][..], "is for allow"),
+            (&["ctl", "allow", "revoke"][..], "unexpected"),
+        ] {
+            let e = parse(args(bad)).unwrap_err();
+            assert!(e.contains(word), "{bad:?}: {e}");
+        }
     }
 }

@@ -36,6 +36,11 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Check(p) => run::check(&p),
+        Command::Ctl {
+            control,
+            socket,
+            profile,
+        } => return run::ctl(control, socket, profile),
         // One thread serves everything: under the emulated controller (and on single-core
         // boards) cross-thread wake-ups per USB completion cost more than they save.
         Command::Run(p) => match tokio::runtime::Builder::new_current_thread()

@@ -79,6 +79,12 @@ pub(crate) struct BackupProfile {
     /// Seconds an active owner may take to connect and confirm it is ready (default 10;
     /// six times that for owners with `requires_delay_to_prepare_data="yes"`).
     pub(crate) ready_timeout: Option<u64>,
+    /// Who may use the Backup storage: `"consent"` (default: a host only while the
+    /// device's user allows it, `mtpbur ctl allow`) or `"open"` (every host; development
+    /// and the VM).
+    pub(crate) access: Option<firmware::backup::access::Policy>,
+    /// The root-only control socket (`mtpbur ctl`; default `/run/mtpbur/control.sock`).
+    pub(crate) control_socket: Option<PathBuf>,
 }
 
 /// A group, by name or by number.

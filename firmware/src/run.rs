@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::profile::Profile;
 use board::GadgetSpec;
+use firmware::backup::access::Policy;
+use firmware::backup::control;
 use firmware::backup::service::BackupService;
 use mtp::providers::{DeviceIdentity, DeviceProvider, FilesProvider, StorageConfig};
 use mtp::{Responder, ResponderConfig, StorageId};
@@ -139,10 +141,53 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
                 None => println!("owner socket {} (0666: any local user)", e.socket.display()),
             }
             println!("owner executables {}", e.owner_dir.display());
+            let control = p
+                .backup
+                .control_socket
+                .clone()
+                .unwrap_or_else(|| crate::backup_wiring::DEFAULT_CONTROL_SOCKET.into());
+            match p.backup.access.unwrap_or_default() {
+                Policy::Open => println!("access open: every host may use the Backup storage"),
+                Policy::Consent => println!(
+                    "access consent: hosts only after `mtpbur ctl allow` (control socket {})",
+                    control.display()
+                ),
+            }
         }
         None => println!("no Backup storage (the profile has no [backup] spool and drives)"),
     }
     Ok(())
+}
+
+/// `mtpbur ctl`: sends one command to the daemon's control socket and prints the reply
+/// (exit 0) or the refusal (exit 1).
+pub(crate) fn ctl(
+    control: firmware::backup::access::Control,
+    socket: Option<PathBuf>,
+    profile: Option<PathBuf>,
+) -> std::process::ExitCode {
+    let path = match (socket, profile) {
+        (Some(s), _) => Ok(s),
+        (None, Some(p)) => Profile::load(&p).map(|p| {
+            p.backup
+                .control_socket
+                .unwrap_or_else(|| crate::backup_wiring::DEFAULT_CONTROL_SOCKET.into())
+        }),
+        (None, None) => Ok(crate::backup_wiring::DEFAULT_CONTROL_SOCKET.into()),
+    };
+    let reply = path
+        .map_err(|e| e.to_string())
+        .and_then(|path| control::request(&path, control));
+    match reply {
+        Ok(text) => {
+            println!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mtpbur ctl: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// How long a stop waits for the backup engine to end its session.
@@ -163,14 +208,40 @@ fn backup_storage(
         return Ok(None);
     };
     let storage = storage_id(profile.storages.len());
-    match crate::backup_wiring::backup_provider(engine, storage) {
+    let policy = profile.backup.access.unwrap_or_default();
+    match crate::backup_wiring::backup_provider(engine, storage, policy) {
         Ok((backup, service)) => {
             providers.push(Box::new(backup));
+            start_control(profile, policy, &service);
             Ok(Some(service))
         }
         Err(e) => {
             error!(error = %e, "no Backup storage: the backup engine did not start");
             Ok(None)
+        }
+    }
+}
+
+/// Serves the control socket (`mtpbur ctl`). Without it a consent-only Backup storage
+/// stays closed, which the log says.
+fn start_control(profile: &Profile, policy: Policy, service: &BackupService) {
+    let path = profile
+        .backup
+        .control_socket
+        .clone()
+        .unwrap_or_else(|| crate::backup_wiring::DEFAULT_CONTROL_SOCKET.into());
+    match control::bind(&path) {
+        Ok(listener) => {
+            info!(socket = %path.display(), access = ?policy, "control socket ready");
+            tokio::spawn(control::serve(
+                listener,
+                policy,
+                service.clone(),
+                firmware::backup::provider::unix_now,
+            ));
+        }
+        Err(e) => {
+            error!(socket = %path.display(), error = %e, "no control socket: consent cannot be given")
         }
     }
 }

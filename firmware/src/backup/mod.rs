@@ -8,13 +8,16 @@
 //! - [`status`] renders `status.toml` and `owners.toml`;
 //! - [`readme`] holds the text of `README.txt`;
 //! - [`session`] owns the state of the storage's sessions: it takes in news and says what
-//!   the host must hear.
+//!   the host must hear;
+//! - [`access`] decides whether a host may use the storage now (open, or consent on the
+//!   device) and parses the control socket's commands.
 //!
 //! With I/O:
 //! - [`service`] runs the engine on its own thread and sends the session its news;
 //! - [`intake`] checks a request against the spool and the device and hands the job over;
 //! - [`provider`] is the `mtp::provider::DataProvider` that serves the storage and drains
-//!   the session's news.
+//!   the session's news;
+//! - [`control`] serves the root-only control socket (`mtpbur ctl allow --for 10m`).
 //!
 //! ```text
 //!  USB thread                                   engine thread
@@ -23,6 +26,8 @@
 //!     └──── Session ◀──────┴──── News channel ◀──────┘
 //! ```
 
+pub mod access;
+pub mod control;
 pub mod intake;
 pub mod naming;
 pub mod provider;

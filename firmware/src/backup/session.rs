@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use engine::registration::Sid;
 use engine::runner::ProgressEvent;
 
+use super::access::{Access, Policy};
 use super::status::{State, Status};
 
 /// What changes the session (see the module documentation).
@@ -50,6 +51,10 @@ pub enum News {
     Progress(ProgressEvent),
     /// The session ended (or one was found interrupted at start, or the engine died).
     Ended(Outcome),
+    /// The device's user allowed hosts until this Unix time (the control socket).
+    AllowUntil(i64),
+    /// The device's user ended the consent.
+    Revoke,
 }
 
 /// What an accepted request claims.
@@ -156,6 +161,7 @@ struct Running {
 #[derive(Debug)]
 pub struct Session {
     spool: PathBuf,
+    access: Access,
     status: Status,
     owners_text: String,
     registered: BTreeSet<Sid>,
@@ -169,10 +175,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session machine for sets below `spool` (engine paths are made relative to it).
-    pub fn new(spool: PathBuf) -> Self {
+    /// A session machine for sets below `spool` (engine paths are made relative to it),
+    /// under the access `policy`.
+    pub fn new(spool: PathBuf, policy: Policy) -> Self {
         Self {
             spool,
+            access: Access::new(policy),
             status: Status::default(),
             owners_text: String::new(),
             registered: BTreeSet::new(),
@@ -199,7 +207,20 @@ impl Session {
             News::Refused(reason) => self.refuse(reason),
             News::Progress(event) => self.progress(event),
             News::Ended(outcome) => self.end(outcome),
+            News::AllowUntil(until) => self.access.allow_until(until),
+            News::Revoke => self.access.revoke(),
         }
+    }
+
+    /// Whether a host may use the storage (beyond `README.txt` and `status.toml`) at
+    /// `now` (Unix seconds).
+    pub fn allowed(&self, now: i64) -> bool {
+        self.access.allowed(now)
+    }
+
+    /// The access state, for `status.toml`.
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     /// Returns the next thing the host must hear: objects added first, then changed

@@ -10,6 +10,8 @@
 //! owners_done = 1
 //! owners_total = 3
 //! last_error = "line 2: field `type`: must be \"base\" or \"incremental\", not \"x\""
+//! access = "allowed"           # open, allowed or "consent required" (then nothing else)
+//! access_until = "2026-12-04T10:00:00Z"
 //! ```
 //!
 //! ```toml
@@ -78,6 +80,13 @@ pub struct Status {
     /// The last error, in words (a refused request or a failed operation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Whether a host may use the storage: `open`, `allowed` (with `access_until`) or
+    /// `consent required` (then nothing else is shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<String>,
+    /// When the consent ends (UTC, RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_until: Option<String>,
 }
 
 impl Status {
@@ -284,6 +293,8 @@ mod tests {
                 last_error: Some(
                     "line 2: field `type`: must be \"base\", not \"x\"\nsecond".into(),
                 ),
+                access: Some("allowed".into()),
+                access_until: Some("2026-12-04T10:00:00Z".into()),
             };
             assert_eq!(Status::from_toml(&status.to_toml()).unwrap(), status);
         }

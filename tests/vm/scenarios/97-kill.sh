@@ -33,6 +33,9 @@ cage_state() {
 delay_for() {
     awk -v s="$seed" -v n="$1" 'BEGIN { srand(s); for (i = 0; i < n; i++) r = rand(); printf "%.1f", r * 3 }'
 }
+# private_dump FILE: the dump without `public` lines (the passive app's registration does
+# not name its public folder: no restore touches it, and ref-data change changes it).
+private_dump() { owners_dump /tmp/work/dump-all && awk '$3 != "public"' /tmp/work/dump-all > "$1"; }
 # leftovers: fail if recovery left anything of the killed session.
 leftovers() {
     [ -f $DATA/spool/.session.toml ] && fail "round $1: the session journal is still there"
@@ -56,7 +59,7 @@ back_to_base() {
     bk_wait 300 || fail "round $1: the restore of the base did not finish"
     [ "$BK_STATE" = done ] && [ -z "$(bk_field last_error)" ] ||
         fail "round $1: restore of the base: $BK_STATE $(bk_field last_error)"
-    owners_dump /tmp/work/dump-now || fail "dump failed"
+    private_dump /tmp/work/dump-now || fail "dump failed"
     dumps_equal /tmp/work/dump-base /tmp/work/dump-now ||
         fail "round $1: the data restored from the base differs from the base"
 }
@@ -69,7 +72,7 @@ bk_init || fail "no Backup storage"
 bk_run 'scope = "full"\ntype = "base"\nlabel = "base"\n' ||
     fail "the base backup did not finish: $(bk_field last_error)"
 BASE=$BK_SET
-owners_dump /tmp/work/dump-base || fail "dump failed"
+private_dump /tmp/work/dump-base || fail "dump failed"
 cage_state > /tmp/work/cage-base
 mkdir -p /tmp/work/req
 i=1; reported=0; old=0; new=0; idle=0
@@ -120,7 +123,7 @@ while [ "$i" -le "$rounds" ]; do
         else fail "round $i: the passive owner's cage is neither its old nor its restored data"
         fi
     else
-        owners_dump /tmp/work/dump-now || fail "dump failed"
+        private_dump /tmp/work/dump-now || fail "dump failed"
         dumps_equal /tmp/work/dump-base /tmp/work/dump-now ||
             fail "round $i: the owners' data changed when a backup was killed"
     fi

@@ -15,7 +15,11 @@
 //! - announcements: every folder and file a session writes is announced with ObjectAdded
 //!   as the engine reports it (a unit read while it grows as soon as it is opened);
 //! - protection: the folders a running session reads or writes cannot be changed
-//!   (DeviceBusy) until it ends.
+//!   (DeviceBusy) until it ends;
+//! - consent: under `access = "consent"`, while the device's user has not allowed it,
+//!   the host sees only `README.txt` and `status.toml` (which says `access = "consent
+//!   required"`) and everything else is refused with AccessDenied; when access starts
+//!   or ends the host hears StorageInfoChanged.
 //!
 //! What a session changes is owned by [`Session`]; the provider drains its news channel
 //! at every call ([`BackupProvider::pump`]) and turns its outputs into MTP events.
@@ -47,12 +51,14 @@ use hidden::is_hidden;
 use request_sink::RequestSink;
 use virtual_files::{Generated, Published, TextSource, record};
 
+use super::access::Policy;
 use super::intake::{Intake, REQUESTS_DIR, RequestKind};
 use super::readme::README_TEXT;
 use super::session::{GrowingUnit, News, Output, Session, UnitState};
+use super::status::Status;
 
 /// Returns the current Unix time in seconds.
-fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -72,6 +78,8 @@ pub struct BackupProvider {
     status: Published,
     /// Growing units reported before their final name exists (see [`Self::announce`]).
     deferred: Vec<PathBuf>,
+    /// Whether the host was allowed at the last look (to announce a change).
+    was_allowed: bool,
     pending_request: Option<(ObjectHandle, RequestKind)>,
     events: VecDeque<ProviderEvent>,
     now: fn() -> i64,
@@ -98,6 +106,7 @@ impl BackupProvider {
         spool: &Path,
         intake: Intake,
         news: Receiver<News>,
+        policy: Policy,
     ) -> std::io::Result<Self> {
         // Everything in the Backup storage is every application's private data: the
         // daemon's alone (0700 folders, 0600 files; uploads too, see `private`).
@@ -116,7 +125,7 @@ impl BackupProvider {
         .with_hidden(is_hidden);
         let now = unix_now();
         // The engine reports paths as it was configured; listings use the real spool.
-        let session = Session::new(spool.to_owned());
+        let session = Session::new(spool.to_owned(), policy);
         let mut provider = Self {
             id: ProviderId(0),
             storage,
@@ -132,6 +141,7 @@ impl BackupProvider {
             owners: Published::default(),
             status: Published::default(),
             deferred: Vec::new(),
+            was_allowed: policy == Policy::Open,
             pending_request: None,
             events: VecDeque::new(),
             now: unix_now,
@@ -139,7 +149,7 @@ impl BackupProvider {
         // What the engine said while starting is the first state, not a change.
         provider.pump();
         provider.events.clear();
-        provider.status = published(provider.session.status().to_toml(), now);
+        provider.status = published(provider.status_text(now), now);
         provider.owners = published(provider.session.owners_text().to_owned(), now);
         Ok(provider)
     }
@@ -157,7 +167,7 @@ impl BackupProvider {
             match out {
                 Output::Added(rel) => self.announce(rel),
                 Output::StatusChanged => {
-                    self.status = published(self.session.status().to_toml(), now);
+                    self.status = published(self.status_text(now), now);
                     self.queue(EventCode::ObjectInfoChanged, Generated::Status);
                 }
                 Output::OwnersChanged => {
@@ -166,12 +176,61 @@ impl BackupProvider {
                 }
             }
         }
+        let allowed = self.session.allowed(now);
+        if allowed != self.was_allowed {
+            tracing::info!(allowed, "access to the Backup storage changed");
+            self.was_allowed = allowed;
+            self.status = published(self.status_text(now), now);
+            self.queue(EventCode::ObjectInfoChanged, Generated::Status);
+            self.events.push_back(ProviderEvent::with(
+                EventCode::StorageInfoChanged,
+                self.storage.0,
+            ));
+        }
+    }
+
+    /// `status.toml`'s text at `now`: the whole status with the access state while a
+    /// host is allowed, only the state and "consent required" otherwise.
+    fn status_text(&self, now: i64) -> String {
+        let access = self.session.access();
+        let described = Some(access.describe(now).to_owned());
+        if !access.allowed(now) {
+            let locked = Status {
+                state: self.session.status().state,
+                access: described,
+                ..Status::default()
+            };
+            return locked.to_toml();
+        }
+        let status = Status {
+            access: described,
+            access_until: access.until(now).map(super::naming::rfc3339),
+            ..self.session.status().clone()
+        };
+        status.to_toml()
+    }
+
+    /// Refuses everything but `README.txt` and `status.toml` while no host is allowed.
+    fn guard_access(&self) -> ProviderResult<()> {
+        if self.session.allowed((self.now)()) {
+            Ok(())
+        } else {
+            Err(ResponseCode::AccessDenied)
+        }
+    }
+
+    /// True for the generated files shown while access needs consent.
+    fn public_while_locked(g: Generated) -> bool {
+        matches!(g, Generated::Readme | Generated::Status)
     }
 
     /// Queues ObjectAdded for `rel`. A growing unit is reported just before the engine
     /// renames it to its final name (so no listing sees it unsized): until the name
     /// exists, its announcement waits.
     fn announce(&mut self, rel: PathBuf) {
+        if !self.was_allowed {
+            return; // a host that may not look hears nothing of the sets
+        }
         match self.files.handle_at(self.storage, &rel) {
             Some(h) => self
                 .events
@@ -303,20 +362,30 @@ impl DataProvider for BackupProvider {
         parent: ParentFilter,
     ) -> ProviderResult<Vec<ObjectHandle>> {
         self.pump();
+        let allowed = self.was_allowed;
         let mut handles = Vec::new();
         let in_root = matches!(parent, ParentFilter::All | ParentFilter::Root);
         if storage == self.storage && in_root && format.is_none_or(|f| f == ObjectFormat::Text) {
-            handles.extend(Generated::ALL.iter().map(|g| g.handle(self.id)));
+            let shown = Generated::ALL
+                .iter()
+                .filter(|g| allowed || Self::public_while_locked(**g));
+            handles.extend(shown.map(|g| g.handle(self.id)));
         }
-        handles.extend(self.files.object_handles(storage, format, parent)?);
+        if allowed {
+            handles.extend(self.files.object_handles(storage, format, parent)?);
+        }
         Ok(handles)
     }
 
     fn object(&mut self, handle: ObjectHandle) -> ProviderResult<ObjectRecord> {
         self.pump();
         if let Some(g) = self.generated(handle) {
+            if !Self::public_while_locked(g) {
+                self.guard_access()?;
+            }
             return Ok(record(g, self.id, self.storage, self.text_of(g)));
         }
+        self.guard_access()?;
         let mut rec = self.files.object(handle)?;
         if let Some((_, unit)) = self.growing(handle) {
             // Listed with the size it will have: the host may copy it as it grows.
@@ -332,6 +401,12 @@ impl DataProvider for BackupProvider {
         max_len: u64,
     ) -> ProviderResult<Box<dyn ObjectSource>> {
         self.pump();
+        if !self
+            .generated(handle)
+            .is_some_and(Self::public_while_locked)
+        {
+            self.guard_access()?;
+        }
         match self.generated(handle) {
             Some(g) => Ok(Box::new(TextSource::new(
                 &self.text_of(g).text,
@@ -362,6 +437,7 @@ impl DataProvider for BackupProvider {
     ) -> ProviderResult<ObjectHandle> {
         self.pending_request = None;
         self.pump();
+        self.guard_access()?;
         self.guard_placement(at)?;
         let folder = info.format == ObjectFormat::Association.to_u16();
         let in_requests = match at.parent {
@@ -390,6 +466,7 @@ impl DataProvider for BackupProvider {
     }
 
     fn send_object(&mut self, handle: ObjectHandle) -> ProviderResult<Box<dyn ObjectSink>> {
+        self.guard_access()?;
         let sink = self.files.send_object(handle)?;
         match self.pending_request.take() {
             Some((h, kind)) if h == handle => Ok(Box::new(RequestSink::new(
@@ -405,12 +482,14 @@ impl DataProvider for BackupProvider {
 
     fn delete_object(&mut self, handle: ObjectHandle) -> ProviderResult<()> {
         self.pump();
+        self.guard_access()?;
         self.guard_object(handle)?;
         self.files.delete_object(handle)
     }
 
     fn move_object(&mut self, handle: ObjectHandle, to: Placement) -> ProviderResult<()> {
         self.pump();
+        self.guard_access()?;
         self.guard_object(handle)?;
         self.guard_placement(to)?;
         if to.parent.is_none() {
@@ -424,6 +503,7 @@ impl DataProvider for BackupProvider {
 
     fn copy_object(&mut self, handle: ObjectHandle, to: Placement) -> ProviderResult<ObjectHandle> {
         self.pump();
+        self.guard_access()?;
         if self.generated(handle).is_some() {
             return Err(ResponseCode::AccessDenied);
         }
@@ -438,6 +518,7 @@ impl DataProvider for BackupProvider {
         value: &PropValue,
     ) -> ProviderResult<()> {
         self.pump();
+        self.guard_access()?;
         self.guard_object(handle).map_err(|code| match code {
             ResponseCode::ObjectWriteProtected => ResponseCode::AccessDenied,
             other => other,

@@ -14,6 +14,7 @@ use mtp::provider::{
 };
 
 use super::BackupProvider;
+use crate::backup::access::{Control, Policy};
 use crate::backup::intake::Intake;
 use crate::backup::service::BackupService;
 use crate::backup::session::{Claim, News, Outcome};
@@ -39,9 +40,18 @@ fn fixture() -> Fx {
     fixture_with(Duration::from_secs(2), |_| {})
 }
 
+/// A fixture whose Backup storage needs the device user's consent.
+fn fixture_consent() -> Fx {
+    fixture_full(Duration::from_secs(2), Policy::Consent, |_| {})
+}
+
 /// A fixture whose tree `before` may change before the engine starts (it gets the
 /// temporary directory: `c/`, `spool/`, `owners/`).
 fn fixture_with(ready_timeout: Duration, before: impl FnOnce(&Path)) -> Fx {
+    fixture_full(ready_timeout, Policy::Open, before)
+}
+
+fn fixture_full(ready_timeout: Duration, policy: Policy, before: impl FnOnce(&Path)) -> Fx {
     let tmp = tempfile::tempdir().unwrap();
     let c = tmp.path().join("c");
     let cage = c.join("private").join(SID);
@@ -65,7 +75,7 @@ fn fixture_with(ready_timeout: Duration, before: impl FnOnce(&Path)) -> Fx {
     let (service, left_out) = BackupService::start(config, news).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
     let intake = Intake::new(spool.clone(), ['c'].into(), service.clone());
-    let mut p = BackupProvider::new(STORAGE, &spool, intake, news_rx).unwrap();
+    let mut p = BackupProvider::new(STORAGE, &spool, intake, news_rx, policy).unwrap();
     p.attach(ProviderId(2));
     Fx {
         _tmp: tmp,
@@ -779,4 +789,151 @@ fn the_host_cannot_place_a_hidden_name_in_the_spool() {
     );
     assert!(fx.spool.join("notes.txt").is_file());
     assert!(!fx.spool.join(".session-temps").exists());
+}
+
+/// The test clock for consent: Unix seconds the provider reads through `now`.
+static CLOCK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_000_000);
+
+fn clock() -> i64 {
+    CLOCK.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Under `access = "consent"` a host sees only README.txt and status.toml (which says
+/// consent is required) and can neither read nor start anything, until the device's user
+/// allows it over the control socket; when the consent ends, the storage closes again
+/// and the host hears StorageInfoChanged each time.
+#[test]
+fn with_consent_required_a_host_sees_nothing_private_until_allowed() {
+    let mut fx = fixture_consent();
+    fx.p.now = clock;
+    let names = |fx: &mut Fx| -> Vec<String> {
+        let hs =
+            fx.p.object_handles(STORAGE, None, ParentFilter::All)
+                .unwrap();
+        let mut n: Vec<String> = hs.iter().map(|h| fx.p.object(*h).unwrap().name).collect();
+        n.sort();
+        n
+    };
+    std::fs::create_dir_all(fx.spool.join("20261125T000000Z")).unwrap();
+    assert_eq!(names(&mut fx), ["README.txt", "status.toml"]);
+    let status = fx.status();
+    assert_eq!(status.access.as_deref(), Some("consent required"));
+    assert_eq!(status.session, None);
+    assert_eq!(
+        fx.upload(
+            None,
+            "backup.request",
+            b"scope = \"full\"\ntype = \"base\"\n"
+        ),
+        Err(ResponseCode::AccessDenied)
+    );
+    let owners = super::virtual_files::Generated::Owners.handle(ProviderId(2));
+    assert_eq!(fx.p.object(owners).err(), Some(ResponseCode::AccessDenied));
+    assert_eq!(
+        fx.p.open_read(owners, 0, 10).err(),
+        Some(ResponseCode::AccessDenied)
+    );
+
+    // The device's user allows it through the control socket.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let socket = fx.spool.parent().unwrap().join("control.sock");
+    let listener = rt
+        .block_on(async { crate::backup::control::bind(&socket) })
+        .unwrap();
+    let server = rt.spawn(crate::backup::control::serve(
+        listener,
+        Policy::Consent,
+        fx.service.clone(),
+        clock,
+    ));
+    let ask = |control| {
+        let socket = socket.clone();
+        rt.block_on(rt.spawn_blocking(move || crate::backup::control::request(&socket, control)))
+            .unwrap()
+    };
+    let said = ask(Control::Allow { secs: 600 }).unwrap();
+    assert!(said.contains("allowed until"), "{said}");
+    fx.drain_events();
+    assert!(
+        fx.events
+            .contains(&(EventCode::StorageInfoChanged, STORAGE.0)),
+        "the host hears the storage opened"
+    );
+    assert!(names(&mut fx).contains(&"20261125T000000Z".to_owned()));
+    assert!(names(&mut fx).contains(&"owners.toml".to_owned()));
+    assert_eq!(fx.status().access.as_deref(), Some("allowed"));
+    assert!(ask(Control::Status).unwrap().contains("600 s left"));
+
+    // Ten minutes later the consent has ended.
+    CLOCK.fetch_add(600, std::sync::atomic::Ordering::SeqCst);
+    fx.events.clear();
+    assert_eq!(names(&mut fx), ["README.txt", "status.toml"]);
+    fx.drain_events();
+    assert!(
+        fx.events
+            .contains(&(EventCode::StorageInfoChanged, STORAGE.0)),
+        "the host hears the storage closed"
+    );
+    assert!(ask(Control::Status).unwrap().contains("consent required"));
+    // Revoked early, likewise.
+    ask(Control::Allow { secs: 60 }).unwrap();
+    fx.drain_events();
+    assert!(names(&mut fx).len() > 2);
+    ask(Control::Revoke).unwrap();
+    fx.drain_events();
+    assert_eq!(names(&mut fx), ["README.txt", "status.toml"]);
+    let e = ask(Control::Allow { secs: 0 });
+    assert!(e.is_err(), "{e:?}");
+    server.abort();
+}
+
+/// The control socket is the daemon user's alone: its mode keeps every other user out,
+/// and a connection from another user would be refused by its peer check as well.
+#[test]
+fn the_control_socket_is_the_daemon_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture_consent();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let socket = fx.spool.parent().unwrap().join("run/control.sock");
+    let listener = rt
+        .block_on(async { crate::backup::control::bind(&socket) })
+        .unwrap();
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let server = rt.spawn(crate::backup::control::serve(
+        listener,
+        Policy::Consent,
+        fx.service.clone(),
+        clock,
+    ));
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("NOT ROOT: another user's attempt cannot be made (CI runs this as root)");
+        server.abort();
+        return;
+    }
+    for p in [
+        fx.spool.parent().unwrap(),
+        &fx.spool.parent().unwrap().join("run"),
+    ] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let other = engine::confined::identity::Identity::new(4242, 4242);
+    let socket2 = socket.clone();
+    let tried = rt
+        .block_on(rt.spawn_blocking(move || {
+            engine::confined::identity::as_user(other, || {
+                crate::backup::control::request(&socket2, Control::Allow { secs: 600 })
+            })
+        }))
+        .unwrap()
+        .unwrap();
+    let e = tried.expect_err("another user may not allow");
+    assert!(e.contains("ermission denied"), "{e}");
+    server.abort();
 }

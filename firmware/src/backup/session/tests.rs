@@ -1,6 +1,7 @@
 //! The session machine per state: idle, running a backup, running a restore, ended.
 
 use super::*;
+use crate::backup::access::Policy;
 
 const SPOOL: &str = "/spool";
 
@@ -9,7 +10,7 @@ fn p(rel: &str) -> PathBuf {
 }
 
 fn idle() -> Session {
-    Session::new(PathBuf::from(SPOOL))
+    Session::new(PathBuf::from(SPOOL), Policy::Open)
 }
 
 fn claim(folder: &str, in_use: &[&str], restoring: bool) -> Claim {
@@ -406,4 +407,17 @@ fn backing_up_bytes_count_while_an_owner_is_captured_and_settle_when_it_is_done(
         (2 << 20, 2 << 20),
         "a finished backup's total is what it wrote"
     );
+}
+
+#[test]
+fn consent_allows_hosts_until_it_expires_or_is_revoked() {
+    let mut s = Session::new(PathBuf::from(SPOOL), Policy::Consent);
+    assert!(!s.allowed(1000), "nothing allowed before the user says so");
+    s.handle(News::AllowUntil(1600));
+    assert!(s.allowed(1000) && s.allowed(1599));
+    assert!(!s.allowed(1600), "expired");
+    s.handle(News::AllowUntil(5000));
+    s.handle(News::Revoke);
+    assert!(!s.allowed(1000));
+    assert_eq!(s.access().describe(1000), "consent required");
 }
