@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the workspace's cargo tests, the systemd unit's
-# offline check, a short fuzzing run, then the VM suite (the real gadget stack
-# under QEMU, driven by libmtp's tools) and two power cuts on ext4 in the VM. This is the README's test command; .ci/run calls
-# it. The VM suite installs its own Debian packages (root or sudo needed the first time).
+# offline check, a short fuzzing run, then the VM suite (the real gadget stack under
+# QEMU, driven by libmtp's tools), two power cuts on ext4 in the VM, two SIGKILLs of the
+# daemon mid-session and a four-cycle soak (the long runs: docs/RELIABILITY.md). This is
+# the README's test command; .ci/run calls it. The VM suite installs its own Debian packages (root or sudo needed the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
@@ -19,3 +20,7 @@ echo "== VM suite (tests/vm/run.sh)"
 tests/vm/run.sh
 echo "== power cuts (tests/vm/powercut.sh 2: one during a backup, one during a restore)"
 tests/vm/powercut.sh 2
+echo "== SIGKILL mid-session (tests/vm/kill.sh 2: one backup, one restore; 100 rounds by hand)"
+tests/vm/kill.sh 2
+echo "== soak (tests/vm/soak.sh 4: backup/restore cycles, memory and descriptors flat; 100 by hand)"
+tests/vm/soak.sh 4

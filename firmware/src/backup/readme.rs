@@ -26,6 +26,11 @@ What is here
   requests/     put backup.request or restore.request here
   <session>/    one folder per backup, named <UTC yyyymmddThhmmssZ>[-label]
 
+If you see only README.txt and status.toml here, and status.toml says
+access = "consent required", this device shares its backups only with a host its user
+allows: on the device, run  mtpbur ctl allow --for 10m  (or use the button or menu
+entry the maker provides), then look again.
+
 The commands below are the libmtp tools (package libmtp-examples or mtp-tools) and,
 for a file manager, a FUSE mount made with jmtpfs.
 
