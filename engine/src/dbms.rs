@@ -128,7 +128,7 @@ pub fn list_databases(
             Err(e) => return Err(io_err(&cage.display(rel.as_str()))(e)),
         };
         for entry in dir.entries().map_err(io_err(dir.path()))? {
-            let Some(path) = rel.join(&entry.name) else {
+            let Some(path) = rel.join_name(&entry.name) else {
                 continue;
             };
             if entry.kind != Kind::File || !is_database(&path, policies) {

@@ -76,7 +76,7 @@ fn visit(
                 if !matches!(entry.kind, Kind::File | Kind::Dir) {
                     continue;
                 }
-                if let Some(child) = rel.join(&entry.name) {
+                if let Some(child) = rel.join_name(&entry.name) {
                     visit(cage, &child, passive, out)?;
                 }
             }

@@ -180,7 +180,8 @@ pub(crate) fn get_path(data: &mut &[u8]) -> Result<CagePath, SnapshotError> {
     }
     let text = std::str::from_utf8(&data[..len]).map_err(|_| SnapshotError::BadPath)?;
     data.advance(len);
-    CagePath::parse_relative(text)
-        .filter(|p| !p.is_root() && p.as_str() == text)
+    // Names as the file system gave them (`:` and `\` included), `/`-separated.
+    CagePath::parse_native(text)
+        .filter(|p| !p.is_root())
         .ok_or(SnapshotError::BadPath)
 }

@@ -108,10 +108,42 @@ impl CagePath {
         self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, n)| n)
     }
 
-    /// Returns this path with `name` appended.
+    /// Returns this path with `name` appended (registration text: `\` and `/` separate
+    /// components, as in [`CagePath::parse_relative`]).
     pub fn join(&self, name: &str) -> Option<Self> {
         Self::parse_relative(&format!("{}/{}", self.0, name))
     }
+
+    /// Returns this path with the file name `name` appended, as the file system gave it:
+    /// one component, which on Linux may hold `:` and `\`. `None` for an empty name,
+    /// `.`, `..`, or one with `/` or NUL.
+    pub fn join_name(&self, name: &str) -> Option<Self> {
+        if !is_native_name(name) {
+            return None;
+        }
+        Some(Self(if self.is_root() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.0)
+        }))
+    }
+
+    /// Parses a path as the engine writes it into units and snapshots: `/`-separated
+    /// file-system names (which may hold `:` and `\`). `None` unless every component is
+    /// a file name ([`CagePath::join_name`]) and the text is in that form exactly.
+    pub fn parse_native(text: &str) -> Option<Self> {
+        if text.is_empty() {
+            return Some(Self::root());
+        }
+        text.split('/')
+            .all(is_native_name)
+            .then(|| Self(text.to_owned()))
+    }
+}
+
+/// True for one file-system name: not empty, `.` or `..`, without `/` or NUL.
+fn is_native_name(name: &str) -> bool {
+    !matches!(name, "" | "." | "..") && !name.contains(['/', '\0'])
 }
 
 impl fmt::Display for CagePath {
