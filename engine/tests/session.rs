@@ -560,7 +560,7 @@ async fn a_broken_registration_leaves_out_only_its_owner() {
     assert_eq!(errors.len(), 1);
     let text = errors[0].to_string();
     assert!(
-        text.contains("22222222") && text.contains("line 3") && text.contains("bad path"),
+        text.contains("22222222") && text.contains("is not closed"),
         "{text}"
     );
     assert_eq!(

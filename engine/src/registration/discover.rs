@@ -199,14 +199,19 @@ fn load_owner(sid: Sid, files: Vec<PathBuf>, cenrep: Sid) -> Result<Owner, Regis
             kind: RegistrationErrorKind::NoPrimary,
         })?;
     let primary = load_file(&primary_path, sid, FileRole::Primary)?;
+    let mut warnings = warnings_of(&primary_path, &primary);
     let mut secondaries = Vec::new();
     let mut paths = vec![primary_path.clone()];
     for file in files.into_iter().filter(|p| !is_primary(p)) {
-        secondaries.push(load_file(&file, sid, FileRole::Secondary)?);
+        let secondary = load_file(&file, sid, FileRole::Secondary)?;
+        warnings.extend(warnings_of(&file, &secondary));
+        secondaries.push(secondary);
         paths.push(file);
     }
+    let mut registration = merge(sid, primary, secondaries, cenrep);
+    registration.warnings = warnings;
     Ok(Owner {
-        registration: merge(sid, primary, secondaries, cenrep),
+        registration,
         files: paths,
     })
 }
@@ -220,6 +225,14 @@ fn load_file(path: &Path, sid: Sid, role: FileRole) -> Result<RegistrationFile, 
     let text = crate::confined::read_text(path, crate::confined::SMALL_FILE_LIMIT)
         .map_err(|e| err(e.into()))?;
     parse_registration(&text, sid, role).map_err(|e| err(e.into()))
+}
+
+/// The warnings of a registration file, each with the file's path, for its owner.
+fn warnings_of(path: &Path, file: &RegistrationFile) -> Vec<String> {
+    file.warnings
+        .iter()
+        .map(|w| format!("{}: {w}: left out", path.display()))
+        .collect()
 }
 
 fn load_packages(dir: &Path, out: &mut Discovery) {

@@ -4,6 +4,7 @@
 mod discover;
 mod model;
 mod parse;
+mod problem;
 
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ pub fn merge(
         proxies: Vec::new(),
         dbms: Vec::new(),
         restore: primary.restore.unwrap_or_default(),
+        warnings: Vec::new(),
     };
     let mut proxies = primary.proxies;
     let mut dbms = primary.dbms;

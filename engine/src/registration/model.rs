@@ -309,6 +309,8 @@ pub struct RegistrationFile {
     pub dbms: Vec<DbmsPolicy>,
     /// `<restore>`; `None` when absent.
     pub restore: Option<RestoreOptions>,
+    /// Elements left out, each with its line and column (the rest of the file counts).
+    pub warnings: Vec<super::problem::ParseError>,
 }
 
 /// The merged registration of one data owner (primary file plus secondary files).
@@ -330,6 +332,8 @@ pub struct BackupRegistration {
     pub dbms: Vec<DbmsPolicy>,
     /// Restore options (primary file only).
     pub restore: RestoreOptions,
+    /// Elements of its files that were left out, each with its file, line and column.
+    pub warnings: Vec<String>,
 }
 
 impl BackupRegistration {

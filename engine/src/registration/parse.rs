@@ -1,80 +1,26 @@
 //! quick-xml parser of one `backup_registration*.xml` file into a [`RegistrationFile`].
 //!
-//! The parser is strict where Symbian was lenient (see `docs/engine.md`): an unknown
-//! element, a missing required attribute, an unparsable value or a path that would leave
-//! its root is an error that names the line and column, and the caller leaves that owner
-//! out. Unknown attributes are ignored (real files carry some).
+//! What Symbian tolerated, this parser tolerates too, but never silently (see
+//! `docs/engine.md`): an element below the root that is unknown, misplaced, repeated,
+//! lacks a required attribute, has an unparsable value or a path that would leave its
+//! root is left out (with everything inside it) and recorded as a warning naming the line
+//! and column ([`RegistrationFile::warnings`]); the rest of the file counts. Only a file
+//! that is not well-formed XML, has no `backup_registration` root or another version is
+//! an error, and the caller leaves that owner out. Unknown attributes are ignored (real
+//! files carry some).
 
 use std::borrow::Cow;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
+pub use super::problem::{ParseError, ParseErrorKind};
+
 use super::model::{
     ActiveBackup, ActiveType, CagePath, DEFAULT_CALLBACK_DELAY, DbmsPolicy, DriveSpec,
     MAX_CALLBACK_DELAY, PassiveBackup, ProxyRef, PublicBackup, PublicPath, RegistrationFile,
     RestoreOptions, Selection, Sid,
 };
-
-/// What went wrong in a registration file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ParseErrorKind {
-    /// The file is not well-formed XML.
-    #[error("not well-formed xml: {0}")]
-    Xml(String),
-    /// The file has no root element.
-    #[error("no root element")]
-    NoRoot,
-    /// An element name the format does not define.
-    #[error("unknown element <{0}>")]
-    UnknownElement(String),
-    /// A known element in a place where it is not allowed.
-    #[error("element <{0}> not allowed here")]
-    MisplacedElement(String),
-    /// An element that may appear once appears again.
-    #[error("element <{0}> appears more than once")]
-    DuplicateElement(String),
-    /// A required attribute is missing or empty.
-    #[error("element <{element}> needs attribute {attribute}")]
-    MissingAttribute {
-        /// The element.
-        element: &'static str,
-        /// The attribute.
-        attribute: &'static str,
-    },
-    /// An attribute value that cannot be parsed.
-    #[error("bad value {value:?} for {attribute} of <{element}>")]
-    BadValue {
-        /// The element.
-        element: &'static str,
-        /// The attribute.
-        attribute: &'static str,
-        /// The value found.
-        value: String,
-    },
-    /// A SID that is not 1 to 8 hex digits.
-    #[error("bad sid {0:?}")]
-    BadSid(String),
-    /// A path that would leave its root or is not of the allowed form.
-    #[error("bad path {0:?}")]
-    BadPath(String),
-    /// `version` is not `1.0`.
-    #[error("unsupported registration version {0:?}")]
-    UnsupportedVersion(String),
-}
-
-/// A parse error with the position (1-based line and column) where it was detected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {col}: {kind}")]
-pub struct ParseError {
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column (in bytes).
-    pub col: u32,
-    /// The reason.
-    pub kind: ParseErrorKind,
-}
 
 /// Which kind of registration file is parsed; decides which elements count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,10 +41,12 @@ enum Section {
     Public,
 }
 
-/// Parses one registration file of the owner `sid`.
+/// Parses one registration file of the owner `sid`. Elements with a problem are left out
+/// and listed in [`RegistrationFile::warnings`].
 ///
 /// # Errors
-/// Returns the first [`ParseError`] found; the file (and so the owner) is then unusable.
+/// A [`ParseError`] for a file that is not well-formed, has no `backup_registration`
+/// root or an unsupported version; the file (and so the owner) is then unusable.
 pub fn parse_registration(
     xml: &str,
     sid: Sid,
@@ -119,8 +67,9 @@ struct Parser<'a> {
     sid: Sid,
     role: FileRole,
     out: RegistrationFile,
-    /// Open elements (lower-case names) with the section each opened, if any.
-    stack: Vec<(String, Option<Section>)>,
+    /// Open elements (lower-case names) with the section each opened, if any; `None` as
+    /// section and `true` for an element left out (its content is skipped).
+    stack: Vec<(String, Option<Section>, bool)>,
 }
 
 impl Parser<'_> {
@@ -136,10 +85,14 @@ impl Parser<'_> {
             })?;
             match event {
                 Event::Start(e) => {
-                    let section = self.element(&e, start, &mut seen_root)?;
-                    self.stack.push((lower_name(&e), section));
+                    let (section, dropped) = if self.inside_dropped() {
+                        (None, true)
+                    } else {
+                        self.element(&e, start, &mut seen_root)?
+                    };
+                    self.stack.push((lower_name(&e), section, dropped));
                 }
-                Event::Empty(e) => {
+                Event::Empty(e) if !self.inside_dropped() => {
                     self.element(&e, start, &mut seen_root)?;
                 }
                 Event::End(_) => {
@@ -148,7 +101,13 @@ impl Parser<'_> {
                 Event::Text(t) if !t.iter().all(u8::is_ascii_whitespace) => {
                     return Err(self.error_at(start, ParseErrorKind::Xml("unexpected text".into())));
                 }
-                Event::Eof => break,
+                Event::Eof => {
+                    if let Some((name, _, _)) = self.stack.last() {
+                        let kind = ParseErrorKind::Xml(format!("<{name}> is not closed"));
+                        return Err(self.error_at(self.xml.len(), kind));
+                    }
+                    break;
+                }
                 _ => {}
             }
         }
@@ -158,13 +117,19 @@ impl Parser<'_> {
         Ok(std::mem::take(&mut self.out))
     }
 
-    /// Handles one start or empty element; returns the section it opens, if any.
+    /// True inside an element that was left out.
+    fn inside_dropped(&self) -> bool {
+        self.stack.iter().any(|(_, _, dropped)| *dropped)
+    }
+
+    /// Handles one start or empty element; returns the section it opens, if any, and
+    /// whether it was left out (a problem below the root, recorded as a warning).
     fn element(
         &mut self,
         e: &BytesStart<'_>,
         at: usize,
         seen_root: &mut bool,
-    ) -> Result<Option<Section>, ParseError> {
+    ) -> Result<(Option<Section>, bool), ParseError> {
         let name = lower_name(e);
         if self.stack.is_empty() {
             if name != "backup_registration" || *seen_root {
@@ -173,11 +138,29 @@ impl Parser<'_> {
             *seen_root = true;
             return self
                 .root(e)
-                .map(|()| None)
+                .map(|()| (None, false))
                 .map_err(|kind| self.error_at(at, kind));
         }
-        let section = self.stack.iter().rev().find_map(|(_, s)| *s);
-        let result = match name.as_str() {
+        match self.inner_element(&name, e) {
+            Ok(section) => Ok((section, false)),
+            Err(kind) => {
+                let problem = self.error_at(at, kind);
+                tracing::debug!(%problem, "registration element left out");
+                self.out.warnings.push(problem);
+                Ok((None, true))
+            }
+        }
+    }
+
+    /// Handles an element below the root.
+    fn inner_element(
+        &mut self,
+        name: &str,
+        e: &BytesStart<'_>,
+    ) -> Result<Option<Section>, ParseErrorKind> {
+        let name = name.to_owned();
+        let section = self.stack.iter().rev().find_map(|(_, s, _)| *s);
+        match name.as_str() {
             "include_file" | "include_directory" | "exclude" => {
                 self.path_element(&name, e, section).map(|()| None)
             }
@@ -186,8 +169,7 @@ impl Parser<'_> {
             }
             _ if self.stack.len() > 1 => Err(ParseErrorKind::MisplacedElement(name.clone())),
             _ => self.top_level(&name, e),
-        };
-        result.map_err(|kind| self.error_at(at, kind))
+        }
     }
 
     fn root(&mut self, e: &BytesStart<'_>) -> Result<(), ParseErrorKind> {

@@ -33,6 +33,7 @@ fn reg(
         system_backup: false,
         proxies,
         dbms: vec![],
+        warnings: vec![],
         restore: RestoreOptions::default(),
     }
 }

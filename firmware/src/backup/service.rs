@@ -165,13 +165,13 @@ async fn serve(
     engine.set_progress(Some(Progress::new(move |e| {
         let _ = progress.send(News::Progress(e));
     })));
-    publish_owners(&engine, &news);
-    let _ = ready.send(Ok(errors.iter().map(ToString::to_string).collect()));
+    let mut left_out: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    publish_owners(&engine, &left_out, &news);
+    let _ = ready.send(Ok(left_out.clone()));
     info!(owners = engine.registrations().len(), "backup engine ready");
     let _guard = CrashGuard(news.clone());
     let mut rescan = tokio::time::interval(RESCAN_EVERY);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut left_out = errors.len();
     loop {
         let job = tokio::select! {
             job = jobs.recv() => job,
@@ -202,17 +202,17 @@ async fn serve(
 /// and the requests' owner checks follow applications as they are installed).
 const RESCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Reads the registrations again and publishes `owners.toml`; the registration files
-/// left out are logged when their number changes (not every 30 s).
-fn refresh(engine: &mut Engine, news: &Sender<News>, left_out: &mut usize) {
-    let errors = engine.rescan();
-    if errors.len() != *left_out {
+/// Reads the registrations again and publishes `owners.toml` (with the registration
+/// files left out); they are logged when they change (not every 30 s).
+fn refresh(engine: &mut Engine, news: &Sender<News>, left_out: &mut Vec<String>) {
+    let errors: Vec<String> = engine.rescan().iter().map(ToString::to_string).collect();
+    if errors != *left_out {
         for e in &errors {
             warn!(error = %e, "registration left out");
         }
-        *left_out = errors.len();
+        *left_out = errors;
     }
-    publish_owners(engine, news);
+    publish_owners(engine, left_out, news);
 }
 
 /// Runs one job to its outcome.
@@ -276,9 +276,9 @@ impl Drop for CrashGuard {
 }
 
 /// Renders `owners.toml` from the engine's current view.
-fn publish_owners(engine: &Engine, news: &Sender<News>) {
+fn publish_owners(engine: &Engine, left_out: &[String], news: &Sender<News>) {
     let entries = status::owner_entries(engine.list_data_owners(), engine.registrations());
-    let text = status::render_owners(&entries);
+    let text = status::render_owners(&entries, left_out);
     let registered: BTreeSet<Sid> = engine.registrations().keys().copied().collect();
     let _ = news.send(News::Owners { text, registered });
 }

@@ -23,6 +23,7 @@
 //! incremental = true
 //! requires_reboot = false
 //! status = "ready"
+//! warnings = ["/…/backup_registration.xml: line 5, column 5: element <include_file> needs attribute name: left out"]
 //! ```
 #![warn(clippy::disallowed_methods)]
 
@@ -127,6 +128,8 @@ pub struct OwnerEntry {
     pub dbms: bool,
     /// Its status now.
     pub status: DataOwnerStatus,
+    /// Elements of its registration files that were left out (file, line, reason).
+    pub warnings: Vec<String>,
 }
 
 impl OwnerEntry {
@@ -145,6 +148,7 @@ impl OwnerEntry {
             proxy: registration.is_some_and(|r| !r.proxies.is_empty()),
             dbms: registration.is_some_and(|r| !r.dbms.is_empty()),
             status,
+            warnings: registration.map(|r| r.warnings.clone()).unwrap_or_default(),
         }
     }
 
@@ -202,6 +206,9 @@ pub fn status_word(status: DataOwnerStatus) -> &'static str {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OwnersDoc {
+    /// Registration files left out whole (their owners are missing below), with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    left_out: Vec<String>,
     owners: Vec<OwnerDoc>,
 }
 
@@ -216,13 +223,18 @@ struct OwnerDoc {
     incremental: bool,
     requires_reboot: bool,
     status: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 /// Returns `owners.toml`'s text: a comment, then one `[[owners]]` table per entry with
 /// `sid` (`0x` + 8 hex digits, as a request's `owners` takes it), `name` (if any),
-/// `kinds`, `incremental`, `requires_reboot` and `status`.
-pub fn render_owners(entries: &[OwnerEntry]) -> String {
+/// `kinds`, `incremental`, `requires_reboot`, `status` and, if parts of its registration
+/// were left out, `warnings` (file, line, column, reason); before them `left_out`, the
+/// registration files that could not be used at all (file and reason), if any.
+pub fn render_owners(entries: &[OwnerEntry], left_out: &[String]) -> String {
     let doc = OwnersDoc {
+        left_out: left_out.to_vec(),
         owners: entries
             .iter()
             .map(|e| OwnerDoc {
@@ -232,12 +244,13 @@ pub fn render_owners(entries: &[OwnerEntry]) -> String {
                 incremental: e.incremental(),
                 requires_reboot: e.capabilities.common & REQUIRES_REBOOT != 0,
                 status: status_word(e.status).to_owned(),
+                warnings: e.warnings.clone(),
             })
             .collect(),
     };
     let mut out =
         String::from("# Registered data owners. Copy a sid into a request's owners list.\n");
-    if entries.is_empty() {
+    if entries.is_empty() && left_out.is_empty() {
         out.push_str("owners = []\n");
     } else {
         let _ = write!(out, "\n{}", toml::to_string(&doc).unwrap_or_default());
@@ -261,6 +274,7 @@ mod tests {
             proxy: false,
             dbms: true,
             status: DataOwnerStatus::Ready,
+            warnings: Vec::new(),
         }
     }
 
@@ -352,7 +366,8 @@ mod tests {
             ..Capabilities::default()
         };
         proxied.status = DataOwnerStatus::ReadyNoImpl;
-        let text = render_owners(&[entry(), proxied]);
+        proxied.warnings = vec!["b.xml: line 3, column 9: bad path \"..\": left out".into()];
+        let text = render_owners(&[entry(), proxied], &[]);
         let doc: OwnersDoc = toml::from_str(&text).unwrap();
         assert_eq!(
             doc.owners,
@@ -369,6 +384,7 @@ mod tests {
                     incremental: true,
                     requires_reboot: true,
                     status: "ready".into(),
+                    warnings: Vec::new(),
                 },
                 OwnerDoc {
                     sid: "0x12345678".into(),
@@ -377,6 +393,7 @@ mod tests {
                     incremental: true,
                     requires_reboot: false,
                     status: "ready-no-impl".into(),
+                    warnings: vec!["b.xml: line 3, column 9: bad path \"..\": left out".into()],
                 },
             ]
         );
@@ -405,7 +422,7 @@ mod tests {
             vec![(sid, caps, DataOwnerStatus::NotConnected)],
             &registrations,
         );
-        let text = render_owners(&entries);
+        let text = render_owners(&entries, &[]);
         let doc: OwnersDoc = toml::from_str(&text).unwrap();
         assert_eq!(
             doc.owners,
@@ -418,14 +435,26 @@ mod tests {
                 incremental: true,
                 requires_reboot: true,
                 status: "not-connected".into(),
+                warnings: Vec::new(),
             }]
         );
     }
 
     #[test]
     fn no_owners_is_an_empty_list() {
-        let doc: OwnersDoc = toml::from_str(&render_owners(&[])).unwrap();
+        let doc: OwnersDoc = toml::from_str(&render_owners(&[], &[])).unwrap();
         assert!(doc.owners.is_empty());
+    }
+
+    #[test]
+    fn registration_files_left_out_are_listed_for_the_host() {
+        let why = "/c/private/22222222/backup_registration.xml: line 2, column 1: not well-formed xml: <backup_registration> is not closed".to_owned();
+        for entries in [vec![], vec![entry()]] {
+            let text = render_owners(&entries, std::slice::from_ref(&why));
+            let doc: OwnersDoc = toml::from_str(&text).unwrap();
+            assert_eq!(doc.left_out, std::slice::from_ref(&why));
+            assert_eq!(doc.owners.len(), entries.len());
+        }
     }
 
     #[test]
