@@ -317,6 +317,10 @@ async fn incremental_backup_and_restore_of_base_plus_increment_in_order() {
         .find("init_restore_increment c")
         .expect("increment restored");
     assert!(base_at < inc_at, "base before increment:\n{log}");
+    // Its latest snapshot (the increment's) came first, as Symbian's restore does.
+    assert_eq!(log.matches("receive_snapshot").count(), 2, "{log}");
+    let snapshot_at = log.rfind("receive_snapshot").expect("snapshot");
+    assert!(snapshot_at < base_at, "snapshot before base:\n{log}");
     assert_eq!(
         fs::read(rig.cage(ACTIVE).join("active.restored")).expect("restored"),
         b"active data v1active data v2"

@@ -343,7 +343,11 @@ impl Engine {
         skipped: &mut Vec<String>,
         completed: &mut Vec<(OwnerHandle, Sid, char)>,
     ) -> Result<(), Failure> {
-        let steps = restore_steps(manifests, reg.sid)?;
+        let mut steps = restore_steps(manifests, reg.sid)?;
+        if !reg.active_supports_incremental() {
+            // An owner that no longer takes increments takes no snapshot either.
+            steps.retain(|(_, id)| id.kind != UnitKind::ActiveSnapshot);
+        }
         // The whole sequence must obey the rules before anything of this owner is touched.
         let mut seq = crate::session::sequence::UnitSequencer::new(
             reg,
@@ -445,7 +449,7 @@ impl Engine {
     ) -> Result<(), Failure> {
         let d = drive_letter(drive)?;
         match id.kind {
-            UnitKind::ActiveBase | UnitKind::ActiveIncrement => {
+            UnitKind::ActiveSnapshot | UnitKind::ActiveBase | UnitKind::ActiveIncrement => {
                 let h = match owner_handle {
                     Some(h) => h.clone(),
                     None => {
@@ -457,8 +461,7 @@ impl Engine {
                         h
                     }
                 };
-                let base = id.kind == UnitKind::ActiveBase;
-                push_active(&h, watchdog(reg), d, base, path)
+                push_active(&h, watchdog(reg), d, id.kind, path)
                     .await
                     .inspect_err(|_| terminate(&h))
             }
@@ -469,15 +472,23 @@ impl Engine {
     }
 }
 
-/// Hands an active base or increment unit to its owner.
+/// Hands an active snapshot, base or increment unit to its owner.
 async fn push_active(
     h: &OwnerHandle,
     wd: std::time::Duration,
     d: DriveLetter,
-    base: bool,
+    kind: UnitKind,
     path: &std::path::Path,
 ) -> Result<(), Failure> {
-    if base {
+    if kind == UnitKind::ActiveSnapshot {
+        return push_unit(h, wd, path, |data, last| Callback::ReceiveSnapshotData {
+            drive: d,
+            last,
+            data,
+        })
+        .await;
+    }
+    if kind == UnitKind::ActiveBase {
         h.call_done(Callback::InitialiseRestoreBaseData { drive: d }, wd)
             .await?;
         push_unit(h, wd, path, |data, last| Callback::RestoreBaseDataSection {

@@ -151,13 +151,20 @@ pub fn restore_steps(sets: &[Manifest], sid: Sid) -> Result<Vec<RestoreStep>, Se
             UnitKind::Public,
             None,
         )?);
-        steps.extend(base_and_increments(
+        let active = base_and_increments(
             sets,
             sid,
             drive,
             UnitKind::ActiveBase,
             Some(UnitKind::ActiveIncrement),
-        )?);
+        )?;
+        if !active.is_empty() {
+            // The owner's latest snapshot goes first (Symbian: active snapshot, base,
+            // increments), so that it can compute its next increment from the state it
+            // gets back.
+            steps.extend(latest(sets, sid, drive, UnitKind::ActiveSnapshot));
+        }
+        steps.extend(active);
         let mut proxies: Vec<UnitKind> = sets
             .iter()
             .flat_map(|m| m.units.iter())
@@ -173,6 +180,16 @@ pub fn restore_steps(sets: &[Manifest], sid: Sid) -> Result<Vec<RestoreStep>, Se
         }
     }
     Ok(steps)
+}
+
+/// The last unit of `kind` of `sid` on `drive` in the chain, if any.
+fn latest(sets: &[Manifest], sid: Sid, drive: char, kind: UnitKind) -> Option<RestoreStep> {
+    sets.iter().enumerate().rev().find_map(|(i, m)| {
+        m.units
+            .iter()
+            .find(|u| u.id.sid == sid && u.id.drive == drive && u.id.kind == kind)
+            .map(|u| (i, u.id))
+    })
 }
 
 /// The last `base` unit of the chain and every `increment` after it.

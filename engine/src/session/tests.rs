@@ -121,6 +121,7 @@ fn manifest(session: &str, previous: Option<&str>, units: &[(char, UnitKind)]) -
 
 #[test]
 fn restore_is_passive_before_active_and_base_before_increments() {
+    // The active owner gets its latest snapshot first (from i2), then base and increments.
     use UnitKind::*;
     let sets = vec![
         manifest(
@@ -146,6 +147,7 @@ fn restore_is_passive_before_active_and_base_before_increments() {
             Some("i1"),
             &[
                 ('c', ActiveIncrement),
+                ('c', ActiveSnapshot),
                 ('c', PassiveIncrement),
                 ('e', PassiveBase),
             ],
@@ -165,6 +167,7 @@ fn restore_is_passive_before_active_and_base_before_increments() {
             (1, PassiveIncrement, 'c'),
             (2, PassiveIncrement, 'c'),
             (0, Public, 'c'),
+            (2, ActiveSnapshot, 'c'),
             (0, ActiveBase, 'c'),
             (1, ActiveIncrement, 'c'),
             (2, ActiveIncrement, 'c'),
