@@ -771,3 +771,54 @@ async fn an_owner_flooding_the_spool_stops_at_the_reserve_and_fails_alone() {
         assert_eq!(outcome(&m, sid), &OwnerOutcome::Ok, "{sid}");
     }
 }
+
+/// An owner whose own (active) part fails keeps what the engine copies itself: its
+/// passive files are in the set and come back on restore, and the outcome says what is
+/// missing. Before, the failure discarded the owner's passive units too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_whose_active_part_fails_keeps_its_passive_data() {
+    let rig = rig();
+    write(&rig.cage(HYBRID).join("behaviour"), b"crash");
+    let m = rig
+        .engine
+        .backup(BackupRequest {
+            partial: Some([HYBRID].into()),
+            ..base("b")
+        })
+        .await
+        .expect("backup");
+    let OwnerOutcome::Failed { reason, .. } = outcome(&m, HYBRID) else {
+        panic!("the active part crashes: {:?}", m.owners);
+    };
+    assert!(reason.starts_with("active data not backed up"), "{reason}");
+    let kept = kinds(&m, HYBRID);
+    assert!(kept.contains(&UnitKind::PassiveBase), "{kept:?}");
+    assert!(
+        !kept.iter().any(|k| matches!(
+            k,
+            UnitKind::ActiveBase | UnitKind::ActiveIncrement | UnitKind::ActiveSnapshot
+        )),
+        "{kept:?}"
+    );
+    let set = rig.spool().join("b");
+    assert!(
+        !set.join(format!("{HYBRID}/c/active-base.unit")).exists(),
+        "no half of the active part is left"
+    );
+    write(&rig.cage(HYBRID).join("files/prepared.txt"), b"lost");
+    write(&rig.cage(HYBRID).join("behaviour"), b"normal");
+    let mut rig = restart(rig);
+    let report = rig
+        .engine
+        .restore(RestoreRequest {
+            sets: vec![set],
+            partial: Some([HYBRID].into()),
+        })
+        .await
+        .expect("restore");
+    assert_eq!(report.owners[0].outcome, OwnerOutcome::Ok, "{report:?}");
+    assert_eq!(
+        fs::read(rig.cage(HYBRID).join("files/prepared.txt")).expect("passive"),
+        b"hybrid passive"
+    );
+}

@@ -45,7 +45,8 @@ impl Engine {
     /// device to Normal (also when the session fails).
     ///
     /// An owner that fails (not ready, crashed, callback error, unreadable file) is
-    /// recorded as failed with no units; the others continue.
+    /// recorded as failed; the units the engine copied itself stay when only the owner's
+    /// own (active or proxy) part failed, otherwise it has none; the others continue.
     ///
     /// # Errors
     /// [`SessionError`] if the session cannot start or the set cannot be written.
@@ -144,7 +145,8 @@ impl Engine {
     }
 
     /// Backs up one selected owner: its record for the manifest and its units. An owner
-    /// that fails leaves no unit behind; only a spool that cannot remove them fails the
+    /// whose own part fails keeps the units the engine copied; one that fails otherwise
+    /// leaves no unit behind; only a spool that cannot remove them fails the
     /// session.
     async fn backup_owner(
         &self,
@@ -166,11 +168,25 @@ impl Engine {
             .instrument(span)
             .await
         {
-            Ok(units) => {
+            Ok((units, None)) => {
                 self.report(done(true, units.iter().map(|u| u.size).sum()));
                 Ok((record(sid, OwnerOutcome::Ok, reboot), units))
             }
-            Err(failure) => {
+            Ok((units, Some(failure))) if !units.is_empty() => {
+                // The owner's own part failed; what the engine copied itself is kept.
+                tracing::warn!(%sid, reason = %failure.reason, "active part failed; the rest is kept");
+                self.report(done(false, units.iter().map(|u| u.size).sum()));
+                let outcome = Failure::new(
+                    failure.code,
+                    format!(
+                        "active data not backed up ({}); its files, databases and public files were",
+                        failure.reason
+                    ),
+                )
+                .outcome();
+                Ok((record(sid, outcome, reboot), units))
+            }
+            Ok((_, Some(failure))) | Err(failure) => {
                 tracing::warn!(%sid, reason = %failure.reason, "owner failed during backup");
                 let dir = set.dir().join(sid.to_string());
                 if dir.exists() {
@@ -184,21 +200,42 @@ impl Engine {
         }
     }
 
+    /// Captures every unit of one owner. A failure of what the owner (or its proxy)
+    /// hands over itself does not stop the rest: its active and proxy units are dropped
+    /// and returned as the failure beside the units the engine copied itself.
     async fn capture_owner(
         &self,
         set: &SpoolSet,
         reg: &BackupRegistration,
         req: &BackupRequest,
         previous: Option<&(SpoolSet, Manifest)>,
-    ) -> Result<Vec<UnitRecord>, Failure> {
+    ) -> Result<(Vec<UnitRecord>, Option<Failure>), Failure> {
         let mut records = Vec::new();
         let mut handle: Option<OwnerHandle> = None;
+        let mut owner_failed = None;
         let chosen = |d: &&Drive| req.wants_drive(d.letter);
         for drive in self.owner_drives(reg.sid).into_iter().filter(chosen) {
             records.extend(
-                self.capture_drive(set, reg, req, previous, drive, &mut handle)
-                    .await?,
+                self.capture_drive(
+                    set,
+                    reg,
+                    req,
+                    previous,
+                    drive,
+                    &mut handle,
+                    &mut owner_failed,
+                )
+                .await?,
             );
+        }
+        if owner_failed.is_some() {
+            // Nothing of the owner's own part stays: no base without its snapshot.
+            for unit in records.iter().filter(|u| is_owner_held(u.id.kind)) {
+                let path = set.unit_path(unit.id);
+                std::fs::remove_file(&path)
+                    .map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
+            }
+            records.retain(|u| !is_owner_held(u.id.kind));
         }
         if reg.system_backup {
             records.extend(self.capture_system(set, reg, req)?);
@@ -206,10 +243,13 @@ impl Engine {
         if let Some(public) = &reg.public {
             records.extend(self.capture_public_units(set, reg, public, req)?);
         }
-        Ok(records)
+        Ok((records, owner_failed))
     }
 
-    /// Captures the cage-bound units of one owner on one drive, in plan order.
+    /// Captures the cage-bound units of one owner on one drive, in plan order. Once the
+    /// owner's own part failed (`owner_failed`), its remaining active and proxy units are
+    /// skipped and the engine's continue.
+    #[allow(clippy::too_many_arguments)] // the session's context, passed down as it is
     async fn capture_drive(
         &self,
         set: &SpoolSet,
@@ -218,6 +258,7 @@ impl Engine {
         previous: Option<&(SpoolSet, Manifest)>,
         drive: &Drive,
         handle: &mut Option<OwnerHandle>,
+        owner_failed: &mut Option<Failure>,
     ) -> Result<Vec<UnitRecord>, Failure> {
         let unit = |kind| UnitId {
             sid: reg.sid,
@@ -239,6 +280,9 @@ impl Engine {
         let mut records = Vec::new();
         let mut passive_snapshot = None;
         for kind in kinds {
+            if owner_failed.is_some() && is_owner_held(kind) {
+                continue;
+            }
             let passive_previous = match (kind, prev_path(UnitKind::PassiveSnapshot)) {
                 (UnitKind::PassiveIncrement, Some(path)) => Some(
                     Snapshot::decode(&read_unit(&path)?)
@@ -253,10 +297,18 @@ impl Engine {
                 passive_taken: passive_snapshot.take(),
             };
             let mut writer = set.unit_writer(unit(kind), req.compress)?;
-            passive_snapshot = self
+            match self
                 .capture_unit(reg, drive, kind, inputs, handle, &mut writer)
-                .await?;
-            records.push(writer.finish()?);
+                .await
+            {
+                Ok(snapshot) => {
+                    passive_snapshot = snapshot;
+                    records.push(writer.finish()?);
+                }
+                // The abandoned writer removes its unit.
+                Err(f) if is_owner_held(kind) => *owner_failed = Some(f),
+                Err(f) => return Err(f),
+            }
         }
         Ok(records)
     }
@@ -548,4 +600,16 @@ fn record(sid: Sid, outcome: OwnerOutcome, requires_reboot: bool) -> OwnerRecord
         outcome,
         requires_reboot,
     }
+}
+
+/// True for the units an owner (or its proxy) hands over itself; the others the engine
+/// copies from the cage.
+fn is_owner_held(kind: UnitKind) -> bool {
+    matches!(
+        kind,
+        UnitKind::ActiveBase
+            | UnitKind::ActiveIncrement
+            | UnitKind::ActiveSnapshot
+            | UnitKind::Proxy(_)
+    )
 }
