@@ -53,7 +53,7 @@ fn decode(data: &[u8], piece: usize) -> Result<Vec<ArchiveEvent>, ArchiveError> 
 fn check_path(p: &CagePath) {
     assert!(!p.is_root());
     assert_eq!(
-        CagePath::parse_relative(p.as_str()).as_ref(),
+        CagePath::parse_native(p.as_str()).as_ref(),
         Some(p),
         "{p:?}"
     );
