@@ -1,0 +1,239 @@
+//! MTP devices on the USB bus, through `nusb` (pure Rust: usbfs on Linux, IOKit on
+//! macOS; no libusb to install). A device is an MTP device when one of its interfaces has
+//! class 6, subclass 1, protocol 1 (Still Image, as MTP devices announce themselves).
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use nusb::transfer::{Bulk, ControlOut, ControlType, In, Interrupt, Out, Recipient};
+use nusb::{Endpoint, MaybeFuture};
+
+use crate::link::Link;
+
+/// The interface class, subclass and protocol of MTP.
+const MTP_CLASS: (u8, u8, u8) = (6, 1, 1);
+/// Bytes per bulk transfer the host queues.
+const TRANSFER_SIZE: usize = 256 * 1024;
+/// Transfers queued per direction.
+const TRANSFERS: usize = 4;
+/// How long one read or write may wait: a device copying a unit that is still being
+/// written can be quiet for a while.
+const PIPE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Device Reset Request (Still Image class).
+const DEVICE_RESET: u8 = 0x66;
+
+/// An MTP device found on the bus.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    /// USB vendor id.
+    pub vendor_id: u16,
+    /// USB product id.
+    pub product_id: u16,
+    /// Manufacturer string, if the device has one.
+    pub manufacturer: Option<String>,
+    /// Product string.
+    pub product: Option<String>,
+    /// Serial number string.
+    pub serial: Option<String>,
+    /// Bus and address, as `lsusb` shows them.
+    pub location: String,
+    #[serde(skip)]
+    info: nusb::DeviceInfo,
+    #[serde(skip)]
+    interface: u8,
+}
+
+/// Every MTP device on the bus.
+///
+/// # Errors
+/// The bus cannot be listed.
+pub fn find_all() -> io::Result<Vec<Found>> {
+    let devices = nusb::list_devices().wait().map_err(io::Error::other)?;
+    Ok(devices
+        .filter_map(|info| {
+            let iface = info
+                .interfaces()
+                .find(|i| (i.class(), i.subclass(), i.protocol()) == MTP_CLASS)?;
+            Some(Found {
+                vendor_id: info.vendor_id(),
+                product_id: info.product_id(),
+                manufacturer: info.manufacturer_string().map(str::to_owned),
+                product: info.product_string().map(str::to_owned),
+                serial: info.serial_number().map(str::to_owned),
+                location: location(&info),
+                interface: iface.interface_number(),
+                info,
+            })
+        })
+        .collect())
+}
+
+#[cfg(target_os = "linux")]
+fn location(info: &nusb::DeviceInfo) -> String {
+    format!(
+        "bus {:03} device {:03}",
+        info.busnum(),
+        info.device_address()
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn location(info: &nusb::DeviceInfo) -> String {
+    format!("device {:03}", info.device_address())
+}
+
+/// The one device to use: the one with `serial` if given, else the only one.
+///
+/// # Errors
+/// None matches, or several do and no serial was given.
+pub fn choose(found: Vec<Found>, serial: Option<&str>) -> Result<Found, String> {
+    let n = found.len();
+    let mut matching: Vec<Found> = found
+        .into_iter()
+        .filter(|f| serial.is_none_or(|s| f.serial.as_deref() == Some(s)))
+        .collect();
+    match (matching.len(), serial) {
+        (1, _) => Ok(matching.remove(0)),
+        (0, Some(s)) => Err(format!(
+            "no MTP device with serial {s:?} ({n} MTP device(s) found; see `mtpbur-host devices`)"
+        )),
+        (0, None) => Err("no MTP device found (is it plugged in, and may you open it?)".into()),
+        (_, _) => Err(format!(
+            "{} MTP devices found: choose one with --serial (see `mtpbur-host devices`)",
+            matching.len()
+        )),
+    }
+}
+
+/// The claimed MTP interface of one device.
+pub struct UsbLink {
+    interface: nusb::Interface,
+    number: u8,
+    out: nusb::io::EndpointWrite<Bulk>,
+    inp: nusb::io::EndpointRead<Bulk>,
+    events: Endpoint<Interrupt, In>,
+    mps: usize,
+}
+
+impl std::fmt::Debug for UsbLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsbLink")
+            .field("interface", &self.number)
+            .finish()
+    }
+}
+
+impl UsbLink {
+    /// Opens the device and claims its MTP interface (detaching a kernel driver that
+    /// holds it, where the system has one).
+    ///
+    /// # Errors
+    /// The device cannot be opened (permissions, gone) or lacks the MTP endpoints.
+    pub fn open(found: &Found) -> io::Result<Self> {
+        let device = found.info.open().wait().map_err(io::Error::other)?;
+        let interface = device
+            .detach_and_claim_interface(found.interface)
+            .wait()
+            .map_err(io::Error::other)?;
+        let (mut bulk_in, mut bulk_out, mut int_in) = (None, None, None);
+        let mut mps = 512;
+        if let Some(desc) = interface.descriptor() {
+            for ep in desc.endpoints() {
+                let addr = ep.address();
+                match (ep.transfer_type(), addr & 0x80 != 0) {
+                    (nusb::descriptors::TransferType::Bulk, true) => {
+                        mps = ep.max_packet_size();
+                        bulk_in = Some(addr);
+                    }
+                    (nusb::descriptors::TransferType::Bulk, false) => bulk_out = Some(addr),
+                    (nusb::descriptors::TransferType::Interrupt, true) => int_in = Some(addr),
+                    _ => {}
+                }
+            }
+        }
+        let missing =
+            || io::Error::other("the MTP interface lacks its bulk or interrupt endpoints");
+        let out = interface
+            .endpoint::<Bulk, Out>(bulk_out.ok_or_else(missing)?)
+            .map_err(io::Error::other)?
+            .writer(TRANSFER_SIZE)
+            .with_num_transfers(TRANSFERS)
+            .with_write_timeout(PIPE_TIMEOUT);
+        let inp = interface
+            .endpoint::<Bulk, In>(bulk_in.ok_or_else(missing)?)
+            .map_err(io::Error::other)?
+            .reader(TRANSFER_SIZE)
+            .with_num_transfers(TRANSFERS)
+            .with_read_timeout(PIPE_TIMEOUT);
+        let mut events = interface
+            .endpoint::<Interrupt, In>(int_in.ok_or_else(missing)?)
+            .map_err(io::Error::other)?;
+        for _ in 0..2 {
+            let buf = events.allocate(events.max_packet_size().max(64));
+            events.submit(buf);
+        }
+        Ok(Self {
+            number: found.interface,
+            interface,
+            out,
+            inp,
+            events,
+            mps,
+        })
+    }
+}
+
+impl Link for UsbLink {
+    fn max_packet_size(&self) -> usize {
+        self.mps
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.write_all(data)
+    }
+
+    fn end_transfer(&mut self) -> io::Result<()> {
+        self.out.flush_end()
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inp.until_short_packet().read(buf)
+    }
+
+    fn next_transfer(&mut self) -> io::Result<()> {
+        self.inp
+            .until_short_packet()
+            .consume_end()
+            .map_err(io::Error::other)
+    }
+
+    fn event(&mut self, wait: Duration) -> io::Result<Option<Vec<u8>>> {
+        let Some(done) = self.events.wait_next_complete(wait) else {
+            return Ok(None);
+        };
+        let status = done.status;
+        let data = done.buffer.to_vec();
+        let mut buf = done.buffer;
+        buf.clear();
+        self.events.submit(buf);
+        status.map_err(io::Error::other)?;
+        Ok(Some(data))
+    }
+
+    fn device_reset(&mut self) -> io::Result<()> {
+        self.interface
+            .control_out(
+                ControlOut {
+                    control_type: ControlType::Class,
+                    recipient: Recipient::Interface,
+                    request: DEVICE_RESET,
+                    value: 0,
+                    index: u16::from(self.number),
+                    data: &[],
+                },
+                Duration::from_secs(5),
+            )
+            .wait()
+            .map_err(io::Error::other)
+    }
+}
