@@ -87,10 +87,22 @@ fn location(info: &nusb::DeviceInfo) -> String {
 /// # Errors
 /// None matches, or several do and no serial was given.
 pub fn choose(found: Vec<Found>, serial: Option<&str>) -> Result<Found, String> {
+    pick(found, |f| f.serial.as_deref(), serial)
+}
+
+/// [`choose`] over anything with a serial.
+///
+/// # Errors
+/// As [`choose`].
+pub fn pick<T>(
+    found: Vec<T>,
+    serial_of: impl Fn(&T) -> Option<&str>,
+    serial: Option<&str>,
+) -> Result<T, String> {
     let n = found.len();
-    let mut matching: Vec<Found> = found
+    let mut matching: Vec<T> = found
         .into_iter()
-        .filter(|f| serial.is_none_or(|s| f.serial.as_deref() == Some(s)))
+        .filter(|f| serial.is_none_or(|s| serial_of(f) == Some(s)))
         .collect();
     match (matching.len(), serial) {
         (1, _) => Ok(matching.remove(0)),
@@ -98,9 +110,8 @@ pub fn choose(found: Vec<Found>, serial: Option<&str>) -> Result<Found, String> 
             "no MTP device with serial {s:?} ({n} MTP device(s) found; see `mtpbur-host devices`)"
         )),
         (0, None) => Err("no MTP device found (is it plugged in, and may you open it?)".into()),
-        (_, _) => Err(format!(
-            "{} MTP devices found: choose one with --serial (see `mtpbur-host devices`)",
-            matching.len()
+        (k, _) => Err(format!(
+            "{k} MTP devices found: choose one with --serial (see `mtpbur-host devices`)"
         )),
     }
 }
@@ -235,5 +246,32 @@ impl Link for UsbLink {
             )
             .wait()
             .map_err(io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick;
+
+    type Dev = (u8, Option<String>);
+
+    fn serial(f: &Dev) -> Option<&str> {
+        f.1.as_deref()
+    }
+
+    fn dev(n: u8, s: Option<&str>) -> Dev {
+        (n, s.map(str::to_owned))
+    }
+
+    #[test]
+    fn a_device_is_chosen_by_serial_or_for_being_the_only_one() {
+        let two = vec![dev(1, Some("A")), dev(2, Some("B"))];
+        assert_eq!(pick(two.clone(), serial, Some("B")).unwrap().0, 2);
+        let err = pick(two.clone(), serial, None).unwrap_err();
+        assert!(err.contains("2 MTP devices found"), "{err}");
+        let err = pick(two, serial, Some("C")).unwrap_err();
+        assert!(err.contains("no MTP device with serial \"C\""), "{err}");
+        assert_eq!(pick(vec![dev(3, None)], serial, None).unwrap().0, 3);
+        assert!(pick(Vec::<Dev>::new(), serial, None).is_err());
     }
 }
