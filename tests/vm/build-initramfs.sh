@@ -18,6 +18,7 @@
 #   /usr/local/bin/ref-data    the reference-data fixture (see scenarios/lib.sh, owners_*)
 #                              Both come from OWNERS_BIN_DIR (a cargo release directory); when
 #                              it is unset the image has no owners (a warning is printed).
+#   /usr/local/bin/mtpbur-host the host program (from OWNERS_BIN_DIR too), for 86-host
 #   /etc/vm-suite.env          guest settings passed through from the environment:
 #                              MTPBUR_CMD (daemon command line), VM_STORAGE_DESC,
 #                              VM_BIG_MB, VM_VERBOSE, RUST_LOG
@@ -102,6 +103,13 @@ if [ -n "${OWNERS_BIN_DIR:-}" ]; then
             put_libs "$OWNERS_BIN_DIR/$b"
         fi
     done
+    # the host program, for the host scenario (the guest is also the USB host)
+    if [ -f "$OWNERS_BIN_DIR/mtpbur-host" ]; then
+        put "$OWNERS_BIN_DIR/mtpbur-host" /usr/local/bin/mtpbur-host
+        chmod 755 "$ROOT/usr/local/bin/mtpbur-host"
+    else
+        echo "warning: $OWNERS_BIN_DIR/mtpbur-host not found: the host scenario will fail" >&2
+    fi
 else
     echo "warning: OWNERS_BIN_DIR unset: no reference owners or ref-data in the image" >&2
 fi

@@ -53,7 +53,7 @@ else
     log "building static mtpbur and the reference owners"
     (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --target x86_64-unknown-linux-gnu -p firmware --bin mtpbur \
-            -p reference-owners --bins)
+            -p reference-owners --bins -p mtpbur-host --bin mtpbur-host)
     RELEASE=${CARGO_TARGET_DIR:-$REPO/target}/x86_64-unknown-linux-gnu/release
     FW=$RELEASE/mtpbur
     OWNERS_BIN_DIR=${OWNERS_BIN_DIR:-$RELEASE}
