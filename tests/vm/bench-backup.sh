@@ -32,14 +32,16 @@ awk '
         if ("capture_s" in v) printf "; capture (request to done) %.2f s", v["capture_s"]
         printf "\n"
         printf "raw mtp-getfile of %.1f MiB: %.2f s (%.1f MiB/s)\n", mb, v["raw_getfile_s"], mb / v["raw_getfile_s"]
-        split("getfile_total_s stream_total_s cp_total_s", k, " ")
-        split("backup, then mtp-getfile per file|backup + mtp-connect as files appear|backup, then cp -r on jmtpfs", name, "|")
-        for (i = 1; i <= 3; i++) {
+        split("getfile_total_s stream_total_s cp_total_s host_total_s", k, " ")
+        split("backup, then mtp-getfile per file|backup + mtp-connect as files appear|backup, then cp -r on jmtpfs|mtpbur-host backup (checked, atomic)", name, "|")
+        for (i = 1; i <= 4; i++) {
             if (!(k[i] in v)) continue
             r = v["raw_getfile_s"] / v[k[i]]
             printf "%-40s %.2f s (%.1f MiB/s)  ratio %.3f  (target >= 0.8: %s)\n", name[i], v[k[i]], mb / v[k[i]], r, (r >= 0.8 ? "met" : "MISSED")
         }
         printf "files copied while the backup still ran (streamed): %d\n", v["stream_early_files"]
+        if ("host_restore_s" in v && "raw_sendfile_s" in v)
+            printf "mtpbur-host restore: %.2f s (check on the PC + upload %.2f s, ratio to raw %.3f; device verify + restore %.2f s); raw mtp-sendfile of %.1f MiB: %.2f s\n", v["host_restore_s"], v["host_restore_upload_s"], v["raw_sendfile_s"] / v["host_restore_upload_s"], v["host_restore_s"] - v["host_restore_upload_s"], mb, v["raw_sendfile_s"]
         if (rounds > 1) {
             printf "best of %d rounds; each round (streamed, raw, ratio):\n", rounds
             for (i = 1; i <= rounds; i++) {

@@ -35,8 +35,10 @@ pub struct Report {
     pub owners: Vec<RestoredOwner>,
     /// Whether the device should be rebooted now.
     pub reboot: bool,
-    /// Seconds from the first upload to the result.
+    /// Seconds from the start to the result.
     pub seconds: f64,
+    /// Of them, seconds spent checking the chain on the PC and uploading it.
+    pub upload_seconds: f64,
     /// Cleanup problems.
     pub warnings: Vec<String>,
 }
@@ -83,6 +85,7 @@ pub fn run<L: Link>(
     let mut uploaded = Vec::new();
     let mut handles = Vec::new();
     let bar = ui.bar(total, "upload");
+    let mut upload_seconds = 0.0;
     let result = (|| {
         for s in &chain {
             let dir = repo.set_dir(&s.name);
@@ -118,6 +121,7 @@ pub fn run<L: Link>(
             uploaded.push(s.name.clone());
         }
         bar.finish_and_clear();
+        upload_seconds = started.elapsed().as_secs_f64();
         let request = RestoreRequest {
             source: chain[0].name.clone(),
             increments: chain[1..].iter().map(|s| s.name.clone()).collect(),
@@ -175,13 +179,19 @@ pub fn run<L: Link>(
         owners: result.owners,
         reboot,
         seconds: started.elapsed().as_secs_f64(),
+        upload_seconds,
         warnings,
     })
 }
 
 /// The report in words.
 pub fn text(r: &Report) -> String {
-    let mut t = format!("restored {} in {:.1} s\n", r.chain.join(" + "), r.seconds);
+    let mut t = format!(
+        "restored {} in {:.1} s ({:.1} s checking and uploading)\n",
+        r.chain.join(" + "),
+        r.seconds,
+        r.upload_seconds
+    );
     for o in &r.owners {
         match o.outcome.as_str() {
             "ok" => t.push_str(&format!(

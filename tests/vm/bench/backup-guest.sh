@@ -13,8 +13,12 @@
 #   backup+cp       the same with the copy done by `cp -r` on a jmtpfs mount
 #   raw             mtp-getfile of one file of the set's total size from the Internal
 #                   storage (the comparison point)
-# backup+stream and raw alternate BENCH_REPEAT times, each reported as the best of its
-# runs. BENCH_QUICK=1 runs only those two.
+#   mtpbur-host     `mtpbur-host backup --full REPO`: the host program (request, copy
+#                   while captured, every unit checked, atomic set in the repository,
+#                   set deleted from the device)
+# backup+stream, mtpbur-host and raw alternate BENCH_REPEAT times, each reported as the
+# best of its runs. BENCH_QUICK=1 runs only those three. Then, once: `mtpbur-host restore`
+# of that set (upload + restore on the device) against raw mtp-sendfile of the same size.
 # Prints BENCH lines: `BENCH backup <metric> <value>`; the host computes the ratios.
 # timeout: 3000
 . /scenarios/lib.sh
@@ -146,6 +150,20 @@ raw_once() {
     echo "$raw_s" >> /tmp/work/raw-times
 }
 
+# 5. the host program: one command, one session
+host_once() {
+    rm -rf /tmp/work/repo
+    t=$(now)
+    /usr/local/bin/mtpbur-host --json backup --full /tmp/work/repo > /tmp/work/host.json 2>> "$LOG" ||
+        fail "mtpbur-host backup failed: $(cat /tmp/work/host.json)"
+    host_s=$(elapsed $t)
+    say "mtpbur-host: $(cat /tmp/work/host.json)"
+    hb=$(sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' /tmp/work/host.json)
+    [ "$hb" = "$SET_BYTES" ] || note "mtpbur-host copied $hb bytes, the first set $SET_BYTES"
+    bench "host_total_s_$1" "$host_s"
+    echo "$host_s" >> /tmp/work/host-times
+}
+
 # Warm the VM's memory first: the first time the guest touches a page, the machine that
 # runs QEMU has to back it, which a later run gets for free. Without this, the first
 # streamed backup (1.5 GiB of fresh pages: spool and host copy) pays for it and raw, which
@@ -155,15 +173,30 @@ rm -f /tmp/work/warm
 
 # 2 and 4 alternate BENCH_REPEAT times (the host machine's speed drifts from minute to
 # minute); each figure is the best of its runs
-: > /tmp/work/stream-times; : > /tmp/work/raw-times
+: > /tmp/work/stream-times; : > /tmp/work/raw-times; : > /tmp/work/host-times
 i=1
 while [ $i -le "${BENCH_REPEAT:-1}" ]; do
     stream_once $i
+    host_once $i
     raw_once $i
     i=$((i + 1))
 done
 best() { sort -n "$1" | head -1; }
 bench stream_total_s "$(best /tmp/work/stream-times)"
+bench host_total_s "$(best /tmp/work/host-times)"
 bench raw_getfile_s "$(best /tmp/work/raw-times)"
-rm -f $STORE/raw.bin
+
+# Restore with the host program (the last repository: upload, verify, restore on the
+# device) against raw mtp-sendfile of one file of the set's size.
+t=$(now)
+/usr/local/bin/mtpbur-host --json restore /tmp/work/repo > /tmp/work/restore.json 2>> "$LOG" ||
+    fail "mtpbur-host restore failed: $(cat /tmp/work/restore.json)"
+bench host_restore_s "$(elapsed $t)"
+bench host_restore_upload_s "$(sed -n 's/.*"upload_seconds":\([0-9.]*\).*/\1/p' /tmp/work/restore.json)"
+grep -q '"outcome":"failed"' /tmp/work/restore.json && fail "an owner failed: $(cat /tmp/work/restore.json)"
+patternfile /tmp/work/raw-up.bin "$SET_BYTES"
+t=$(now)
+sendfile /tmp/work/raw-up.bin || fail "raw sendfile failed"
+bench raw_sendfile_s "$(elapsed $t)"
+rm -f /tmp/work/raw-up.bin $STORE/raw.bin $STORE/raw-up.bin
 pass
