@@ -18,6 +18,7 @@
 
 pub mod commit;
 pub mod confined;
+pub mod crypto;
 pub mod dbms;
 pub mod ipc;
 pub mod manifest;
