@@ -130,6 +130,10 @@ struct Doc {
     owners: Vec<OwnerDoc>,
     #[serde(default)]
     units: Vec<UnitDoc>,
+    /// The MAC of an encrypted set's manifest (its first line; see `SpoolSet::seal`).
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code, reason = "checked on the text, not the parsed value")]
+    mac: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -171,6 +175,7 @@ impl Manifest {
             previous: self.previous.clone(),
             owners: self.owners.iter().map(owner_doc).collect(),
             units: self.units.iter().map(unit_doc).collect(),
+            mac: None,
         };
         // Serialising plain strings and integers cannot fail.
         toml::to_string(&doc).unwrap_or_default()

@@ -75,6 +75,9 @@ pub enum Problem {
     /// A unit holds another amount of raw data than listed, or another compression.
     #[error("{0}: content does not match the manifest")]
     Content(UnitId),
+    /// An encrypted unit in a set whose manifest is not sealed (a host stripped the MAC).
+    #[error("{0}: encrypted, but the set's manifest is not sealed")]
+    Unsealed(UnitId),
     /// A file in an owner directory that the manifest does not list.
     #[error("{}: not listed in the manifest", .0.display())]
     Unlisted(PathBuf),
@@ -119,7 +122,15 @@ pub(crate) fn create_private_file(path: &Path) -> std::io::Result<File> {
 pub struct SpoolSet {
     dir: PathBuf,
     observer: Option<Progress>,
+    /// Encrypt what is written (the device's backup key).
+    keys: Option<std::sync::Arc<crate::crypto::Keys>>,
+    /// Decrypt what is read.
+    key: Option<crate::crypto::Unlocked>,
 }
+
+/// The first line of an encrypted set's manifest: `mac = "<hex>"`, the HMAC-SHA256 of
+/// the rest of the file under the backup key's MAC key.
+const MAC_LINE: &str = "mac = \"";
 
 impl SpoolSet {
     /// Creates a new, empty set `<spool>/<session>`.
@@ -140,6 +151,8 @@ impl SpoolSet {
         Ok(Self {
             dir,
             observer: None,
+            keys: None,
+            key: None,
         })
     }
 
@@ -148,7 +161,83 @@ impl SpoolSet {
         Self {
             dir: dir.into(),
             observer: None,
+            keys: None,
+            key: None,
         }
+    }
+
+    /// Encrypts every unit written to the backup key, and seals the manifest (its MAC,
+    /// and the wrapped key as `key.age`). `None`: a plain set.
+    pub fn encrypted_with(mut self, keys: Option<std::sync::Arc<crate::crypto::Keys>>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Decrypts the units read with `key`.
+    pub fn unlocked_with(mut self, key: Option<crate::crypto::Unlocked>) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// The key units are read with.
+    pub fn key(&self) -> Option<&crate::crypto::Unlocked> {
+        self.key.as_ref()
+    }
+
+    /// Unit `id` with the key to read it.
+    pub fn unit_file(&self, id: UnitId) -> UnitFile {
+        UnitFile {
+            path: self.unit_path(id),
+            key: self.key.clone(),
+        }
+    }
+
+    /// The manifest's text and, for an encrypted set, its MAC.
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if it cannot be read.
+    pub fn manifest_text(&self) -> Result<(String, Option<[u8; 32]>), SpoolError> {
+        let path = self.dir.join(MANIFEST_FILE);
+        let text = crate::confined::read_text(&path, crate::confined::MANIFEST_LIMIT)
+            .map_err(io_err(&path))?;
+        let mac = text
+            .strip_prefix(MAC_LINE)
+            .and_then(|rest| rest.get(..64))
+            .and_then(|hex| {
+                let mut out = [0u8; 32];
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+                }
+                Some(out)
+            });
+        Ok((text, mac))
+    }
+
+    /// True when the set was written encrypted (its manifest carries a MAC).
+    pub fn is_encrypted(&self) -> bool {
+        self.manifest_text().is_ok_and(|(_, mac)| mac.is_some())
+    }
+
+    /// The wrapped backup key an encrypted set carries (`key.age`).
+    ///
+    /// # Errors
+    /// [`SpoolError::Io`] if there is none.
+    pub fn wrapped_key(&self) -> Result<String, SpoolError> {
+        let path = self.dir.join(crate::crypto::SET_KEY_FILE);
+        crate::confined::read_text(&path, 16 * 1024).map_err(io_err(&path))
+    }
+
+    /// Checks that the manifest is the one the holder of `key` wrote: its MAC.
+    ///
+    /// # Errors
+    /// A plain set, or one whose manifest was changed.
+    pub fn authenticate(&self, key: &crate::crypto::Unlocked) -> Result<(), String> {
+        let (text, mac) = self.manifest_text().map_err(|e| e.to_string())?;
+        let Some(mac) = mac else {
+            return Err("the set is not encrypted".into());
+        };
+        let body = text.split_once('\n').map_or("", |(_, b)| b);
+        key.check_mac(body, &mac).map_err(|e| e.to_string())
     }
 
     /// Sets who may serve units while they are written: a unit whose exact size is known
@@ -182,14 +271,11 @@ impl SpoolSet {
         create_private_dir(&parent)?;
         let tmp = path.with_extension("unit.part");
         let file = create_private_file(&tmp).map_err(io_err(&tmp))?;
-        Ok(UnitWriter::new(
-            id,
-            compress,
-            file,
-            tmp,
-            path,
-            self.observer.clone(),
-        ))
+        let w = UnitWriter::new(id, compress, file, tmp, path, self.observer.clone());
+        match &self.keys {
+            Some(keys) => w.encrypt_to(&keys.recipients(id.kind)),
+            None => Ok(w),
+        }
     }
 
     /// Writes the manifest atomically; call it last, after every unit is finished. Every
@@ -203,8 +289,15 @@ impl SpoolSet {
             .and_then(|d| d.sync_fs())
             .map_err(io_err(&self.dir))?;
         let path = self.dir.join(MANIFEST_FILE);
-        write_atomically(&path, manifest.to_toml().as_bytes(), PRIVATE_FILE)
-            .map_err(io_err(&path))?;
+        let mut text = manifest.to_toml();
+        if let Some(keys) = &self.keys {
+            let key_path = self.dir.join(crate::crypto::SET_KEY_FILE);
+            write_atomically(&key_path, keys.wrapped().as_bytes(), PRIVATE_FILE)
+                .map_err(io_err(&key_path))?;
+            let mac = crate::manifest::to_hex(&keys.mac(&text));
+            text = format!("{MAC_LINE}{mac}\"\n{text}");
+        }
+        write_atomically(&path, text.as_bytes(), PRIVATE_FILE).map_err(io_err(&path))?;
         if let Some(observer) = &self.observer {
             observer.report(ProgressEvent::FileWritten { path });
         }
@@ -243,8 +336,9 @@ impl SpoolSet {
                 problems.push(Problem::Unregistered(sid));
             }
         }
+        let sealed = self.is_encrypted();
         for unit in &manifest.units {
-            if let Err(p) = self.verify_unit(unit) {
+            if let Err(p) = self.verify_unit(unit, sealed) {
                 problems.push(p);
             }
         }
@@ -262,16 +356,17 @@ impl SpoolSet {
     /// [`Problem`] found (empty when the snapshots are sound).
     pub fn verify_snapshots(&self) -> Result<(Manifest, Vec<Problem>), SpoolError> {
         let manifest = self.read_manifest()?;
+        let sealed = self.is_encrypted();
         let problems = manifest
             .units
             .iter()
             .filter(|u| u.id.kind.is_snapshot())
-            .filter_map(|u| self.verify_unit(u).err())
+            .filter_map(|u| self.verify_unit(u, sealed).err())
             .collect();
         Ok((manifest, problems))
     }
 
-    fn verify_unit(&self, unit: &UnitRecord) -> Result<(), Problem> {
+    fn verify_unit(&self, unit: &UnitRecord, sealed: bool) -> Result<(), Problem> {
         let id = unit.id;
         let path = self.unit_path(id);
         let meta = match std::fs::symlink_metadata(&path) {
@@ -289,10 +384,11 @@ impl SpoolSet {
                 found: meta.len(),
             });
         }
-        let mut reader = UnitReader::open(&path).map_err(|source| Problem::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let mut reader =
+            UnitReader::open_for_check(&path, self.key.as_ref()).map_err(|source| Problem::Io {
+                path: path.clone(),
+                source,
+            })?;
         let mut raw = 0u64;
         loop {
             match reader.next_block() {
@@ -304,6 +400,14 @@ impl SpoolSet {
         }
         if reader.sha256() != unit.sha256 {
             return Err(Problem::Hash(id));
+        }
+        if reader.is_sealed() {
+            // Without the key only the ciphertext's size and SHA-256 can be checked.
+            return if sealed {
+                Ok(())
+            } else {
+                Err(Problem::Unsealed(id))
+            };
         }
         if raw != unit.raw_size || reader.compressed() != Some(unit.compressed) {
             return Err(Problem::Content(id));
@@ -403,25 +507,126 @@ pub enum ReadError {
     Frame(#[from] FrameError),
 }
 
-/// Reads a unit file block by block, checking framing and CRCs and hashing the file.
-#[derive(Debug)]
+/// A unit file and the key that decrypts it, if it is encrypted: what every reader of a
+/// unit is handed, so that no reader can forget the key.
+#[derive(Debug, Clone)]
+pub struct UnitFile {
+    /// The file.
+    pub path: PathBuf,
+    /// The key of an encrypted set (`None`: the unit must be plain).
+    pub key: Option<crate::crypto::Unlocked>,
+}
+
+impl UnitFile {
+    /// A unit of a plain set.
+    pub fn plain(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            key: None,
+        }
+    }
+
+    /// Opens it for reading.
+    ///
+    /// # Errors
+    /// As [`UnitReader::open_with`].
+    pub fn open(&self) -> std::io::Result<UnitReader> {
+        UnitReader::open_with(&self.path, self.key.as_ref())
+    }
+}
+
+impl std::ops::Deref for UnitFile {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Hashes what is read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: std::sync::Arc<std::sync::Mutex<Sha256>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut h) = self.hasher.lock() {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// Reads a unit file block by block, checking framing and CRCs and hashing the file (the
+/// file's bytes: of an encrypted unit, the ciphertext, which is what the manifest lists).
 pub struct UnitReader {
-    file: File,
+    source: Box<dyn Read + Send>,
     decoder: UnitDecoder,
-    hasher: Sha256,
+    hasher: std::sync::Arc<std::sync::Mutex<Sha256>>,
     eof: bool,
     flags: Option<bool>,
     first: Vec<u8>,
     chunk: Vec<u8>,
+    /// An encrypted unit read without its key: hashed only, never decoded.
+    sealed: bool,
+}
+
+impl std::fmt::Debug for UnitReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnitReader")
+            .field("eof", &self.eof)
+            .field("sealed", &self.sealed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UnitReader {
-    /// Opens a unit file (through the confined layer: sets may come from the host, so a
-    /// link or a FIFO in place of a unit is refused, never followed or waited on).
+    /// Opens a plain unit file (through the confined layer: sets may come from the host, so
+    /// a link or a FIFO in place of a unit is refused, never followed or waited on).
     ///
     /// # Errors
-    /// The I/O error of opening it.
+    /// The I/O error of opening it; an encrypted unit.
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        Self::open_with(path, None)
+    }
+
+    /// Opens a unit file that may be encrypted: with `key`, an encrypted unit is decrypted
+    /// as it is read; without it, one is refused.
+    ///
+    /// # Errors
+    /// The I/O error of opening it, an encrypted unit without a key, or a key that does not
+    /// decrypt it.
+    pub fn open_with(path: &Path, key: Option<&crate::crypto::Unlocked>) -> std::io::Result<Self> {
+        let mut r = Self::open_raw(path, key, false)?;
+        if r.sealed {
+            return Err(std::io::Error::other(format!(
+                "{}: encrypted: it needs the backup password",
+                path.display()
+            )));
+        }
+        r.sealed = false;
+        Ok(r)
+    }
+
+    /// Opens a unit to check its bytes: an encrypted one without `key` is only hashed
+    /// ([`UnitReader::is_sealed`]).
+    ///
+    /// # Errors
+    /// The I/O error of opening it, or a key that does not decrypt it.
+    pub fn open_for_check(
+        path: &Path,
+        key: Option<&crate::crypto::Unlocked>,
+    ) -> std::io::Result<Self> {
+        Self::open_raw(path, key, true)
+    }
+
+    fn open_raw(
+        path: &Path,
+        key: Option<&crate::crypto::Unlocked>,
+        hash_only_ok: bool,
+    ) -> std::io::Result<Self> {
         let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
         else {
             return Err(std::io::Error::new(
@@ -430,15 +635,43 @@ impl UnitReader {
             ));
         };
         let (file, _) = crate::confined::Dir::open_root(dir)?.open_file(name)?;
+        let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
+        let mut buffered = std::io::BufReader::with_capacity(
+            64 * 1024,
+            Hashing {
+                inner: file,
+                hasher: hasher.clone(),
+            },
+        );
+        let head = std::io::BufRead::fill_buf(&mut buffered)?;
+        let encrypted = crate::crypto::is_age(head);
+        let (source, sealed): (Box<dyn Read + Send>, bool) = match (encrypted, key) {
+            (false, _) => (Box::new(buffered), false),
+            (true, Some(k)) => {
+                let r = k
+                    .decrypt(buffered)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+                (Box::new(r), false)
+            }
+            (true, None) if hash_only_ok => (Box::new(buffered), true),
+            (true, None) => (Box::new(buffered), true),
+        };
         Ok(Self {
-            file,
+            source,
             decoder: UnitDecoder::new(),
-            hasher: Sha256::new(),
+            hasher,
             eof: false,
             flags: None,
             first: Vec::new(),
             chunk: vec![0u8; 64 * 1024],
+            sealed,
         })
+    }
+
+    /// True for an encrypted unit opened without its key: [`UnitReader::next_block`]
+    /// only hashes it.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
     }
 
     /// Returns the next raw block, `Ok(None)` at the (checked) end of the unit.
@@ -446,6 +679,10 @@ impl UnitReader {
     /// # Errors
     /// [`ReadError`] on I/O failure or corruption.
     pub fn next_block(&mut self) -> Result<Option<bytes::Bytes>, ReadError> {
+        if self.sealed {
+            while self.source.read(&mut self.chunk)? > 0 {}
+            return Ok(None);
+        }
         loop {
             if let Some(block) = self.decoder.poll_block()? {
                 return Ok(Some(block));
@@ -454,7 +691,7 @@ impl UnitReader {
                 self.decoder.finish()?;
                 return Ok(None);
             }
-            let n = self.file.read(&mut self.chunk)?;
+            let n = self.source.read(&mut self.chunk)?;
             let chunk = &self.chunk;
             if n == 0 {
                 self.eof = true;
@@ -467,7 +704,6 @@ impl UnitReader {
                     self.flags = Some(self.first[4] & 1 != 0);
                 }
             }
-            self.hasher.update(&chunk[..n]);
             self.decoder.handle_input(&chunk[..n]);
         }
     }
@@ -477,9 +713,13 @@ impl UnitReader {
         self.flags
     }
 
-    /// Returns the SHA-256 of everything read (the whole file after `Ok(None)`).
+    /// Returns the SHA-256 of the file's bytes read so far (the whole file after
+    /// `Ok(None)`).
     pub fn sha256(&self) -> [u8; 32] {
-        self.hasher.clone().finalize().into()
+        self.hasher
+            .lock()
+            .map(|h| h.clone().finalize().into())
+            .unwrap_or([0; 32])
     }
 }
 

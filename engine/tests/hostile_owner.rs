@@ -190,6 +190,7 @@ fn rig(attacker_registration: &str) -> Rig {
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
+        key_file: None,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");

@@ -559,6 +559,7 @@ async fn a_broken_registration_leaves_out_only_its_owner() {
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
+        key_file: None,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert_eq!(errors.len(), 1);

@@ -83,8 +83,12 @@ pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> 
         cenrep: CENTRAL_REPOSITORY_SID,
         system: system_policy(b),
         owner_group,
+        key_file: p.state_dir.as_ref().map(|d| d.join(BACKUP_KEY_FILE)),
     }))
 }
+
+/// The backup key's file in the state directory (`engine::crypto::Keys`).
+pub(crate) const BACKUP_KEY_FILE: &str = "backup-key.toml";
 
 /// Starts the engine thread and builds the Backup storage provider; returns it with the
 /// service, which the daemon stops on SIGTERM.

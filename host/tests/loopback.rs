@@ -164,6 +164,7 @@ fn rig() -> Rig {
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
+        key_file: None,
     };
     let (news, news_rx) = std::sync::mpsc::channel();
     let (service, _) = BackupService::start(config, news).unwrap();

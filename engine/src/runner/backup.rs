@@ -30,7 +30,7 @@ const SECTION: u32 = 64 * 1024;
 pub(crate) struct UnitInputs {
     /// Active increment: the previous active snapshot to hand the owner first (sessions;
     /// the per-unit API supplies it through `supply_data` instead).
-    pub(crate) active_snapshot: Option<std::path::PathBuf>,
+    pub(crate) active_snapshot: Option<crate::spool::UnitFile>,
     /// Send `AllSnapshotsSupplied` before asking for active data.
     pub(crate) announce: bool,
     /// Passive increment: the snapshot to compare with.
@@ -51,12 +51,63 @@ impl Engine {
     /// # Errors
     /// [`SessionError`] if the session cannot start or the set cannot be written.
     pub async fn backup(&self, req: BackupRequest) -> Result<Manifest, SessionError> {
+        self.backup_inner(req).await
+    }
+
+    /// The device's backup key, if encryption is on.
+    ///
+    /// # Errors
+    /// [`SessionError::Encryption`] for a damaged key file.
+    pub fn backup_keys(&self) -> Result<Option<std::sync::Arc<crate::crypto::Keys>>, SessionError> {
+        let Some(path) = &self.config.key_file else {
+            return Ok(None);
+        };
+        crate::crypto::Keys::load(path)
+            .map(|k| k.map(std::sync::Arc::new))
+            .map_err(|e| SessionError::Encryption(e.to_string()))
+    }
+
+    /// Opens the earlier set of an increment: an encrypted one must be this device's
+    /// (its manifest authenticates) and is read with the device's local key, which opens
+    /// its snapshots; while encryption is on, a plain one is refused.
+    fn open_previous(
+        &self,
+        dir: &std::path::Path,
+        keys: Option<&crate::crypto::Keys>,
+    ) -> Result<SpoolSet, SessionError> {
+        let set = SpoolSet::open(dir);
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match (set.is_encrypted(), keys) {
+            (false, None) => Ok(set),
+            (false, Some(_)) => Err(SessionError::Encryption(format!(
+                "{name} is not encrypted and encryption is on: take a full backup"
+            ))),
+            (true, None) => Err(SessionError::Encryption(format!(
+                "{name} is encrypted and encryption is off: take a full backup"
+            ))),
+            (true, Some(keys)) => {
+                let local = keys.local();
+                set.authenticate(&local).map_err(|e| {
+                    SessionError::Encryption(format!(
+                        "{name}: {e} (or it was made with another backup key)"
+                    ))
+                })?;
+                Ok(set.unlocked_with(Some(local)))
+            }
+        }
+    }
+
+    async fn backup_inner(&self, req: BackupRequest) -> Result<Manifest, SessionError> {
+        let keys = self.backup_keys()?;
         let previous = match &req.previous {
             Some(dir) if req.backup_type == BackupType::Incremental => {
                 self.report(ProgressEvent::Verifying);
                 // The snapshots an increment is computed against must be sound; the
                 // earlier set's other units need not be on the device at all.
-                let set = SpoolSet::open(dir);
+                let set = self.open_previous(dir, keys.as_deref())?;
                 let (manifest, problems) = set.verify_snapshots()?;
                 if !problems.is_empty() {
                     return Err(SessionError::Verify(
@@ -90,7 +141,9 @@ impl Engine {
         // nothing; and only once the journal says so, so a power cut leaves nothing either.
         let started = self.journal_begin(SessionKind::Backup, &req.session);
         let result = match started.and_then(|()| {
-            SpoolSet::create(&self.config.spool, &req.session).map_err(SessionError::from)
+            SpoolSet::create(&self.config.spool, &req.session)
+                .map(|s| s.encrypted_with(keys.clone()))
+                .map_err(SessionError::from)
         }) {
             Ok(set) => {
                 self.report(ProgressEvent::SetCreated {
@@ -268,7 +321,7 @@ impl Engine {
         let prev_path = |kind| {
             previous
                 .filter(|(_, m)| m.units.iter().any(|u| u.id == unit(kind)))
-                .map(|(s, _)| s.unit_path(unit(kind)))
+                .map(|(s, _)| s.unit_file(unit(kind)))
         };
         let kinds = backup_units(
             reg,

@@ -8,7 +8,7 @@ use crate::dbms::DbmsRestore;
 use crate::passive::{PassiveRestore, StagedCage};
 use crate::public::StagedFile;
 use crate::registration::{BackupRegistration, Drive, PassiveBackup};
-use crate::spool::UnitReader;
+use crate::spool::{UnitFile, UnitReader};
 use crate::unit::{UnitId, UnitKind};
 
 /// Returns the owner's passive selection with its DBMS directory excluded (databases
@@ -25,8 +25,9 @@ pub(crate) fn effective_passive(
     Some(passive)
 }
 
-pub(crate) fn open_unit(path: &std::path::Path) -> Result<UnitReader, Failure> {
-    UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))
+pub(crate) fn open_unit(path: &UnitFile) -> Result<UnitReader, Failure> {
+    path.open()
+        .map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))
 }
 
 /// The spool's root-only directory for database copies (backup and restore).
@@ -42,7 +43,7 @@ pub(crate) fn stage_cage(
     config: &EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
-    units: &[(UnitId, std::path::PathBuf)],
+    units: &[(UnitId, UnitFile)],
     fresh: bool,
 ) -> Result<(StagedCage, Vec<String>), Failure> {
     let cage = drive.cage(reg.sid);
@@ -89,7 +90,7 @@ pub(crate) fn stage_public(
     config: &EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
-    path: &std::path::Path,
+    path: &UnitFile,
 ) -> Result<Vec<StagedFile>, Failure> {
     let public = reg.public.as_ref().ok_or_else(|| {
         Failure::new(
@@ -126,7 +127,7 @@ pub(crate) fn restore_passive(
     config: &EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
-    units: &[(UnitId, std::path::PathBuf)],
+    units: &[(UnitId, UnitFile)],
     fresh: bool,
 ) -> Result<Vec<String>, Failure> {
     let (cage, skipped) = stage_cage(config, reg, drive, units, fresh)?;
@@ -141,7 +142,7 @@ pub(crate) fn restore_public(
     config: &EngineConfig,
     reg: &BackupRegistration,
     drive: &Drive,
-    path: &std::path::Path,
+    path: &UnitFile,
 ) -> Result<(), Failure> {
     let files = stage_public(config, reg, drive, path)?;
     let mut staged = OwnerCommit::new(&config.spool, reg.sid);

@@ -10,7 +10,7 @@ use data_owners::wire::{Callback, DriveLetter, MAX_SECTION};
 use super::request::Failure;
 use crate::ipc::OwnerHandle;
 use crate::registration::{BackupRegistration, Drive};
-use crate::spool::{UnitReader, UnitWriter};
+use crate::spool::{UnitFile, UnitWriter};
 
 /// The watchdog of every call to the owner of `reg`.
 pub(crate) fn watchdog(reg: &BackupRegistration) -> Duration {
@@ -98,11 +98,12 @@ fn spool_reserve(writer: &UnitWriter) -> u64 {
 pub(crate) async fn push_unit(
     h: &OwnerHandle,
     wd: Duration,
-    path: &std::path::Path,
+    path: &UnitFile,
     call: impl Fn(Bytes, bool) -> Callback,
 ) -> Result<(), Failure> {
-    let mut reader =
-        UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
+    let mut reader = path
+        .open()
+        .map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
     let mut current = reader.next_block()?.unwrap_or_default();
     loop {
         let next = reader.next_block()?;
@@ -116,9 +117,10 @@ pub(crate) async fn push_unit(
 }
 
 /// Reads a whole (small) unit's raw data.
-pub(crate) fn read_unit(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    let mut reader =
-        UnitReader::open(path).map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
+pub(crate) fn read_unit(path: &UnitFile) -> Result<Vec<u8>, Failure> {
+    let mut reader = path
+        .open()
+        .map_err(|e| Failure::new(-2, format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();
     while let Some(block) = reader.next_block()? {
         if (out.len() + block.len()) as u64 > SNAPSHOT_LIMIT {

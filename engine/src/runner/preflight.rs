@@ -8,7 +8,7 @@
 use crate::manifest::Manifest;
 use crate::passive::archive::{ArchiveDecoder, ArchiveEvent};
 use crate::registration::Sid;
-use crate::spool::{SpoolSet, UnitReader};
+use crate::spool::SpoolSet;
 use crate::system::SystemRestore;
 use crate::unit::{UnitId, UnitKind};
 
@@ -55,8 +55,7 @@ impl Engine {
 
     /// Reads the paths of a system unit (its data is skipped) and checks each one.
     fn check_system_unit(&self, set: &SpoolSet, id: UnitId, installed: bool) -> Result<(), String> {
-        let path = set.unit_path(id);
-        let mut reader = UnitReader::open(&path).map_err(|e| e.to_string())?;
+        let mut reader = set.unit_file(id).open().map_err(|e| e.to_string())?;
         let mut decoder = ArchiveDecoder::new();
         while let Some(block) = reader.next_block().map_err(|e| e.to_string())? {
             decoder.handle_input(&block);

@@ -34,6 +34,9 @@ pub struct EngineConfig {
     pub system: crate::system::SystemPolicy,
     /// The group that may connect to the owner socket ([`crate::ipc::IpcConfig`]).
     pub owner_group: Option<u32>,
+    /// The backup key (`crypto::Keys`): while this file exists, every set is written
+    /// encrypted and only encrypted sets are restored. `None`: encryption is never on.
+    pub key_file: Option<PathBuf>,
 }
 
 /// A session-level failure (owner failures are per owner, in the manifest or report).
@@ -58,6 +61,10 @@ pub enum SessionError {
     /// The session journal could not be written; nothing was touched.
     #[error("cannot write the session journal: {0}")]
     Journal(std::io::Error),
+    /// Encryption: a wrong or missing password, a damaged key, a set that does not
+    /// authenticate or is not encrypted while encryption is on; nothing was touched.
+    #[error("{0}")]
+    Encryption(String),
 }
 
 /// What to back up.

@@ -17,7 +17,7 @@ use crate::progress::ProgressEvent;
 use crate::recovery::SessionKind;
 use crate::registration::{BackupRegistration, Drive, Sid};
 use crate::session::plan::{RestoreStep, check_chain, restore_steps};
-use crate::spool::SpoolSet;
+use crate::spool::{SpoolSet, UnitFile};
 use crate::unit::{UnitId, UnitKind};
 
 /// The restore result's file name, written into the last set of the chain.
@@ -70,7 +70,24 @@ impl Engine {
     /// [`SessionError::Verify`]/[`SessionError::Chain`] before anything is touched, or a
     /// mode error. Owner failures are in the report.
     pub async fn restore(&mut self, req: RestoreRequest) -> Result<RestoreReport, SessionError> {
+        self.restore_with_password(req, None).await
+    }
+
+    /// [`Engine::restore`] of a chain that may be encrypted: every encrypted set's
+    /// `key.age` must open with `password` and its manifest must authenticate with the
+    /// key inside, before anything is verified further or touched. While encryption is
+    /// on (the key file exists), plain sets are refused.
+    ///
+    /// # Errors
+    /// As [`Engine::restore`]; [`SessionError::Encryption`] for a missing or wrong
+    /// password, or a set that does not authenticate.
+    pub async fn restore_with_password(
+        &mut self,
+        req: RestoreRequest,
+        password: Option<age::secrecy::SecretString>,
+    ) -> Result<RestoreReport, SessionError> {
         self.report(ProgressEvent::Verifying);
+        let opened = self.open_chain(&req.sets, password.as_ref())?;
         let wanted = |sid: Sid| req.partial.as_ref().is_none_or(|list| list.contains(&sid));
         let chain_owners = |manifests: &[Manifest]| -> BTreeSet<Sid> {
             manifests
@@ -89,7 +106,7 @@ impl Engine {
                 .map(|d| SpoolSet::open(d).read_manifest())
                 .collect::<Result<_, _>>()?;
             absent.extend(self.absent_owners(&peek, &chain_owners(&peek)));
-            self.verify_chain(&req.sets, &|sid| wanted(sid) && !absent.contains(&sid))?
+            self.verify_chain(opened, &|sid| wanted(sid) && !absent.contains(&sid))?
         };
         let owners = chain_owners(&manifests);
         self.enter_restore_mode(req.partial.as_ref())?;
@@ -217,10 +234,9 @@ impl Engine {
     /// rules.
     fn verify_chain(
         &self,
-        dirs: &[std::path::PathBuf],
+        sets: Vec<SpoolSet>,
         restored: &dyn Fn(Sid) -> bool,
     ) -> Result<(Vec<SpoolSet>, Vec<Manifest>), SessionError> {
-        let sets: Vec<SpoolSet> = dirs.iter().map(SpoolSet::open).collect();
         let mut manifests = Vec::new();
         let mut problems = Vec::new();
         for set in &sets {
@@ -241,6 +257,62 @@ impl Engine {
         }
         check_chain(&manifests)?;
         Ok((sets, manifests))
+    }
+
+    /// Opens the sets of a chain, each with the key that reads it: plain sets as they
+    /// are (refused while encryption is on), encrypted ones with the key their `key.age`
+    /// opens with `password`, after their manifest authenticated with it.
+    fn open_chain(
+        &self,
+        dirs: &[std::path::PathBuf],
+        password: Option<&age::secrecy::SecretString>,
+    ) -> Result<Vec<SpoolSet>, SessionError> {
+        let encryption_on = self.backup_keys()?.is_some();
+        let mut opened: Vec<(String, crate::crypto::Unlocked)> = Vec::new();
+        let mut sets = Vec::new();
+        for dir in dirs {
+            let set = SpoolSet::open(dir);
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !set.is_encrypted() {
+                if encryption_on {
+                    return Err(SessionError::Encryption(format!(
+                        "{name} is not encrypted, and while encryption is on only encrypted sets are restored"
+                    )));
+                }
+                sets.push(set);
+                continue;
+            }
+            let password = password.ok_or_else(|| {
+                SessionError::Encryption(format!(
+                    "{name} is encrypted: the restore needs the backup password"
+                ))
+            })?;
+            let wrapped = set
+                .wrapped_key()
+                .map_err(|e| SessionError::Encryption(format!("{name}: no key.age: {e}")))?;
+            let key = match opened.iter().find(|(w, _)| *w == wrapped) {
+                Some((_, k)) => k.clone(),
+                None => {
+                    let k = crate::crypto::Unlocked::from_wrapped(&wrapped, password)
+                        .map_err(|e| SessionError::Encryption(format!("{name}: {e}")))?;
+                    opened.push((wrapped, k.clone()));
+                    k
+                }
+            };
+            set.authenticate(&key)
+                .map_err(|e| SessionError::Encryption(format!("{name}: {e}")))?;
+            let session = set.read_manifest()?.session;
+            if session != name {
+                return Err(SessionError::Encryption(format!(
+                    "{name}: the set was made as {session}, and the name of an encrypted set cannot change"
+                )));
+            }
+            sets.push(set.unlocked_with(Some(key)));
+        }
+        Ok(sets)
     }
 
     /// Returns the owners of a chain that cannot be restored here: not installed, and
@@ -275,17 +347,13 @@ impl Engine {
             .into_iter()
             .filter(|(_, id)| id.kind == UnitKind::System)
         {
-            self.restore_system_unit(id, &sets[set].unit_path(id))?;
+            self.restore_system_unit(id, &sets[set].unit_file(id))?;
         }
         Ok(())
     }
 
     /// Restores one system (package) unit from its file.
-    pub(crate) fn restore_system_unit(
-        &self,
-        id: UnitId,
-        path: &std::path::Path,
-    ) -> Result<(), Failure> {
+    pub(crate) fn restore_system_unit(&self, id: UnitId, path: &UnitFile) -> Result<(), Failure> {
         let drive = self
             .config
             .drives
@@ -368,7 +436,7 @@ impl Engine {
                 .iter()
                 .filter(|(_, id)| id.drive == letter && !is_engine_held(id.kind));
             for (set, id) in rest {
-                let path = sets[*set].unit_path(*id);
+                let path = sets[*set].unit_file(*id);
                 self.restore_active_unit(reg, drive, *id, &path, &mut owner_handle)
                     .await
                     .map_err(|f| after_commit(f, &committed))?;
@@ -393,9 +461,9 @@ impl Engine {
         for letter in drives {
             let drive = self.configured_drive(letter)?;
             let on_drive = || steps.iter().filter(move |(_, id)| id.drive == letter);
-            let cage_units: Vec<(UnitId, std::path::PathBuf)> = on_drive()
+            let cage_units: Vec<(UnitId, UnitFile)> = on_drive()
                 .filter(|(_, id)| id.kind.is_passive())
-                .map(|(set, id)| (*id, sets[*set].unit_path(*id)))
+                .map(|(set, id)| (*id, sets[*set].unit_file(*id)))
                 .collect();
             if !cage_units.is_empty() {
                 let (cage, list) = kinds::stage_cage(&self.config, reg, drive, &cage_units, true)?;
@@ -403,7 +471,7 @@ impl Engine {
                 skipped.extend(list);
             }
             for (set, id) in on_drive().filter(|(_, id)| id.kind == UnitKind::Public) {
-                let path = sets[*set].unit_path(*id);
+                let path = sets[*set].unit_file(*id);
                 staged.add_files(kinds::stage_public(&self.config, reg, drive, &path)?);
             }
         }
@@ -425,7 +493,7 @@ impl Engine {
         reg: &BackupRegistration,
         proxy: Sid,
         d: DriveLetter,
-        path: &std::path::Path,
+        path: &UnitFile,
     ) -> Result<(), Failure> {
         let (h, wd) = self.ready_proxy(proxy).await?;
         let init = Callback::InitialiseRestoreProxyBaseData {
@@ -444,7 +512,7 @@ impl Engine {
         reg: &BackupRegistration,
         drive: &Drive,
         id: UnitId,
-        path: &std::path::Path,
+        path: &UnitFile,
         owner_handle: &mut Option<OwnerHandle>,
     ) -> Result<(), Failure> {
         let d = drive_letter(drive)?;
@@ -478,7 +546,7 @@ async fn push_active(
     wd: std::time::Duration,
     d: DriveLetter,
     kind: UnitKind,
-    path: &std::path::Path,
+    path: &UnitFile,
 ) -> Result<(), Failure> {
     if kind == UnitKind::ActiveSnapshot {
         return push_unit(h, wd, path, |data, last| Callback::ReceiveSnapshotData {

@@ -51,6 +51,45 @@ pub struct UnitWriter {
     open: bool,
     /// Bytes written since the last [`ProgressEvent::Written`].
     unreported: u64,
+    /// Encrypts what is written (an encrypted set); the ciphertext gathers in `sealed`.
+    cipher: Option<Cipher>,
+    sealed: Gather,
+}
+
+/// The age stream of an encrypted unit.
+struct Cipher(age::stream::StreamWriter<Gather>);
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher")
+    }
+}
+
+/// Where the cipher puts its output until the writer takes it.
+#[derive(Debug, Clone, Default)]
+struct Gather(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Gather {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+}
+
+impl Write for Gather {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// How many written bytes make a [`ProgressEvent::Written`] report.
@@ -84,7 +123,23 @@ impl UnitWriter {
             observer,
             open: false,
             unreported: 0,
+            cipher: None,
+            sealed: Gather::default(),
         }
+    }
+
+    /// Encrypts the unit to `recipients` (age) as it is written. Call before writing.
+    ///
+    /// # Errors
+    /// The age header cannot be made.
+    pub(super) fn encrypt_to(
+        mut self,
+        recipients: &[Box<dyn age::Recipient + Send>],
+    ) -> Result<Self, SpoolError> {
+        let w =
+            crate::crypto::encrypt(recipients, self.sealed.clone()).map_err(io_err(&self.tmp))?;
+        self.cipher = Some(Cipher(w));
+        Ok(self)
     }
 
     /// Returns the bytes still available to unprivileged writers on the spool's file
@@ -148,6 +203,10 @@ impl UnitWriter {
             return Ok(());
         }
         self.declared = Some(raw_len);
+        if self.cipher.is_some() {
+            // The ciphertext's length is not announced ahead: the unit appears when done.
+            return Ok(());
+        }
         let Some(observer) = &self.observer else {
             return Ok(());
         };
@@ -173,6 +232,10 @@ impl UnitWriter {
             encoder.finish_into(&mut self.segments);
         }
         self.drain()?;
+        if let Some(cipher) = self.cipher.take() {
+            cipher.0.finish().map_err(io_err(&self.tmp))?;
+            self.write_sealed()?;
+        }
         if let Some(declared) = self.declared.filter(|d| *d != self.raw) {
             return Err(SpoolError::Io {
                 path: self.tmp.clone(),
@@ -247,6 +310,26 @@ impl UnitWriter {
         }
         let segments = std::mem::take(&mut self.segments);
         self.pending = 0;
+        if let Some(cipher) = self.cipher.as_mut() {
+            for s in &segments {
+                cipher.0.write_all(s).map_err(io_err(&self.tmp))?;
+            }
+            return self.write_sealed();
+        }
+        self.write_segments(segments)
+    }
+
+    /// Writes the ciphertext gathered so far.
+    fn write_sealed(&mut self) -> Result<(), SpoolError> {
+        let sealed = self.sealed.take();
+        if sealed.is_empty() {
+            return Ok(());
+        }
+        self.write_segments(vec![Bytes::from(sealed)])
+    }
+
+    /// Writes segments to the file, then hands them to the hasher.
+    fn write_segments(&mut self, segments: Vec<Bytes>) -> Result<(), SpoolError> {
         let Some(file) = self.file.as_mut() else {
             return Err(io_err(&self.tmp)(std::io::Error::other(
                 "unit already closed",

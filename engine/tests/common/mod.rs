@@ -176,6 +176,8 @@ fn rig_full(
         cenrep: CENTRAL_REPOSITORY_SID,
         system,
         owner_group: owner_group(),
+        // Encryption is on while this file exists (tests/encryption.rs writes it).
+        key_file: Some(dir.path().join("backup-key.toml")),
     };
     let (engine, errors) = Engine::start(config.clone()).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");

@@ -120,6 +120,7 @@ pub fn rig_in(owners: PathBuf, setup: impl FnOnce(&Drive)) -> Rig {
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
+        key_file: None,
     };
     let (engine, errors) = Engine::start(config).expect("engine");
     assert!(errors.is_empty(), "{errors:?}");

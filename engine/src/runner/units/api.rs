@@ -10,6 +10,7 @@ use crate::runner::backup::UnitInputs;
 use crate::runner::engine::Engine;
 use crate::runner::kinds::{restore_passive, restore_public};
 use crate::runner::owner_calls::{drive_letter, push_unit, read_unit, watchdog};
+use crate::spool::UnitFile;
 
 impl Engine {
     /// Sets the SID list for partial operations (Symbian `SetSIDListForPartialBURL`). It
@@ -265,7 +266,8 @@ impl Engine {
         else {
             return Ok(Supplied::Pending);
         };
-        let applied = self.apply(unit, reg, &incoming.path, fresh, backup).await;
+        let file = UnitFile::plain(incoming.path.clone());
+        let applied = self.apply(unit, reg, &file, fresh, backup).await;
         drop(incoming);
         self.record_applied(unit, reg, applied)
     }
@@ -492,7 +494,7 @@ impl Engine {
         reg: &BackupRegistration,
         drive: &Drive,
         unit: UnitId,
-        path: &std::path::Path,
+        path: &UnitFile,
     ) -> Result<(), Failure> {
         let h = self
             .ipc
@@ -514,7 +516,7 @@ impl Engine {
         &self,
         unit: UnitId,
         reg: Option<&BackupRegistration>,
-        path: &std::path::Path,
+        path: &UnitFile,
         fresh: bool,
         backup: bool,
     ) -> Result<Applied, UnitError> {
@@ -546,7 +548,7 @@ impl Engine {
             }
             UnitKind::PassiveBase | UnitKind::PassiveIncrement | UnitKind::Dbms => {
                 applied.skipped =
-                    restore_passive(&self.config, reg, drive, &[(unit, path.to_owned())], fresh)
+                    restore_passive(&self.config, reg, drive, &[(unit, path.clone())], fresh)
                         .map_err(failed)?;
             }
             UnitKind::Public => {

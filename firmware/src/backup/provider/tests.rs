@@ -70,6 +70,7 @@ fn fixture_full(ready_timeout: Duration, policy: Policy, before: impl FnOnce(&Pa
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
+        key_file: None,
     };
     let (news, news_rx) = std::sync::mpsc::channel();
     let (service, left_out) = BackupService::start(config, news).unwrap();
