@@ -23,7 +23,8 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 
-use age::secrecy::{ExposeSecret, SecretString};
+use age::secrecy::ExposeSecret;
+pub use age::secrecy::SecretString;
 use age::x25519;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -120,13 +120,17 @@ pub(crate) fn backup_provider(
     }
     let letters: BTreeSet<char> = config.drives.iter().map(|d| d.letter).collect();
     let spool = config.spool.clone();
+    let key_file = config.key_file.clone();
     // The session's news: from the engine thread and the intake to the provider.
     let (news, news_rx) = std::sync::mpsc::channel();
     let (service, left_out) = BackupService::start(config, news)?;
     for e in left_out {
         warn!(error = %e, "registration left out");
     }
-    let intake = Intake::new(spool.clone(), letters, service.clone());
+    let intake = Intake::new(spool.clone(), letters, service.clone()).with_key_file(key_file);
+    service.tell(firmware::backup::session::News::Encryption(
+        intake.encrypted(),
+    ));
     let provider =
         BackupProvider::new(storage, &spool, intake, news_rx, policy).map_err(|source| {
             Error::Storage {

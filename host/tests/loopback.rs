@@ -164,11 +164,12 @@ fn rig() -> Rig {
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
-        key_file: None,
+        key_file: Some(tmp.path().join("backup-key.toml")),
     };
     let (news, news_rx) = std::sync::mpsc::channel();
     let (service, _) = BackupService::start(config, news).unwrap();
-    let intake = Intake::new(spool.clone(), ['c'].into(), service.clone());
+    let intake = Intake::new(spool.clone(), ['c'].into(), service.clone())
+        .with_key_file(Some(tmp.path().join("backup-key.toml")));
     let storage = StorageId(0x0003_0001);
     let provider = BackupProvider::new(storage, &spool, intake, news_rx, Policy::Open).unwrap();
     let device = DeviceProvider::new(DeviceIdentity {

@@ -21,6 +21,8 @@ use super::session::{Claim, News, Outcome};
 pub const BACKUP_REQUEST: &str = "backup.request";
 /// Name of the restore request file.
 pub const RESTORE_REQUEST: &str = "restore.request";
+/// Name of the request that sets, changes or removes the backup password.
+pub const ENCRYPTION_REQUEST: &str = "encryption.request";
 /// The permanent folder requests go into.
 pub const REQUESTS_DIR: &str = "requests";
 
@@ -31,6 +33,8 @@ pub enum RequestKind {
     Backup,
     /// `restore.request`.
     Restore,
+    /// `encryption.request`.
+    Encryption,
 }
 
 impl RequestKind {
@@ -39,6 +43,7 @@ impl RequestKind {
         match name {
             BACKUP_REQUEST => Some(Self::Backup),
             RESTORE_REQUEST => Some(Self::Restore),
+            ENCRYPTION_REQUEST => Some(Self::Encryption),
             _ => None,
         }
     }
@@ -76,12 +81,22 @@ impl Plan {
     }
 }
 
+/// What a checked request turned out to be.
+#[derive(Debug)]
+pub enum Checked {
+    /// A session to start.
+    Session(Plan),
+    /// Done already (an `encryption.request`): what was done, in words.
+    Done(String),
+}
+
 /// Checks requests and starts sessions.
 #[derive(Debug, Clone)]
 pub struct Intake {
     spool: PathBuf,
     drives: BTreeSet<char>,
     service: BackupService,
+    key_file: Option<PathBuf>,
 }
 
 impl Intake {
@@ -91,7 +106,19 @@ impl Intake {
             spool,
             drives,
             service,
+            key_file: None,
         }
+    }
+
+    /// Where the backup key is kept (`None`: `encryption.request` is refused).
+    pub fn with_key_file(mut self, key_file: Option<PathBuf>) -> Self {
+        self.key_file = key_file;
+        self
+    }
+
+    /// Whether encryption is on now (the key file exists).
+    pub fn encrypted(&self) -> bool {
+        self.key_file.as_deref().is_some_and(Path::exists)
     }
 
     /// Checks a request file's content against the owners registered now; `now` (Unix
@@ -106,19 +133,77 @@ impl Intake {
         bytes: &[u8],
         now: i64,
         registered: &BTreeSet<engine::registration::Sid>,
-    ) -> Result<Plan, Refusal> {
+    ) -> Result<Checked, Refusal> {
         match kind {
             RequestKind::Backup => {
                 let spec = request::parse_backup_request(bytes)
                     .map_err(|e| Refusal::invalid(format!("{BACKUP_REQUEST}: {e}")))?;
                 self.check_backup(&spec, registered, now)
+                    .map(Checked::Session)
             }
             RequestKind::Restore => {
                 let spec = request::parse_restore_request(bytes)
                     .map_err(|e| Refusal::invalid(format!("{RESTORE_REQUEST}: {e}")))?;
-                self.check_restore(&spec)
+                self.check_restore(&spec).map(Checked::Session)
+            }
+            RequestKind::Encryption => {
+                let spec = request::parse_encryption_request(bytes)
+                    .map_err(|e| Refusal::invalid(format!("{ENCRYPTION_REQUEST}: {e}")))?;
+                self.change_key(spec).map(Checked::Done)
             }
         }
+    }
+
+    /// Sets, changes or removes the backup password. The memory-hard key derivation runs
+    /// here, on the caller's thread, for a fraction of a second (the host waits for the
+    /// upload's answer anyway); no session runs meanwhile (the provider refuses requests
+    /// then).
+    fn change_key(&self, spec: request::EncryptionSpec) -> Result<String, Refusal> {
+        use engine::crypto::{CryptoError, DEFAULT_WORK_FACTOR, Keys};
+        use request::EncryptionSpec;
+        let what = ENCRYPTION_REQUEST;
+        let path = self.key_file.as_deref().ok_or_else(|| {
+            Refusal::invalid(format!(
+                "{what}: this device keeps no backup key (no state_dir in its profile)"
+            ))
+        })?;
+        let secret = |p: request::Password| engine::crypto::SecretString::from(p.0);
+        let fail = |e: CryptoError| Refusal::invalid(format!("{what}: {e}"));
+        let current = Keys::load(path).map_err(fail)?;
+        let (done, on) = match (spec, current) {
+            (EncryptionSpec::On(new), None) => {
+                let keys = Keys::create(&secret(new), DEFAULT_WORK_FACTOR).map_err(fail)?;
+                keys.save(path).map_err(|e| fail(e.into()))?;
+                ("encryption is on: every new set is encrypted", true)
+            }
+            (EncryptionSpec::On(_), Some(_)) => {
+                return Err(Refusal::invalid(format!(
+                    "{what}: encryption is on already (action = \"change\" changes the password)"
+                )));
+            }
+            (EncryptionSpec::Off(_) | EncryptionSpec::Change(..), None) => {
+                return Err(Refusal::invalid(format!("{what}: encryption is off")));
+            }
+            (EncryptionSpec::Off(old), Some(keys)) => {
+                keys.unlock(&secret(old)).map_err(fail)?;
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "the key file is root's, in the profile"
+                )]
+                std::fs::remove_file(path).map_err(|e| fail(e.into()))?;
+                ("encryption is off: new sets are not encrypted", false)
+            }
+            (EncryptionSpec::Change(old, new), Some(keys)) => {
+                let keys = keys
+                    .rewrap(&secret(old), &secret(new), DEFAULT_WORK_FACTOR)
+                    .map_err(fail)?;
+                keys.save(path).map_err(|e| fail(e.into()))?;
+                ("the backup password was changed", true)
+            }
+        };
+        self.service.tell(News::Encryption(on));
+        self.service.tell(News::KeyChanged(done.to_owned()));
+        Ok(done.to_owned())
     }
 
     fn check_backup(
@@ -173,7 +258,12 @@ impl Intake {
         }
         let last = spec.folders().last().unwrap_or(&spec.source).to_owned();
         Ok(Plan {
-            job: Job::Restore(spec.to_engine(|f| self.spool.join(f))),
+            job: Job::Restore(
+                spec.to_engine(|f| self.spool.join(f)),
+                spec.password
+                    .clone()
+                    .map(|p| engine::crypto::SecretString::from(p.0)),
+            ),
             claim: Claim {
                 folder: last,
                 in_use: spec.folders().map(str::to_owned).collect(),

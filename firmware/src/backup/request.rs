@@ -204,6 +204,58 @@ pub struct RestoreSpec {
     pub increments: Vec<String>,
     /// Which owners.
     pub scope: Scope,
+    /// The backup password, for encrypted sets.
+    pub password: Option<Password>,
+}
+
+/// A password from a request: never printed, never stored ([`redact_secrets`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+/// What an `encryption.request` asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncryptionSpec {
+    /// Turn encryption on with this new password.
+    On(Password),
+    /// Turn it off; the current password.
+    Off(Password),
+    /// Change the password: the current one, then the new one.
+    Change(Password, Password),
+}
+
+/// The fields whose values [`redact_secrets`] hides.
+const SECRET_FIELDS: [&str; 2] = ["password", "new_password"];
+
+/// The request as it may be stored: every `password` and `new_password` value replaced
+/// by `*` of the same length (so the stored file has the size the host announced).
+pub fn redact_secrets(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut start = 0;
+    while start < out.len() {
+        let end = out[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(out.len(), |i| start + i);
+        let line = &out[start..end];
+        let key_end = line.iter().position(|&b| b == b'=').unwrap_or(line.len());
+        let key = String::from_utf8_lossy(&line[..key_end]);
+        if SECRET_FIELDS.contains(&key.trim().trim_matches('"')) {
+            let value = start + key_end + 1;
+            for b in &mut out[value.min(end)..end] {
+                if !matches!(*b, b'"' | b'\'' | b' ' | b'\t' | b'\r') {
+                    *b = b'*';
+                }
+            }
+        }
+        start = end + 1;
+    }
+    out
 }
 
 impl RestoreSpec {
@@ -248,6 +300,81 @@ struct RawRestore {
     increments: Field<Vec<Spanned<String>>>,
     scope: Field<String>,
     owners: Field<Vec<Spanned<String>>>,
+    password: Field<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEncryption {
+    action: Field<String>,
+    password: Field<String>,
+    new_password: Field<String>,
+}
+
+/// Parses and validates an `encryption.request`.
+///
+/// # Errors
+/// A [`RequestError`] naming the first problem found.
+pub fn parse_encryption_request(bytes: &[u8]) -> Result<EncryptionSpec, RequestError> {
+    let text = request_text(bytes)?;
+    let raw: RawEncryption = parse_toml(text)?;
+    let Some(action) = raw.action else {
+        return Err(RequestError::Missing {
+            field: "action",
+            reason: "say action = \"on\", \"off\" or \"change\"",
+        });
+    };
+    let password = |f: Field<String>, field: &'static str, reason: &'static str| {
+        let p = f.ok_or(RequestError::Missing { field, reason })?;
+        if p.get_ref().is_empty() {
+            return Err(invalid(
+                field,
+                line_of(text, p.span().start),
+                "must not be empty".into(),
+            ));
+        }
+        Ok(Password(p.into_inner()))
+    };
+    let action_line = line_of(text, action.span().start);
+    match action.get_ref().as_str() {
+        "on" => {
+            if let Some(n) = raw.new_password {
+                return Err(invalid(
+                    "new_password",
+                    line_of(text, n.span().start),
+                    "only a change takes a new password".into(),
+                ));
+            }
+            Ok(EncryptionSpec::On(password(
+                raw.password,
+                "password",
+                "the new backup password",
+            )?))
+        }
+        "off" => {
+            if let Some(n) = raw.new_password {
+                return Err(invalid(
+                    "new_password",
+                    line_of(text, n.span().start),
+                    "only a change takes a new password".into(),
+                ));
+            }
+            Ok(EncryptionSpec::Off(password(
+                raw.password,
+                "password",
+                "the current backup password",
+            )?))
+        }
+        "change" => Ok(EncryptionSpec::Change(
+            password(raw.password, "password", "the current backup password")?,
+            password(raw.new_password, "new_password", "the new backup password")?,
+        )),
+        other => Err(invalid(
+            "action",
+            action_line,
+            format!("must be \"on\", \"off\" or \"change\", not \"{other}\""),
+        )),
+    }
 }
 
 /// Parses and validates a `backup.request`.
@@ -344,6 +471,7 @@ pub fn parse_restore_request(bytes: &[u8]) -> Result<RestoreSpec, RequestError> 
         source,
         increments,
         scope,
+        password: raw.password.map(|p| Password(p.into_inner())),
     })
 }
 

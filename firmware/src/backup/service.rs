@@ -29,8 +29,8 @@ use super::status;
 pub enum Job {
     /// A backup into a new set.
     Backup(BackupRequest),
-    /// A restore of a chain of sets.
-    Restore(RestoreRequest),
+    /// A restore of a chain of sets, with the backup password for encrypted ones.
+    Restore(RestoreRequest, Option<engine::crypto::SecretString>),
 }
 
 /// The running engine thread, seen from the provider.
@@ -222,9 +222,9 @@ async fn run(engine: &mut Engine, job: Job) -> Outcome {
             info!(session = %req.session, "backup starts");
             backup_outcome(engine.backup(req).await)
         }
-        Job::Restore(req) => {
+        Job::Restore(req, password) => {
             info!(sets = ?req.sets, "restore starts");
-            restore_outcome(engine.restore(req).await)
+            restore_outcome(engine.restore_with_password(req, password).await)
         }
     }
 }

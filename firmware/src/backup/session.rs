@@ -55,6 +55,10 @@ pub enum News {
     AllowUntil(i64),
     /// The device's user ended the consent.
     Revoke,
+    /// Encryption was turned on (`true`) or off, or found so at start.
+    Encryption(bool),
+    /// An `encryption.request` was carried out; the words for `status.toml`.
+    KeyChanged(String),
 }
 
 /// What an accepted request claims.
@@ -162,6 +166,7 @@ struct Running {
 pub struct Session {
     spool: PathBuf,
     access: Access,
+    encrypted: bool,
     status: Status,
     owners_text: String,
     registered: BTreeSet<Sid>,
@@ -181,6 +186,7 @@ impl Session {
         Self {
             spool,
             access: Access::new(policy),
+            encrypted: false,
             status: Status::default(),
             owners_text: String::new(),
             registered: BTreeSet::new(),
@@ -209,7 +215,28 @@ impl Session {
             News::Ended(outcome) => self.end(outcome),
             News::AllowUntil(until) => self.access.allow_until(until),
             News::Revoke => self.access.revoke(),
+            News::Encryption(on) => {
+                self.encrypted = on;
+                self.status_changed = true;
+            }
+            News::KeyChanged(what) => {
+                if self.running.is_none() {
+                    self.set_status(|s| {
+                        *s = Status {
+                            state: State::Done,
+                            last_error: None,
+                            ..Status::default()
+                        };
+                    });
+                    tracing::info!(%what, "backup password");
+                }
+            }
         }
+    }
+
+    /// Whether new sets are encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.encrypted
     }
 
     /// Whether a host may use the storage (beyond `README.txt` and `status.toml`) at

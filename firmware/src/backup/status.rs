@@ -88,6 +88,9 @@ pub struct Status {
     /// When the consent ends (UTC, RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_until: Option<String>,
+    /// `on` while every new set is encrypted (a backup password is set), else `off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
 }
 
 impl Status {
@@ -309,6 +312,7 @@ mod tests {
                 ),
                 access: Some("allowed".into()),
                 access_until: Some("2026-12-04T10:00:00Z".into()),
+                encryption: Some("on".into()),
             };
             assert_eq!(Status::from_toml(&status.to_toml()).unwrap(), status);
         }

@@ -205,6 +205,14 @@ impl BackupProvider {
         let status = Status {
             access: described,
             access_until: access.until(now).map(super::naming::rfc3339),
+            encryption: Some(
+                if self.session.encrypted() {
+                    "on"
+                } else {
+                    "off"
+                }
+                .into(),
+            ),
             ..self.session.status().clone()
         };
         status.to_toml()

@@ -1,6 +1,6 @@
-//! The upload of a request file: written to disk like any file, and also kept in memory
-//! (up to the request size limit) so that the request can be checked before the file is
-//! committed and the session started after.
+//! The upload of a request file: kept in memory (up to the request size limit) until it
+//! is checked, then written to disk with its passwords blanked (`redact_secrets`), so a
+//! password never reaches the spool; then the session starts.
 
 use std::collections::BTreeSet;
 
@@ -10,8 +10,8 @@ use mtp::ResponseCode;
 use mtp::provider::{ObjectSink, ProviderResult};
 use tracing::{info, warn};
 
-use crate::backup::intake::{Intake, RequestKind};
-use crate::backup::request::MAX_REQUEST_LEN;
+use crate::backup::intake::{Checked, Intake, RequestKind};
+use crate::backup::request::{MAX_REQUEST_LEN, redact_secrets};
 
 /// Wraps the files provider's sink of a request upload.
 pub(crate) struct RequestSink {
@@ -49,10 +49,11 @@ impl ObjectSink for RequestSink {
     fn write(&mut self, data: Bytes) -> ProviderResult<()> {
         if self.buf.len() + data.len() > MAX_REQUEST_LEN {
             self.too_long = true;
-        } else {
+            self.buf.clear();
+        } else if !self.too_long {
             self.buf.extend_from_slice(&data);
         }
-        self.inner.write(data)
+        Ok(())
     }
 
     fn finish(self: Box<Self>, received: u64) -> ProviderResult<()> {
@@ -72,11 +73,11 @@ impl ObjectSink for RequestSink {
             this.intake.refuse(reason);
             return Err(ResponseCode::InvalidParameter);
         }
-        let plan = match this
+        let checked = match this
             .intake
             .check(this.kind, &this.buf, (this.now)(), &this.registered)
         {
-            Ok(plan) => plan,
+            Ok(checked) => checked,
             Err(refusal) => {
                 warn!(reason = %refusal.reason, code = %refusal.code, "request refused");
                 this.inner.abort();
@@ -84,7 +85,16 @@ impl ObjectSink for RequestSink {
                 return Err(refusal.code);
             }
         };
-        this.inner.finish(received)?;
+        let mut inner = this.inner;
+        inner.write(Bytes::from(redact_secrets(&this.buf)))?;
+        inner.finish(received)?;
+        let plan = match checked {
+            Checked::Session(plan) => plan,
+            Checked::Done(what) => {
+                info!(kind = ?this.kind, %what, "request carried out");
+                return Ok(());
+            }
+        };
         match this.intake.start(plan) {
             Ok(folder) => {
                 info!(%folder, kind = ?this.kind, "request accepted; session started");

@@ -70,12 +70,13 @@ fn fixture_full(ready_timeout: Duration, policy: Policy, before: impl FnOnce(&Pa
         cenrep: CENTRAL_REPOSITORY_SID,
         system: engine::system::SystemPolicy::default(),
         owner_group: None,
-        key_file: None,
+        key_file: Some(tmp.path().join("backup-key.toml")),
     };
     let (news, news_rx) = std::sync::mpsc::channel();
     let (service, left_out) = BackupService::start(config, news).unwrap();
     assert!(left_out.is_empty(), "{left_out:?}");
-    let intake = Intake::new(spool.clone(), ['c'].into(), service.clone());
+    let intake = Intake::new(spool.clone(), ['c'].into(), service.clone())
+        .with_key_file(Some(tmp.path().join("backup-key.toml")));
     let mut p = BackupProvider::new(STORAGE, &spool, intake, news_rx, policy).unwrap();
     p.attach(ProviderId(2));
     Fx {
@@ -937,4 +938,100 @@ fn the_control_socket_is_the_daemon_users_alone() {
     let e = tried.expect_err("another user may not allow");
     assert!(e.contains("ermission denied"), "{e}");
     server.abort();
+}
+
+/// Every file below `dir`, as text where it is text.
+fn all_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.push_str(&all_text(&e.path()));
+        } else {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_backup_password_encrypts_sets_and_is_never_stored() {
+    let mut fx = fixture();
+    assert_eq!(fx.status().encryption.as_deref(), Some("off"));
+    let on = "action = \"on\"\npassword = \"pw-one\"\n";
+    fx.request("encryption.request", on).expect("encryption on");
+    let s = fx.status();
+    assert_eq!(
+        (s.state, s.encryption.as_deref()),
+        (State::Done, Some("on")),
+        "{s:?}"
+    );
+    assert_eq!(
+        fx.request("encryption.request", on).unwrap_err(),
+        ResponseCode::InvalidParameter,
+        "on twice"
+    );
+    assert!(fx.status().last_error.unwrap().contains("on already"));
+
+    fx.request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
+        .unwrap();
+    assert_eq!(fx.wait_done().state, State::Done);
+    let set = fx.only_set();
+    assert!(fx.spool.join(&set).join("key.age").is_file());
+    assert!(
+        !all_text(&fx.spool.join(&set)).contains("the first notes"),
+        "units are ciphertext"
+    );
+
+    std::fs::write(fx.cage.join("notes.txt"), b"changed").unwrap();
+    for (password, want) in [
+        ("", "needs the backup password"),
+        ("password = \"nope\"\n", "wrong backup password"),
+    ] {
+        let req = format!("source = \"{set}\"\nscope = \"full\"\n{password}");
+        fx.request("restore.request", &req).unwrap();
+        let s = fx.wait_done();
+        assert_eq!(s.state, State::Failed);
+        assert!(
+            s.last_error.as_deref().unwrap_or("").contains(want),
+            "{s:?}"
+        );
+        assert_eq!(
+            std::fs::read(fx.cage.join("notes.txt")).unwrap(),
+            b"changed"
+        );
+    }
+    let req = format!("source = \"{set}\"\nscope = \"full\"\npassword = \"pw-one\"\n");
+    fx.request("restore.request", &req).unwrap();
+    assert_eq!(fx.wait_done().state, State::Done);
+    assert_eq!(
+        std::fs::read(fx.cage.join("notes.txt")).unwrap(),
+        b"the first notes"
+    );
+
+    let wrong = "action = \"change\"\npassword = \"nope\"\nnew_password = \"pw-two\"\n";
+    assert_eq!(
+        fx.request("encryption.request", wrong).unwrap_err(),
+        ResponseCode::InvalidParameter
+    );
+    assert!(
+        fx.status()
+            .last_error
+            .unwrap()
+            .contains("wrong backup password")
+    );
+    let change = "action = \"change\"\npassword = \"pw-one\"\nnew_password = \"pw-two\"\n";
+    fx.request("encryption.request", change).unwrap();
+    fx.request(
+        "encryption.request",
+        "action = \"off\"\npassword = \"pw-two\"\n",
+    )
+    .unwrap();
+    assert_eq!(fx.status().encryption.as_deref(), Some("off"));
+
+    // No password ever reached the spool: the stored requests hold stars.
+    let stored = all_text(&fx.spool.join("requests"));
+    for pw in ["pw-one", "pw-two", "nope"] {
+        assert!(!stored.contains(pw), "{pw} stored: {stored}");
+    }
+    assert!(stored.contains("password = \"******\""), "{stored}");
 }

@@ -285,3 +285,63 @@ fn error_messages_are_plain_words() {
         "field `snapshots` is missing: an incremental backup needs the folder holding the earlier set"
     );
 }
+
+#[test]
+fn secrets_are_redacted_to_the_same_length() {
+    let text =
+        "source = \"a\"\nscope = \"full\"\npassword = \"s3cr\\\"et ü\"\n  new_password='x y'\n";
+    let out = redact_secrets(text.as_bytes());
+    assert_eq!(out.len(), text.len());
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        !out.contains("s3cr") && !out.contains("x y") && !out.contains('ü'),
+        "{out}"
+    );
+    assert!(
+        out.starts_with("source = \"a\"\nscope = \"full\"\npassword = \"*"),
+        "{out}"
+    );
+    // Still a request the parser reads, with the password hidden.
+    let spec = parse_restore_request(out.replace("  new_password='*'*'\n", "").as_bytes());
+    assert!(spec.is_ok() || out.contains("new_password"), "{spec:?}");
+    assert_eq!(
+        redact_secrets(b"label = \"password\"\n"),
+        b"label = \"password\"\n".to_vec()
+    );
+}
+
+#[test]
+fn a_restore_request_may_carry_the_password_and_never_prints_it() {
+    let spec = parse_restore_request(b"source = \"a\"\nscope = \"full\"\npassword = \"hunter2\"\n")
+        .unwrap();
+    assert_eq!(spec.password, Some(Password("hunter2".into())));
+    assert!(!format!("{spec:?}").contains("hunter2"));
+}
+
+#[test]
+fn encryption_requests() {
+    assert_eq!(
+        parse_encryption_request(b"action = \"on\"\npassword = \"p\"\n").unwrap(),
+        EncryptionSpec::On(Password("p".into()))
+    );
+    assert_eq!(
+        parse_encryption_request(b"action = \"change\"\npassword = \"p\"\nnew_password = \"q\"\n")
+            .unwrap(),
+        EncryptionSpec::Change(Password("p".into()), Password("q".into()))
+    );
+    for (bad, want) in [
+        (&b"action = \"on\"\n"[..], "password"),
+        (b"action = \"off\"\npassword = \"\"\n", "must not be empty"),
+        (b"action = \"change\"\npassword = \"p\"\n", "new_password"),
+        (
+            b"action = \"on\"\npassword = \"p\"\nnew_password = \"q\"\n",
+            "only a change",
+        ),
+        (b"action = \"sideways\"\npassword = \"p\"\n", "must be"),
+        (b"password = \"p\"\n", "action"),
+        (b"action = \"on\"\npasword = \"p\"\n", "unknown field"),
+    ] {
+        let err = parse_encryption_request(bad).unwrap_err().to_string();
+        assert!(err.contains(want), "{err}");
+    }
+}
