@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 
-use age::secrecy::ExposeSecret;
+pub use age::secrecy::ExposeSecret;
 pub use age::secrecy::SecretString;
 use age::x25519;
 use hmac::{Hmac, Mac};

@@ -33,6 +33,9 @@ pub struct Status {
     /// Until when access is allowed.
     #[serde(default)]
     pub access_until: Option<String>,
+    /// `on` while the device encrypts its sets.
+    #[serde(default)]
+    pub encryption: Option<String>,
 }
 
 impl Status {

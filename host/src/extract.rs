@@ -24,6 +24,10 @@ use engine::spool::{ReadError, SpoolSet, UnitReader};
 use engine::unit::UnitKind;
 
 use crate::repo::SetInfo;
+use engine::crypto::Unlocked;
+
+/// One set of a chain: what it is, where, and the key of an encrypted one.
+pub type ChainSet = (SetInfo, PathBuf, Option<Unlocked>);
 
 /// What was written.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,7 +47,7 @@ pub struct Extracted {
 ///
 /// # Errors
 /// `out` is not empty, a unit is damaged, or a file cannot be written.
-pub fn extract(chain: &[(SetInfo, PathBuf)], sid: Sid, out: &Path) -> Result<Extracted, String> {
+pub fn extract(chain: &[ChainSet], sid: Sid, out: &Path) -> Result<Extracted, String> {
     if out.exists()
         && fs::read_dir(out)
             .map_err(|e| format!("{}: {e}", out.display()))?
@@ -58,7 +62,7 @@ pub fn extract(chain: &[(SetInfo, PathBuf)], sid: Sid, out: &Path) -> Result<Ext
     fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut done = Extracted::default();
     let mut any = false;
-    for (set, dir) in chain {
+    for (set, dir, key) in chain {
         for unit in set.manifest.units.iter().filter(|u| u.id.sid == sid) {
             any = true;
             let drive = out.join(unit.id.drive.to_string());
@@ -78,7 +82,7 @@ pub fn extract(chain: &[(SetInfo, PathBuf)], sid: Sid, out: &Path) -> Result<Ext
                             .map_err(|e| format!("{}: {e}", root.display()))?;
                     }
                     fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
-                    unpack(&path, unit, &root, &mut done)?;
+                    unpack(&path, key.as_ref(), unit, &root, &mut done)?;
                 }
                 None => {
                     let streams = drive.join("streams");
@@ -87,7 +91,7 @@ pub fn extract(chain: &[(SetInfo, PathBuf)], sid: Sid, out: &Path) -> Result<Ext
                     let file = streams.join(format!("{}.{}.bin", set.name, unit.id.kind));
                     let mut f =
                         File::create(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-                    read_unit(&path, unit, |block| {
+                    read_unit(&path, key.as_ref(), unit, |block| {
                         done.bytes += block.len() as u64;
                         f.write_all(block)
                             .map_err(|e| format!("{}: {e}", file.display()))
@@ -106,10 +110,12 @@ pub fn extract(chain: &[(SetInfo, PathBuf)], sid: Sid, out: &Path) -> Result<Ext
 /// Reads a unit block by block into `each`, then checks its SHA-256.
 fn read_unit(
     path: &Path,
+    key: Option<&Unlocked>,
     unit: &UnitRecord,
     mut each: impl FnMut(&[u8]) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut reader = UnitReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader =
+        UnitReader::open_with(path, key).map_err(|e| format!("{}: {e}", path.display()))?;
     loop {
         match reader.next_block() {
             Ok(Some(block)) => each(&block)?,
@@ -125,10 +131,16 @@ fn read_unit(
 }
 
 /// Unpacks an archive unit (passive, public, databases) under `root`.
-fn unpack(path: &Path, unit: &UnitRecord, root: &Path, done: &mut Extracted) -> Result<(), String> {
+fn unpack(
+    path: &Path,
+    key: Option<&Unlocked>,
+    unit: &UnitRecord,
+    root: &Path,
+    done: &mut Extracted,
+) -> Result<(), String> {
     let mut decoder = ArchiveDecoder::new();
     let mut current: Option<(File, PathBuf, i64, u32)> = None;
-    read_unit(path, unit, |block| {
+    read_unit(path, key, unit, |block| {
         decoder.handle_input(block);
         while let Some(event) = decoder
             .poll_event()

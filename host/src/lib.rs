@@ -10,6 +10,7 @@ pub mod extract;
 pub mod keep;
 pub mod link;
 pub mod output;
+pub mod password;
 pub mod remote;
 pub mod repo;
 pub mod storage;

@@ -95,6 +95,12 @@ enum Command {
         /// A new or empty folder to write into.
         dir: PathBuf,
     },
+    /// Set, remove or change the device's backup password (encrypted backups).
+    Encryption {
+        /// on, off or change.
+        #[arg(value_enum)]
+        action: mtpbur_host::cmd::encryption::Action,
+    },
     /// Say which sets a policy removes; remove them with --prune. Chains never break.
     Forget {
         /// The repository folder.
@@ -215,6 +221,7 @@ fn run(cli: &Cli, ui: &Ui) -> Outcome<Exit> {
             let dev = repo.device(&serial, false).map_err(fail(Exit::Failed))?;
             let _lock = dev.lock().map_err(fail(Exit::Failed))?;
             let opts = mtpbur_host::cmd::restore::Options {
+                password: None,
                 set: set.clone(),
                 owners: owners.clone(),
                 keep: *keep,
@@ -227,6 +234,16 @@ fn run(cli: &Cli, ui: &Ui) -> Outcome<Exit> {
             } else {
                 Exit::Ok
             })
+        }
+        Command::Encryption { action } => {
+            let (mut remote, _) = connect(serial)?;
+            let state = mtpbur_host::cmd::encryption::run(&mut remote, *action)?;
+            remote.st.client.close();
+            ui.print(
+                &format!("encryption is {state}\n"),
+                &serde_json::json!({ "encryption": state }),
+            );
+            Ok(Exit::Ok)
         }
         Command::List { repo } => {
             let repo = Repo::open(repo).map_err(fail(Exit::Failed))?;

@@ -223,6 +223,20 @@ impl<L: Link> Remote<L> {
                 .upload(drive_h, &fname, unit.size, &mut reader)
                 .map_err(refused("upload a unit"))?;
         }
+        // An encrypted set's wrapped key, then the manifest: last, as always.
+        let key = dir.join(engine::crypto::SET_KEY_FILE);
+        if key.is_file() {
+            let data = std::fs::read(&key)
+                .map_err(|e| Failure::new(Exit::Failed, format!("{}: {e}", key.display())))?;
+            self.st
+                .upload(
+                    top,
+                    engine::crypto::SET_KEY_FILE,
+                    data.len() as u64,
+                    &mut &data[..],
+                )
+                .map_err(refused("upload the wrapped key"))?;
+        }
         let text = std::fs::read(dir.join(MANIFEST_FILE))
             .map_err(|e| Failure::new(Exit::Failed, format!("{}: {e}", dir.display())))?;
         self.st

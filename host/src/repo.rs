@@ -54,9 +54,10 @@ pub fn folder_for_serial(serial: &str) -> String {
 }
 
 /// The path inside a set of a file the device lists, if it is one a set may hold:
-/// `manifest.toml` or `<sid>/<drive>/<kind>.unit`. Anything else is not copied.
+/// `manifest.toml`, `key.age` (encrypted sets) or `<sid>/<drive>/<kind>.unit`. Anything
+/// else is not copied.
 pub fn set_file(rel: &str) -> Option<PathBuf> {
-    if rel == engine::manifest::MANIFEST_FILE {
+    if rel == engine::manifest::MANIFEST_FILE || rel == engine::crypto::SET_KEY_FILE {
         return Some(PathBuf::from(rel));
     }
     let mut parts = rel.split('/');

@@ -136,6 +136,7 @@ impl Link for LoopLink {
 
 struct Rig {
     _tmp: tempfile::TempDir,
+    spool: PathBuf,
     rt: tokio::runtime::Runtime,
     cage: PathBuf,
     repo: PathBuf,
@@ -187,6 +188,7 @@ fn rig() -> Rig {
     let (endpoints, port) = mtp::transport::loopback(512, 8);
     rt.spawn(mtp::driver::serve(responder, endpoints));
     Rig {
+        spool: spool.clone(),
         repo: tmp.path().join("repo"),
         _tmp: tmp,
         rt,
@@ -282,6 +284,7 @@ fn backups_chain_on_the_pc_and_a_restore_brings_the_chain_back() {
         set: None,
         owners: vec![],
         keep: false,
+        password: None,
     };
     let r = restore::run(&mut remote, &repo, &ropts, &UI).unwrap();
     assert_eq!(r.chain, chain);
@@ -317,6 +320,7 @@ fn a_set_damaged_on_the_pc_never_reaches_the_device() {
         set: Some(base.set.clone()),
         owners: vec![],
         keep: false,
+        password: None,
     };
     let err = restore::run(&mut remote, &repo, &ropts, &UI).unwrap_err();
     assert_eq!(err.exit, Exit::Damaged, "{}", err.message);
@@ -359,5 +363,68 @@ fn refusals_come_back_with_the_devices_reason() {
     assert!(
         remote.folder(&base.set).unwrap().is_some(),
         "a set the user kept stays"
+    );
+}
+
+#[test]
+fn an_encrypted_device_backs_up_ciphertext_and_restores_with_the_password() {
+    use mtpbur_host::cmd::encryption::{Action, request};
+    let rig = rig();
+    let repo = rig.device_repo();
+    let mut remote = rig.connect();
+    let pw = |s: &str| engine::crypto::SecretString::from(s.to_owned());
+    let status = remote
+        .send_request(
+            "encryption.request",
+            &request(Action::On, None, Some(&pw("pass phrase"))),
+        )
+        .unwrap();
+    assert_eq!(status.encryption.as_deref(), Some("on"));
+
+    let base = backup::run(&mut remote, &repo, &opts(backup::Kind::Full), &UI).unwrap();
+    let dir = repo.set_dir(&base.set);
+    assert!(dir.join("key.age").is_file(), "the wrapped key came along");
+    let unit = read(&dir.join(SID).join("c/passive-base.unit"));
+    assert!(engine::crypto::is_age(&unit));
+    assert!(
+        !unit.windows(15).any(|w| w == b"the first notes"),
+        "ciphertext on the PC"
+    );
+    // Without the password the PC still checks every byte it holds.
+    let (_, problems) = engine::spool::SpoolSet::open(&dir)
+        .verify(|_| true)
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    std::fs::write(rig.cage.join("notes.txt"), b"the second notes").unwrap();
+    let inc = backup::run(&mut remote, &repo, &opts(backup::Kind::Auto), &UI).unwrap();
+    assert_eq!(inc.previous.as_deref(), Some(base.set.as_str()));
+
+    std::fs::write(rig.cage.join("notes.txt"), b"lost").unwrap();
+    let mut ropts = restore::Options {
+        set: None,
+        owners: vec![],
+        keep: false,
+        password: Some(pw("wrong")),
+    };
+    let err = restore::run(&mut remote, &repo, &ropts, &UI).unwrap_err();
+    assert!(
+        err.message.contains("wrong backup password"),
+        "{}",
+        err.message
+    );
+    assert!(
+        remote.folder(&base.set).unwrap().is_none(),
+        "nothing uploaded with a wrong password"
+    );
+    ropts.password = Some(pw("pass phrase"));
+    let r = restore::run(&mut remote, &repo, &ropts, &UI).unwrap();
+    assert!(r.owners.iter().all(|o| o.outcome == "ok"), "{:?}", r.owners);
+    assert_eq!(read(&rig.cage.join("notes.txt")), b"the second notes");
+    // The device kept no password in its requests folder.
+    let stored = std::fs::read_to_string(rig.spool.join("requests/restore.request")).unwrap();
+    assert!(
+        !stored.contains("pass phrase") && stored.contains("password = \"***********\""),
+        "{stored}"
     );
 }

@@ -246,9 +246,14 @@ pub fn redact_secrets(bytes: &[u8]) -> Vec<u8> {
         let key_end = line.iter().position(|&b| b == b'=').unwrap_or(line.len());
         let key = String::from_utf8_lossy(&line[..key_end]);
         if SECRET_FIELDS.contains(&key.trim().trim_matches('"')) {
-            let value = start + key_end + 1;
-            for b in &mut out[value.min(end)..end] {
-                if !matches!(*b, b'"' | b'\'' | b' ' | b'\t' | b'\r') {
+            // Everything between the first and the last quote of the value.
+            let value = (start + key_end + 1).min(end);
+            let quote = |b: &u8| matches!(*b, b'"' | b'\'');
+            if let (Some(first), Some(last)) = (
+                out[value..end].iter().position(quote),
+                out[value..end].iter().rposition(quote),
+            ) {
+                for b in &mut out[value + first + 1..value + last] {
                     *b = b'*';
                 }
             }

@@ -266,7 +266,8 @@ impl Copier<'_> {
         let mut files = Vec::new();
         for owner in remote.st.list(top).map_err(link_failure)? {
             if !owner.is_folder {
-                if done && owner.name == MANIFEST_FILE {
+                let key = owner.name == engine::crypto::SET_KEY_FILE;
+                if done && (owner.name == MANIFEST_FILE || key) {
                     files.push((owner.name.clone(), owner.handle));
                 }
                 continue;
@@ -341,10 +342,9 @@ fn check_against_manifest(
         .iter()
         .map(|u| u.id.relative_path())
         .collect();
-    for rel in copied
-        .keys()
-        .filter(|r| *r != MANIFEST_FILE && !listed.contains(*r))
-    {
+    for rel in copied.keys().filter(|r| {
+        *r != MANIFEST_FILE && *r != engine::crypto::SET_KEY_FILE && !listed.contains(*r)
+    }) {
         problems.push(format!("{rel}: on the device, not in the manifest"));
     }
     if problems.is_empty() {

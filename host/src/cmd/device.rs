@@ -118,6 +118,9 @@ pub fn info_text(i: &Info) -> String {
     if let Some(s) = &st.session {
         t.push_str(&format!(" {s}"));
     }
+    if let Some(e) = &st.encryption {
+        t.push_str(&format!(", encryption {e}"));
+    }
     if let Some(a) = &st.access {
         t.push_str(&format!(", access {a}"));
         if let Some(u) = &st.access_until {

@@ -4,5 +4,6 @@
 
 pub mod backup;
 pub mod device;
+pub mod encryption;
 pub mod repo;
 pub mod restore;

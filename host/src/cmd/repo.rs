@@ -238,13 +238,40 @@ pub fn extract_owner(
     }
     let d = found.ok_or_else(|| Failure::new(Exit::Failed, format!("there is no set {set:?}")))?;
     let chain = d.chain(set).map_err(fail(Exit::Failed))?;
-    let chain: Vec<_> = chain
-        .into_iter()
-        .map(|s| {
-            let dir = d.set_dir(&s.name);
-            (s, dir)
-        })
-        .collect();
+    let mut password = None;
+    let mut opened: Vec<(String, engine::crypto::Unlocked)> = Vec::new();
+    let mut sets = Vec::new();
+    for s in chain {
+        let dir = d.set_dir(&s.name);
+        let set = SpoolSet::open(dir.clone());
+        let key = if set.is_encrypted() {
+            let wrapped = set.wrapped_key().map_err(fail(Exit::Damaged))?;
+            let key = match opened.iter().find(|(w, _)| *w == wrapped) {
+                Some((_, k)) => k.clone(),
+                None => {
+                    if password.is_none() {
+                        let pw = crate::password::ask("backup password", false)
+                            .map_err(fail(Exit::Failed))?;
+                        password = Some(pw);
+                    }
+                    let pw = password
+                        .as_ref()
+                        .ok_or_else(|| Failure::new(Exit::Failed, "no password"))?;
+                    let k = engine::crypto::Unlocked::from_wrapped(&wrapped, pw)
+                        .map_err(|e| Failure::new(Exit::Failed, format!("{}: {e}", s.name)))?;
+                    opened.push((wrapped, k.clone()));
+                    k
+                }
+            };
+            set.authenticate(&key)
+                .map_err(|e| Failure::new(Exit::Damaged, format!("{}: {e}", s.name)))?;
+            Some(key)
+        } else {
+            None
+        };
+        sets.push((s, dir, key));
+    }
+    let chain = sets;
     extract(&chain, sid, out).map_err(|e| {
         let exit = if e.contains("SHA-256") || e.contains("checksum") || e.contains("truncated") {
             Exit::Damaged

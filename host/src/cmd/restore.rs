@@ -22,6 +22,8 @@ pub struct Options {
     pub owners: Vec<String>,
     /// Leave the uploaded sets on the device.
     pub keep: bool,
+    /// The backup password, for an encrypted chain (asked for when `None`).
+    pub password: Option<engine::crypto::SecretString>,
 }
 
 /// What `restore` did.
@@ -81,6 +83,28 @@ pub fn run<L: Link>(
         }
         total += s.size;
     }
+    // An encrypted chain needs the password: checked here against the first set's
+    // wrapped key before anything is uploaded.
+    let encrypted = chain
+        .iter()
+        .any(|s| SpoolSet::open(repo.set_dir(&s.name)).is_encrypted());
+    let password = if encrypted {
+        let pw = match &opts.password {
+            Some(p) => p.clone(),
+            None => crate::password::ask("backup password", false).map_err(fail(Exit::Failed))?,
+        };
+        for s in &chain {
+            let set = SpoolSet::open(repo.set_dir(&s.name));
+            if let Ok(wrapped) = set.wrapped_key() {
+                engine::crypto::Unlocked::from_wrapped(&wrapped, &pw)
+                    .map_err(|e| Failure::new(Exit::Failed, format!("{}: {e}", s.name)))?;
+                break;
+            }
+        }
+        Some(pw)
+    } else {
+        None
+    };
     remote.ready()?;
     let mut uploaded = Vec::new();
     let mut handles = Vec::new();
@@ -133,7 +157,15 @@ pub fn run<L: Link>(
             owners: opts.owners.clone(),
         };
         let last = chain[chain.len() - 1].name.clone();
-        let status = remote.send_request("restore.request", &to_toml(&request))?;
+        let mut text = to_toml(&request);
+        if let Some(pw) = &password {
+            use engine::crypto::ExposeSecret;
+            text.push_str(&format!(
+                "password = {}\n",
+                crate::password::toml_string(pw.expose_secret())
+            ));
+        }
+        let status = remote.send_request("restore.request", &text)?;
         let bar = ui.bar(status.bytes_total, "restore");
         let end = remote.follow(&last, |_, s, _| {
             bar.set_length(s.bytes_total);

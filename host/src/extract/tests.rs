@@ -27,7 +27,7 @@ fn stream(files: &[(&str, &[u8])], deleted: &[&str]) -> Vec<u8> {
     out.to_vec()
 }
 
-fn chain(dir: &Path) -> Vec<(SetInfo, PathBuf)> {
+fn chain(dir: &Path) -> Vec<ChainSet> {
     make_set(
         dir,
         "b1",
@@ -72,6 +72,7 @@ fn chain(dir: &Path) -> Vec<(SetInfo, PathBuf)> {
                     size: 0,
                 },
                 d,
+                None,
             )
         })
         .collect()

@@ -18,6 +18,7 @@ fn a_device_cannot_choose_where_its_sets_go() {
 #[test]
 fn only_names_a_set_holds_are_copied() {
     assert!(set_file("manifest.toml").is_some());
+    assert!(set_file("key.age").is_some());
     assert!(set_file("20000001/c/active-base.unit").is_some());
     assert!(set_file("20000030/c/proxy-10202be9.unit").is_some());
     for bad in [
