@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use nusb::transfer::{Bulk, ControlOut, ControlType, In, Interrupt, Out, Recipient};
+use nusb::transfer::{Bulk, ControlIn, ControlOut, ControlType, In, Interrupt, Out, Recipient};
 use nusb::{Endpoint, MaybeFuture};
 
 use crate::link::Link;
@@ -21,6 +21,10 @@ const TRANSFERS: usize = 4;
 const PIPE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Device Reset Request (Still Image class).
 const DEVICE_RESET: u8 = 0x66;
+/// Get Device Status Request (Still Image class).
+const GET_DEVICE_STATUS: u8 = 0x67;
+/// The response code a device reports while it is still busy.
+const DEVICE_BUSY: u16 = 0x2019;
 
 /// An MTP device found on the bus.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -245,7 +249,37 @@ impl Link for UsbLink {
                 Duration::from_secs(5),
             )
             .wait()
-            .map_err(io::Error::other)
+            .map_err(io::Error::other)?;
+        // The reset is carried out after the request's status stage: wait until Get
+        // Device Status no longer says busy, or the next command races it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self
+                .interface
+                .control_in(
+                    ControlIn {
+                        control_type: ControlType::Class,
+                        recipient: Recipient::Interface,
+                        request: GET_DEVICE_STATUS,
+                        value: 0,
+                        index: u16::from(self.number),
+                        length: 4,
+                    },
+                    Duration::from_secs(5),
+                )
+                .wait()
+                .map_err(io::Error::other)?;
+            let code = status.get(2..4).map(|c| u16::from_le_bytes([c[0], c[1]]));
+            if code.is_some_and(|c| c != DEVICE_BUSY) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(io::Error::other(
+                    "the device stayed busy after Device Reset",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 

@@ -66,6 +66,11 @@ done
 for t in mtp-newfolder mtp-sendfile mtp-getfile mtp-delfile; do
     ln -s mtp-connect "$ROOT/usr/bin/$t"
 done
+# age (the standard tool a user decrypts a unit with) and script (a terminal for its
+# passphrase prompt), for the encryption scenario
+for t in age script; do
+    [ -x /usr/bin/$t ] && { put /usr/bin/$t /usr/bin/$t; put_libs /usr/bin/$t; }
+done
 # FUSE client and its helper
 put /usr/bin/jmtpfs /usr/bin/jmtpfs; put_libs /usr/bin/jmtpfs
 put /usr/bin/fusermount3 /usr/bin/fusermount3; put_libs /usr/bin/fusermount3

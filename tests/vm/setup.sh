@@ -24,7 +24,7 @@ CACHE=$VM_DIR/cache
 mkdir -p "$CACHE"
 
 # Host packages: emulator, guest userland, host-side MTP tools and their runtime files.
-PACKAGES=(qemu-system-x86 busybox-static cpio gzip mtp-tools jmtpfs fuse3 libmagic-mgc xz-utils zstd)
+PACKAGES=(qemu-system-x86 busybox-static cpio gzip mtp-tools jmtpfs fuse3 libmagic-mgc xz-utils zstd age)
 # Kernel modules the guest loads, in load order (file names without .ko).
 # The virtio disk and ext4 modules are for the power-cut test (tests/vm/powercut.sh).
 MODULES=(configfs usb-common usbcore udc-core dummy_hcd libcomposite usb_f_fs fuse
