@@ -260,6 +260,19 @@ pub fn encrypt<W: Write>(
     e.wrap_output(output)
 }
 
+/// The plaintext chunk of age's payload stream.
+const AGE_CHUNK: u64 = 64 * 1024;
+/// The tag each chunk carries.
+const AGE_TAG: u64 = 16;
+
+/// The length of an age file whose header (with the payload nonce) is `header` bytes and
+/// whose plaintext is `plain` bytes: every 64 KiB chunk, and the last (possibly empty),
+/// gains a 16-byte tag.
+pub fn sealed_len(header: u64, plain: u64) -> u64 {
+    let chunks = plain.div_ceil(AGE_CHUNK).max(1);
+    header + plain + chunks * AGE_TAG
+}
+
 /// True when `head` starts like an age file (binary or armored).
 pub fn is_age(head: &[u8]) -> bool {
     head.starts_with(b"age-encryption.org/v1\n")

@@ -40,6 +40,10 @@ awk '
             printf "%-40s %.2f s (%.1f MiB/s)  ratio %.3f  (target >= 0.8: %s)\n", name[i], v[k[i]], mb / v[k[i]], r, (r >= 0.8 ? "met" : "MISSED")
         }
         printf "files copied while the backup still ran (streamed): %d\n", v["stream_early_files"]
+        if ("host_enc_total_s" in v && "host_total_s" in v) {
+            r = v["host_total_s"] / v["host_enc_total_s"]
+            printf "mtpbur-host backup, encrypted (age): %.2f s (%.1f MiB/s); against the plain one %.3f (target >= 0.9: %s); against raw %.3f\n", v["host_enc_total_s"], mb / v["host_enc_total_s"], r, (r >= 0.9 ? "met" : "MISSED"), v["raw_getfile_s"] / v["host_enc_total_s"]
+        }
         if ("host_restore_s" in v && "raw_sendfile_s" in v)
             printf "mtpbur-host restore: %.2f s (check on the PC + upload %.2f s, ratio to raw %.3f; device verify + restore %.2f s); raw mtp-sendfile of %.1f MiB: %.2f s\n", v["host_restore_s"], v["host_restore_upload_s"], v["raw_sendfile_s"] / v["host_restore_upload_s"], v["host_restore_s"] - v["host_restore_upload_s"], mb, v["raw_sendfile_s"]
         if (rounds > 1) {

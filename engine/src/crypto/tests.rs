@@ -140,3 +140,29 @@ fn the_device_default_work_factor_is_accepted() {
     let keys = Keys::create(&pw("pw"), DEFAULT_WORK_FACTOR).unwrap();
     keys.unlock(&pw("pw")).unwrap();
 }
+
+#[test]
+fn the_length_of_an_age_file_follows_from_its_plaintext() {
+    let keys = Keys::create(&pw("pw"), WF).unwrap();
+    for kind in [UnitKind::PassiveBase, UnitKind::ActiveSnapshot] {
+        for len in [0usize, 1, 65_535, 65_536, 65_537, 200_000, 3 * 65_536] {
+            let gather = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            struct G(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+            impl Write for G {
+                fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                    self.0.lock().unwrap().extend_from_slice(b);
+                    Ok(b.len())
+                }
+                fn flush(&mut self) -> io::Result<()> {
+                    Ok(())
+                }
+            }
+            let mut w = encrypt(&keys.recipients(kind), G(gather.clone())).unwrap();
+            let header = gather.lock().unwrap().len() as u64;
+            w.write_all(&vec![5u8; len]).unwrap();
+            w.finish().unwrap();
+            let total = gather.lock().unwrap().len() as u64;
+            assert_eq!(sealed_len(header, len as u64), total, "{kind} {len}");
+        }
+    }
+}

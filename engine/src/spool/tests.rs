@@ -298,3 +298,45 @@ fn a_fifo_or_a_link_in_place_of_a_unit_is_refused_without_blocking() {
     );
     assert!(UnitReader::open(&dir.path().join("real.unit")).is_ok());
 }
+
+#[test]
+fn an_encrypted_declared_unit_is_announced_with_its_ciphertext_length() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (progress, events) = recorder();
+    let keys = crate::crypto::Keys::create(&crate::crypto::SecretString::from("pw".to_owned()), 10)
+        .expect("keys");
+    let set = SpoolSet::create(dir.path(), "s1")
+        .expect("create")
+        .observed_by(Some(progress))
+        .encrypted_with(Some(std::sync::Arc::new(keys.clone())));
+    let data: Vec<u8> = (0..2_800_000u64).map(|i| (i * 7919 % 251) as u8).collect();
+    let path = set.unit_path(id(UnitKind::PassiveBase));
+    let mut w = set
+        .unit_writer(id(UnitKind::PassiveBase), true)
+        .expect("writer");
+    w.declare(data.len() as u64, false).expect("declare");
+    let Some(ProgressEvent::UnitOpened {
+        size: announced, ..
+    }) = events.lock().expect("events").first().cloned()
+    else {
+        panic!("not announced");
+    };
+    w.write(&data[..2_000_000]).expect("write");
+    assert!(path.is_file(), "visible under its final name while written");
+    w.write(&data[2_000_000..]).expect("write");
+    let record = w.finish().expect("finish");
+    assert_eq!(record.size, announced);
+    assert_eq!(std::fs::metadata(&path).expect("unit").len(), announced);
+    // And it reads back, with the key.
+    let key = keys
+        .unlock(&crate::crypto::SecretString::from("pw".to_owned()))
+        .expect("unlock");
+    let mut r = UnitReader::open_with(&path, Some(&key)).expect("open");
+    let mut raw = 0;
+    while let Some(b) = r.next_block().expect("block") {
+        raw += b.len();
+    }
+    assert_eq!(raw, data.len());
+    assert_eq!(r.sha256(), record.sha256);
+    assert!(UnitReader::open(&path).is_err(), "not without the key");
+}

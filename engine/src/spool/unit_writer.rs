@@ -57,7 +57,7 @@ pub struct UnitWriter {
 }
 
 /// The age stream of an encrypted unit.
-struct Cipher(age::stream::StreamWriter<Gather>);
+struct Cipher(age::stream::StreamWriter<Gather>, u64);
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,7 +138,8 @@ impl UnitWriter {
     ) -> Result<Self, SpoolError> {
         let w =
             crate::crypto::encrypt(recipients, self.sealed.clone()).map_err(io_err(&self.tmp))?;
-        self.cipher = Some(Cipher(w));
+        let header = self.sealed.0.lock().map_or(0, |v| v.len() as u64);
+        self.cipher = Some(Cipher(w, header));
         Ok(self)
     }
 
@@ -203,17 +204,20 @@ impl UnitWriter {
             return Ok(());
         }
         self.declared = Some(raw_len);
-        if self.cipher.is_some() {
-            // The ciphertext's length is not announced ahead: the unit appears when done.
-            return Ok(());
-        }
         let Some(observer) = &self.observer else {
             return Ok(());
+        };
+        let plain = crate::stream::uncompressed_len(raw_len);
+        let size = match &self.cipher {
+            // An age file's length follows from its plaintext's: the header written
+            // already, then each 64 KiB chunk and its tag.
+            Some(c) => crate::crypto::sealed_len(c.1, plain),
+            None => plain,
         };
         // Announced before the name exists, so whoever serves it never sees it unsized.
         observer.report(ProgressEvent::UnitOpened {
             path: self.path.clone(),
-            size: crate::stream::uncompressed_len(raw_len),
+            size,
         });
         self.open = true;
         std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;

@@ -164,6 +164,22 @@ host_once() {
     echo "$host_s" >> /tmp/work/host-times
 }
 
+# 6. the same with a backup password set: every unit age-encrypted on the device
+host_enc_once() {
+    echo "bench password" | /usr/local/bin/mtpbur-host encryption on >> "$LOG" 2>&1 || fail "encryption on failed"
+    rm -rf /tmp/work/repo-enc
+    t=$(now)
+    /usr/local/bin/mtpbur-host --json backup --full /tmp/work/repo-enc > /tmp/work/host-enc.json 2>> "$LOG" ||
+        fail "encrypted mtpbur-host backup failed: $(cat /tmp/work/host-enc.json)"
+    enc_s=$(elapsed $t)
+    echo "bench password" | /usr/local/bin/mtpbur-host encryption off >> "$LOG" 2>&1 || fail "encryption off failed"
+    head -c 22 "$(find /tmp/work/repo-enc -name passive-base.unit | head -1)" | grep -q age-encryption ||
+        fail "the encrypted backup's units are not age files"
+    bench "host_enc_total_s_$1" "$enc_s"
+    echo "$enc_s" >> /tmp/work/host-enc-times
+    rm -rf /tmp/work/repo-enc
+}
+
 # Warm the VM's memory first: the first time the guest touches a page, the machine that
 # runs QEMU has to back it, which a later run gets for free. Without this, the first
 # streamed backup (1.5 GiB of fresh pages: spool and host copy) pays for it and raw, which
@@ -173,17 +189,19 @@ rm -f /tmp/work/warm
 
 # 2 and 4 alternate BENCH_REPEAT times (the host machine's speed drifts from minute to
 # minute); each figure is the best of its runs
-: > /tmp/work/stream-times; : > /tmp/work/raw-times; : > /tmp/work/host-times
+: > /tmp/work/stream-times; : > /tmp/work/raw-times; : > /tmp/work/host-times; : > /tmp/work/host-enc-times
 i=1
 while [ $i -le "${BENCH_REPEAT:-1}" ]; do
     stream_once $i
     host_once $i
+    host_enc_once $i
     raw_once $i
     i=$((i + 1))
 done
 best() { sort -n "$1" | head -1; }
 bench stream_total_s "$(best /tmp/work/stream-times)"
 bench host_total_s "$(best /tmp/work/host-times)"
+bench host_enc_total_s "$(best /tmp/work/host-enc-times)"
 bench raw_getfile_s "$(best /tmp/work/raw-times)"
 
 # Restore with the host program (the last repository: upload, verify, restore on the
