@@ -233,15 +233,32 @@ pub enum EncryptionSpec {
 const SECRET_FIELDS: [&str; 2] = ["password", "new_password"];
 
 /// The request as it may be stored: every `password` and `new_password` value replaced
-/// by `*` of the same length (so the stored file has the size the host announced).
+/// by `*` of the same length (so the stored file has the size the host announced). Where
+/// that cannot be done line by line (a multi-line string, a value the blanking missed),
+/// the whole file is blanked instead: only its line breaks stay.
 pub fn redact_secrets(bytes: &[u8]) -> Vec<u8> {
+    let out = blank_values(bytes);
+    let text = String::from_utf8_lossy(&out);
+    let still_secret = match toml::from_str::<toml::Table>(&text) {
+        Ok(table) => SECRET_FIELDS.iter().any(|f| {
+            table
+                .get(*f)
+                .is_some_and(|v| !v.as_str().is_some_and(|s| s.chars().all(|c| c == '*')))
+        }),
+        Err(_) => bytes.windows(8).any(|w| w.eq_ignore_ascii_case(b"password")),
+    };
+    if still_secret {
+        return bytes.iter().map(|&b| if b == b'\n' { b } else { b'#' }).collect();
+    }
+    out
+}
+
+/// Blanks the value of every line that sets a secret field.
+fn blank_values(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     let mut start = 0;
     while start < out.len() {
-        let end = out[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(out.len(), |i| start + i);
+        let end = out[start..].iter().position(|&b| b == b'\n').map_or(out.len(), |i| start + i);
         let line = &out[start..end];
         let key_end = line.iter().position(|&b| b == b'=').unwrap_or(line.len());
         let key = String::from_utf8_lossy(&line[..key_end]);

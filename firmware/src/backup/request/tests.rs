@@ -345,3 +345,17 @@ fn encryption_requests() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+#[test]
+fn a_password_the_line_blanking_cannot_reach_blanks_the_whole_file() {
+    for text in [
+        "source = \"a\"\nscope = \"full\"\npassword = \"\"\"\nsecret\nlines\"\"\"\n",
+        "source = \"a\"\nscope = \"full\"\npassword = \'\'\'\nsecret\'\'\'\n",
+        "source = \"a\"\nscope = \"full\"\n\"pass\\u0077ord\" = \"secret\"\n",
+    ] {
+        let out = redact_secrets(text.as_bytes());
+        assert_eq!(out.len(), text.len());
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("secret"), "{text:?} -> {out:?}");
+    }
+}
