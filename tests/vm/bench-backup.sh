@@ -46,6 +46,14 @@ awk '
         }
         if ("host_restore_s" in v && "raw_sendfile_s" in v)
             printf "mtpbur-host restore: %.2f s (check on the PC + upload %.2f s, ratio to raw %.3f; device verify + restore %.2f s); raw mtp-sendfile of %.1f MiB: %.2f s\n", v["host_restore_s"], v["host_restore_upload_s"], v["raw_sendfile_s"] / v["host_restore_upload_s"], v["host_restore_s"] - v["host_restore_upload_s"], mb, v["raw_sendfile_s"]
+        for (i = 1; ("capture_plain_s_" i) in v; i++) {
+            if (!("cp" in best) || v["capture_plain_s_" i] < best["cp"]) best["cp"] = v["capture_plain_s_" i]
+            if (!("ce" in best) || v["capture_enc_s_" i] < best["ce"]) best["ce"] = v["capture_enc_s_" i]
+        }
+        if ("cp" in best)
+            printf "the device alone (request to done, nothing copied): plain %.2f s (%.1f MiB/s), encrypted %.2f s (%.1f MiB/s); encrypted against USB raw %.3f (target: keeps up, >= 0.9)\n", best["cp"], mb / best["cp"], best["ce"], mb / best["ce"], v["raw_getfile_s"] / best["ce"]
+        if ("cpu_chacha_s" in v)
+            printf "the emulated CPU over %.1f MiB: copy %.2f s, ChaCha20-Poly1305 (age tool) %.2f s (%.1f MiB/s), SHA-256 %.2f s (%.1f MiB/s)\n", mb, v["cpu_copy_s"], v["cpu_chacha_s"], mb / v["cpu_chacha_s"], v["cpu_sha256_s"], mb / v["cpu_sha256_s"]
         if (rounds > 1) {
             printf "best of %d rounds; each round (streamed, raw, ratio):\n", rounds
             for (i = 1; i <= rounds; i++) {

@@ -180,6 +180,31 @@ host_enc_once() {
     rm -rf /tmp/work/repo-enc
 }
 
+# 7. the device alone: request to done, nothing copied (the host only polls status.toml
+#    with mtpbur-host), plain and then encrypted: can the device keep up with USB?
+capture_only() { # $1: label; prints the seconds
+    mkdir -p /tmp/work/req
+    printf 'scope = "full"\ntype = "base"\nlabel = "%s"\ncompress = %s\n' "$1" "$C" > /tmp/work/req/backup.request
+    _t=$(now)
+    bk_request /tmp/work/req/backup.request || fail "capture request refused"
+    while :; do
+        /usr/local/bin/mtpbur-host --json info > /tmp/work/cap.json 2>> "$LOG" || true
+        grep -q '"state":"done"' /tmp/work/cap.json && break
+        grep -q '"state":"failed"' /tmp/work/cap.json && fail "capture failed: $(cat /tmp/work/cap.json)"
+        sleep 0.2
+    done
+    _s=$(elapsed $_t)
+    _set=$(sed -n 's/.*"session":"\([^"]*\)".*/\1/p' /tmp/work/cap.json)
+    bk_tree; bk_delete "$_set" || fail "delete $_set failed"
+    echo "$_s"
+}
+capture_pair() {
+    bench "capture_plain_s_$1" "$(capture_only p$1)"
+    echo "bench password" | /usr/local/bin/mtpbur-host encryption on >> "$LOG" 2>&1 || fail "encryption on failed"
+    bench "capture_enc_s_$1" "$(capture_only e$1)"
+    echo "bench password" | /usr/local/bin/mtpbur-host encryption off >> "$LOG" 2>&1 || fail "encryption off failed"
+}
+
 # Warm the VM's memory first: the first time the guest touches a page, the machine that
 # runs QEMU has to back it, which a later run gets for free. Without this, the first
 # streamed backup (1.5 GiB of fresh pages: spool and host copy) pays for it and raw, which
@@ -195,6 +220,7 @@ while [ $i -le "${BENCH_REPEAT:-1}" ]; do
     stream_once $i
     host_once $i
     host_enc_once $i
+    capture_pair $i
     raw_once $i
     i=$((i + 1))
 done
@@ -216,5 +242,12 @@ patternfile /tmp/work/raw-up.bin "$SET_BYTES"
 t=$(now)
 sendfile /tmp/work/raw-up.bin || fail "raw sendfile failed"
 bench raw_sendfile_s "$(elapsed $t)"
+# What the emulated CPU does per byte, for the encrypted figure: ChaCha20-Poly1305 (the
+# age tool, Go's assembly) and SHA-256 (sha256sum) over the set's size, against a copy.
+head -c "$SET_BYTES" /tmp/work/raw-up.bin > /dev/null 2>&1
+t=$(now); cat /tmp/work/raw-up.bin > /dev/null; bench cpu_copy_s "$(elapsed $t)"
+t=$(now); age -r age1c8gfxlqsg20vjnvh0fd8dtnd5p9ay3nhrzpmtyd33gr93qk6jexq5ktj4w < /tmp/work/raw-up.bin > /dev/null
+bench cpu_chacha_s "$(elapsed $t)"
+t=$(now); sha256sum /tmp/work/raw-up.bin > /dev/null; bench cpu_sha256_s "$(elapsed $t)"
 rm -f /tmp/work/raw-up.bin $STORE/raw.bin $STORE/raw-up.bin
 pass
