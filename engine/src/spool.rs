@@ -725,6 +725,7 @@ impl UnitReader {
 
 mod buffer_pool;
 mod hash_pipe;
+mod seal_pipe;
 #[cfg(test)]
 mod tests;
 mod unit_writer;

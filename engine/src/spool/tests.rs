@@ -340,3 +340,24 @@ fn an_encrypted_declared_unit_is_announced_with_its_ciphertext_length() {
     assert_eq!(r.sha256(), record.sha256);
     assert!(UnitReader::open(&path).is_err(), "not without the key");
 }
+
+#[test]
+fn an_abandoned_encrypted_unit_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = crate::crypto::Keys::create(&crate::crypto::SecretString::from("pw".to_owned()), 10)
+        .expect("keys");
+    let set = SpoolSet::create(dir.path(), "s1")
+        .expect("create")
+        .encrypted_with(Some(std::sync::Arc::new(keys)));
+    let mut w = set
+        .unit_writer(id(UnitKind::ActiveBase), false)
+        .expect("writer");
+    w.write(&[7u8; 3_000_000]).expect("write");
+    drop(w);
+    let left: Vec<_> = std::fs::read_dir(set.dir().join(OWNER.to_string()).join("c"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

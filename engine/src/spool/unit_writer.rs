@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 use super::buffer_pool::BufferPool;
 use super::hash_pipe::HashPipe;
+use super::seal_pipe::SealPipe;
 use super::{SizedWrite, SpoolError, io_err};
 use crate::manifest::UnitRecord;
 use crate::progress::{Progress, ProgressEvent};
@@ -51,45 +52,8 @@ pub struct UnitWriter {
     open: bool,
     /// Bytes written since the last [`ProgressEvent::Written`].
     unreported: u64,
-    /// Encrypts what is written (an encrypted set); the ciphertext gathers in `sealed`.
-    cipher: Option<Cipher>,
-    sealed: Gather,
-}
-
-/// The age stream of an encrypted unit.
-struct Cipher(age::stream::StreamWriter<Gather>, u64);
-
-impl std::fmt::Debug for Cipher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Cipher")
-    }
-}
-
-/// Where the cipher puts its output until the writer takes it.
-#[derive(Debug, Clone, Default)]
-struct Gather(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Gather {
-    fn take(&self) -> Vec<u8> {
-        self.0
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
-    }
-}
-
-impl Write for Gather {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    /// Encrypts what is written (an encrypted set), on a thread of its own.
+    seal: Option<SealPipe>,
 }
 
 /// How many written bytes make a [`ProgressEvent::Written`] report.
@@ -123,23 +87,24 @@ impl UnitWriter {
             observer,
             open: false,
             unreported: 0,
-            cipher: None,
-            sealed: Gather::default(),
+            seal: None,
         }
     }
 
-    /// Encrypts the unit to `recipients` (age) as it is written. Call before writing.
+    /// Encrypts the unit to `recipients` (age) as it is written, on a thread of its own.
+    /// Call before writing.
     ///
     /// # Errors
-    /// The age header cannot be made.
+    /// The age header cannot be written.
     pub(super) fn encrypt_to(
         mut self,
         recipients: &[Box<dyn age::Recipient + Send>],
     ) -> Result<Self, SpoolError> {
-        let w =
-            crate::crypto::encrypt(recipients, self.sealed.clone()).map_err(io_err(&self.tmp))?;
-        let header = self.sealed.0.lock().map_or(0, |v| v.len() as u64);
-        self.cipher = Some(Cipher(w, header));
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io_err(&self.tmp)(std::io::Error::other("unit already closed")))?;
+        self.seal = Some(SealPipe::start(recipients, file).map_err(io_err(&self.tmp))?);
         Ok(self)
     }
 
@@ -208,10 +173,10 @@ impl UnitWriter {
             return Ok(());
         };
         let plain = crate::stream::uncompressed_len(raw_len);
-        let size = match &self.cipher {
+        let size = match &self.seal {
             // An age file's length follows from its plaintext's: the header written
             // already, then each 64 KiB chunk and its tag.
-            Some(c) => crate::crypto::sealed_len(c.1, plain),
+            Some(seal) => crate::crypto::sealed_len(seal.header, plain),
             None => plain,
         };
         // Announced before the name exists, so whoever serves it never sees it unsized.
@@ -236,10 +201,6 @@ impl UnitWriter {
             encoder.finish_into(&mut self.segments);
         }
         self.drain()?;
-        if let Some(cipher) = self.cipher.take() {
-            cipher.0.finish().map_err(io_err(&self.tmp))?;
-            self.write_sealed()?;
-        }
         if let Some(declared) = self.declared.filter(|d| *d != self.raw) {
             return Err(SpoolError::Io {
                 path: self.tmp.clone(),
@@ -249,18 +210,26 @@ impl UnitWriter {
                 )),
             });
         }
-        let Some(file) = self.file.take() else {
-            return Err(io_err(&self.tmp)(std::io::Error::other(
-                "unit already closed",
-            )));
+        let sha256 = if let Some(seal) = self.seal.take() {
+            let (file, size, sha256) = seal.finish().map_err(io_err(&self.tmp))?;
+            file.sync_all().map_err(io_err(&self.tmp))?;
+            self.size = size;
+            self.report_written();
+            sha256
+        } else {
+            let Some(file) = self.file.take() else {
+                return Err(io_err(&self.tmp)(std::io::Error::other(
+                    "unit already closed",
+                )));
+            };
+            file.sync_all().map_err(io_err(&self.tmp))?;
+            self.report_written();
+            let hasher = std::mem::replace(&mut self.hasher, HashPipe::idle());
+            hasher.finalize().ok_or_else(|| SpoolError::Io {
+                path: self.tmp.clone(),
+                source: std::io::Error::other("the hashing thread failed"),
+            })?
         };
-        file.sync_all().map_err(io_err(&self.tmp))?;
-        self.report_written();
-        let hasher = std::mem::replace(&mut self.hasher, HashPipe::idle());
-        let sha256 = hasher.finalize().ok_or_else(|| SpoolError::Io {
-            path: self.tmp.clone(),
-            source: std::io::Error::other("the hashing thread failed"),
-        })?;
         if self.tmp != self.path {
             std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
             if let Some(observer) = &self.observer {
@@ -314,22 +283,16 @@ impl UnitWriter {
         }
         let segments = std::mem::take(&mut self.segments);
         self.pending = 0;
-        if let Some(cipher) = self.cipher.as_mut() {
-            for s in &segments {
-                cipher.0.write_all(s).map_err(io_err(&self.tmp))?;
+        if let Some(seal) = self.seal.as_mut() {
+            let n: usize = segments.iter().map(Bytes::len).sum();
+            seal.send(segments).map_err(io_err(&self.tmp))?;
+            self.unreported += n as u64;
+            if self.unreported >= REPORT_EVERY {
+                self.report_written();
             }
-            return self.write_sealed();
-        }
-        self.write_segments(segments)
-    }
-
-    /// Writes the ciphertext gathered so far.
-    fn write_sealed(&mut self) -> Result<(), SpoolError> {
-        let sealed = self.sealed.take();
-        if sealed.is_empty() {
             return Ok(());
         }
-        self.write_segments(vec![Bytes::from(sealed)])
+        self.write_segments(segments)
     }
 
     /// Writes segments to the file, then hands them to the hasher.
@@ -378,7 +341,8 @@ impl Drop for UnitWriter {
     /// A unit dropped unfinished is removed: an announced one is half written under its
     /// final name and must not be mistaken for complete.
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        let unfinished = self.file.take().is_some() | self.seal.take().is_some();
+        if unfinished {
             let _ = std::fs::remove_file(&self.tmp);
         }
         self.close(false);

@@ -245,10 +245,15 @@ pub fn redact_secrets(bytes: &[u8]) -> Vec<u8> {
                 .get(*f)
                 .is_some_and(|v| !v.as_str().is_some_and(|s| s.chars().all(|c| c == '*')))
         }),
-        Err(_) => bytes.windows(8).any(|w| w.eq_ignore_ascii_case(b"password")),
+        Err(_) => bytes
+            .windows(8)
+            .any(|w| w.eq_ignore_ascii_case(b"password")),
     };
     if still_secret {
-        return bytes.iter().map(|&b| if b == b'\n' { b } else { b'#' }).collect();
+        return bytes
+            .iter()
+            .map(|&b| if b == b'\n' { b } else { b'#' })
+            .collect();
     }
     out
 }
@@ -258,7 +263,10 @@ fn blank_values(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     let mut start = 0;
     while start < out.len() {
-        let end = out[start..].iter().position(|&b| b == b'\n').map_or(out.len(), |i| start + i);
+        let end = out[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(out.len(), |i| start + i);
         let line = &out[start..end];
         let key_end = line.iter().position(|&b| b == b'=').unwrap_or(line.len());
         let key = String::from_utf8_lossy(&line[..key_end]);

@@ -1,0 +1,139 @@
+//! Encrypting a unit on a thread of its own: the reading thread frames the data and
+//! hands it over in batches, this thread runs the age stream (ChaCha20-Poly1305) and
+//! writes the ciphertext, and the hashing thread hashes it. Reading, encrypting and
+//! hashing overlap, so a device with cores to spare keeps up with USB.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "unit files are created by the engine in its own root-only spool"
+)]
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+
+use super::hash_pipe::HashPipe;
+
+/// Batches in flight between the reading thread and this one.
+const DEPTH: usize = 4;
+
+/// Where the age stream writes: the file, and the hashing thread.
+struct Sink {
+    file: File,
+    hasher: HashPipe,
+    written: Arc<AtomicU64>,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_all(buf)?;
+        self.hasher.update(vec![Bytes::copy_from_slice(buf)]);
+        self.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the thread hands back: the file (to be synced), its length and its SHA-256.
+pub(super) type Sealed = (File, u64, [u8; 32]);
+
+/// The encrypting thread of one unit.
+#[derive(Debug)]
+pub(super) struct SealPipe {
+    tx: Option<SyncSender<Vec<Bytes>>>,
+    handle: Option<JoinHandle<io::Result<Sealed>>>,
+    /// Bytes of the age header (and payload nonce), written before any data.
+    pub(super) header: u64,
+}
+
+impl SealPipe {
+    /// Writes the age header for `recipients` into `file` and starts the thread.
+    ///
+    /// # Errors
+    /// The header cannot be written or the thread cannot start.
+    pub(super) fn start(
+        recipients: &[Box<dyn age::Recipient + Send>],
+        file: File,
+    ) -> io::Result<Self> {
+        let written = Arc::new(AtomicU64::new(0));
+        let sink = Sink {
+            file,
+            hasher: HashPipe::new(),
+            written: written.clone(),
+        };
+        let mut stream = crate::crypto::encrypt(recipients, sink)?;
+        let header = written.load(Ordering::Relaxed);
+        let (tx, rx) = sync_channel::<Vec<Bytes>>(DEPTH);
+        let handle = std::thread::Builder::new()
+            .name("engine-seal".into())
+            .spawn(move || -> io::Result<Sealed> {
+                for batch in rx {
+                    for segment in batch {
+                        stream.write_all(&segment)?;
+                    }
+                }
+                let sink = stream.finish()?;
+                let size = sink.written.load(Ordering::Relaxed);
+                let sha = sink
+                    .hasher
+                    .finalize()
+                    .ok_or_else(|| io::Error::other("the hashing thread failed"))?;
+                Ok((sink.file, size, sha))
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            handle: Some(handle),
+            header,
+        })
+    }
+
+    /// Hands a batch of plaintext over.
+    ///
+    /// # Errors
+    /// The thread failed (its error).
+    pub(super) fn send(&mut self, batch: Vec<Bytes>) -> io::Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The thread ended early: its error says why.
+        self.tx = None;
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(io::Error::other("the encrypting thread ended early")),
+        }
+    }
+
+    /// Ends the stream and waits for the thread.
+    ///
+    /// # Errors
+    /// Writing or encrypting failed.
+    pub(super) fn finish(mut self) -> io::Result<Sealed> {
+        self.tx = None;
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<Sealed> {
+        let handle = self
+            .handle
+            .take()
+            .ok_or_else(|| io::Error::other("the encrypting thread is gone"))?;
+        handle
+            .join()
+            .map_err(|_| io::Error::other("the encrypting thread panicked"))?
+    }
+}
+
+impl Drop for SealPipe {
+    /// An abandoned unit: the thread ends with the channel and is not waited for.
+    fn drop(&mut self) {
+        self.tx = None;
+    }
+}
