@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(spec) = parse_restore_request(data) {
         spec.folders().for_each(check_folder);
         if let Ok(again) = parse_restore_request(&stored) {
-            assert!(again.password.as_ref().is_none_or(hidden), "stored: {stored:?}");
+            assert!(
+                again.password.as_ref().is_none_or(hidden),
+                "stored: {stored:?}"
+            );
         }
     }
     if parse_encryption_request(data).is_ok()
@@ -55,6 +58,9 @@ fuzz_target!(|data: &[u8]| {
             EncryptionSpec::On(a) | EncryptionSpec::Off(a) => (a, None),
             EncryptionSpec::Change(a, b) => (a, Some(b)),
         };
-        assert!(hidden(&a) && b.as_ref().is_none_or(hidden), "stored: {stored:?}");
+        assert!(
+            hidden(&a) && b.as_ref().is_none_or(hidden),
+            "stored: {stored:?}"
+        );
     }
 });
