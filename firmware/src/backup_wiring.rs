@@ -68,7 +68,14 @@ pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> 
     let drives = b
         .drives
         .iter()
-        .filter_map(|(letter, dir)| Some(Drive::new(letter.chars().next()?, dir.clone())))
+        .filter_map(|(letter, dir)| {
+            let d = Drive::new(letter.chars().next()?, dir.clone());
+            Some(if b.removable_drives.contains(letter) {
+                d.on_removable_media()
+            } else {
+                d
+            })
+        })
         .collect();
     Ok(Some(EngineConfig {
         drives,
@@ -80,7 +87,11 @@ pub(crate) fn engine_config(p: &Profile) -> Result<Option<EngineConfig>, Error> 
             .unwrap_or_else(|| DEFAULT_OWNERS_DIR.into()),
         state_file: p.state_dir.as_ref().map(|d| d.join("bur-state")),
         ready_timeout: b.ready_timeout.map_or(READY_TIMEOUT, Duration::from_secs),
-        cenrep: CENTRAL_REPOSITORY_SID,
+        cenrep: b
+            .settings_store
+            .as_deref()
+            .and_then(crate::profile::settings_store_sid)
+            .unwrap_or(CENTRAL_REPOSITORY_SID),
         system: system_policy(b),
         owner_group,
         key_file: p.state_dir.as_ref().map(|d| d.join(BACKUP_KEY_FILE)),
@@ -101,7 +112,13 @@ pub(crate) fn backup_provider(
     storage: StorageId,
     policy: Policy,
 ) -> Result<(BackupProvider, BackupService), Error> {
-    let mut dirs: Vec<PathBuf> = config.drives.iter().map(|d| d.root.clone()).collect();
+    // A removable drive's directory is where its medium is mounted: never made here.
+    let mut dirs: Vec<PathBuf> = config
+        .drives
+        .iter()
+        .filter(|d| !d.removable)
+        .map(|d| d.root.clone())
+        .collect();
     dirs.push(config.spool.clone());
     dirs.extend(config.socket.parent().map(ToOwned::to_owned));
     dirs.extend(

@@ -85,6 +85,14 @@ pub(crate) struct BackupProfile {
     pub(crate) access: Option<firmware::backup::access::Policy>,
     /// The root-only control socket (`mtpbur ctl`; default `/run/mtpbur/control.sock`).
     pub(crate) control_socket: Option<PathBuf>,
+    /// Drives on removable media (`["e"]`): used only while something is mounted on
+    /// their directory, which the daemon never creates (an unmounted card is neither
+    /// backed up empty nor restored onto the root file system).
+    #[serde(default)]
+    pub(crate) removable_drives: Vec<String>,
+    /// The SID of the settings store that serves owners' settings keys as proxy data
+    /// (Symbian's central repository; default `0x10202be9`).
+    pub(crate) settings_store: Option<String>,
 }
 
 /// A group, by name or by number.
@@ -179,6 +187,20 @@ impl Profile {
                 "backup.ready_timeout = {t} (allowed 1..=600 seconds)"
             ));
         }
+        for letter in &self.backup.removable_drives {
+            if !self.backup.drives.contains_key(letter) {
+                return Err(format!(
+                    "backup.removable_drives: {letter:?} is not one of backup.drives"
+                ));
+            }
+        }
+        if let Some(s) = &self.backup.settings_store
+            && settings_store_sid(s).is_none()
+        {
+            return Err(format!(
+                "backup.settings_store = {s:?} is not a SID (up to 8 hex digits, like \"0x10202be9\")"
+            ));
+        }
         for (letter, dir) in &self.backup.drives {
             let ok = letter.len() == 1 && letter.chars().all(|c| c.is_ascii_lowercase());
             if !ok {
@@ -192,6 +214,14 @@ impl Profile {
         }
         Ok(())
     }
+}
+
+/// The SID a `settings_store` value names.
+pub(crate) fn settings_store_sid(s: &str) -> Option<engine::registration::Sid> {
+    let hex = s.strip_prefix("0x").unwrap_or(s);
+    (!hex.is_empty() && hex.len() <= 8)
+        .then(|| engine::registration::Sid::parse_hex(hex))
+        .flatten()
 }
 
 /// Formats a TOML error with the line and column it points at.
@@ -240,6 +270,33 @@ writable = true
         );
         assert_eq!(p.storages.len(), 1);
         assert!(p.storages[0].writable);
+    }
+
+    #[test]
+    fn removable_drives_and_the_settings_store_are_checked() {
+        let with = |v: &str| {
+            format!("{MINIMAL}\n[backup]\ndrives = {{ c = \"/c\", e = \"/media/card\" }}\n{v}\n")
+        };
+        let p = Profile::parse(
+            &with("removable_drives = [\"e\"]\nsettings_store = \"0x10202BE9\""),
+            Path::new("b.toml"),
+        )
+        .unwrap();
+        assert_eq!(p.backup.removable_drives, ["e"]);
+        assert_eq!(
+            settings_store_sid("0x10202BE9"),
+            Some(engine::registration::Sid(0x1020_2BE9))
+        );
+        for (bad, want) in [
+            ("removable_drives = [\"d\"]", "not one of backup.drives"),
+            ("settings_store = \"central\"", "not a SID"),
+            ("settings_store = \"0x123456789\"", "not a SID"),
+        ] {
+            let e = Profile::parse(&with(bad), Path::new("b.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

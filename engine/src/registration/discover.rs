@@ -18,6 +18,8 @@ pub struct Drive {
     pub letter: char,
     /// The directory holding the drive's files (`private/`, public folders).
     pub root: PathBuf,
+    /// On removable media: `root` must be a mount point to be backed up or restored.
+    pub removable: bool,
 }
 
 impl Drive {
@@ -26,6 +28,28 @@ impl Drive {
         Self {
             letter: letter.to_ascii_lowercase(),
             root: root.into(),
+            removable: false,
+        }
+    }
+
+    /// Marks the drive as removable media: it is used only while something is mounted
+    /// on its root.
+    pub fn on_removable_media(mut self) -> Self {
+        self.removable = true;
+        self
+    }
+
+    /// Whether the drive can be used now: always for a fixed drive; for removable media,
+    /// when its root is a mount point (on another file system than its parent), so that
+    /// an unmounted card is never backed up empty nor restored onto the root file system.
+    pub fn is_present(&self) -> bool {
+        if !self.removable {
+            return true;
+        }
+        let dev = |p: &std::path::Path| rustix::fs::stat(p).ok().map(|s| s.st_dev);
+        match (dev(&self.root), self.root.parent().and_then(dev)) {
+            (Some(root), Some(parent)) => root != parent,
+            _ => false,
         }
     }
 

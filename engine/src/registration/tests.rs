@@ -603,3 +603,26 @@ fn a_huge_callback_delay_is_capped() {
         crate::registration::MAX_CALLBACK_DELAY
     );
 }
+
+#[test]
+fn a_removable_drive_is_present_only_while_mounted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let card = tmp.path().join("card");
+    std::fs::create_dir(&card).expect("mkdir");
+    assert!(
+        Drive::new('e', &card).is_present(),
+        "a fixed drive is always there"
+    );
+    let removable = Drive::new('e', &card).on_removable_media();
+    assert!(
+        !removable.is_present(),
+        "an empty mount point directory is not the card"
+    );
+    assert!(
+        !Drive::new('e', tmp.path().join("gone"))
+            .on_removable_media()
+            .is_present()
+    );
+    // /proc is always a mount point of its own.
+    assert!(Drive::new('e', "/proc").on_removable_media().is_present());
+}

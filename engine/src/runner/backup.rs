@@ -100,7 +100,26 @@ impl Engine {
         }
     }
 
-    async fn backup_inner(&self, req: BackupRequest) -> Result<Manifest, SessionError> {
+    async fn backup_inner(&self, mut req: BackupRequest) -> Result<Manifest, SessionError> {
+        // Removable media that is not mounted is left out, never backed up empty.
+        let absent: Vec<char> = self
+            .config
+            .drives
+            .iter()
+            .filter(|d| req.wants_drive(d.letter) && !d.is_present())
+            .map(|d| d.letter)
+            .collect();
+        if !absent.is_empty() {
+            tracing::warn!(drives = ?absent, "removable drives not mounted: left out of the backup");
+            req.drives = Some(
+                self.config
+                    .drives
+                    .iter()
+                    .map(|d| d.letter)
+                    .filter(|l| req.wants_drive(*l) && !absent.contains(l))
+                    .collect(),
+            );
+        }
         let keys = self.backup_keys()?;
         let previous = match &req.previous {
             Some(dir) if req.backup_type == BackupType::Incremental => {

@@ -485,6 +485,16 @@ impl Engine {
             .iter()
             .find(|d| d.letter == letter)
             .ok_or_else(|| Failure::new(-1, format!("drive {letter} is not configured")))
+            .and_then(|d| {
+                if d.is_present() {
+                    Ok(d)
+                } else {
+                    Err(Failure::new(
+                        -18,
+                        format!("drive {letter} ({}) is not mounted", d.root.display()),
+                    ))
+                }
+            })
     }
 
     /// Hands a proxy unit of `reg` to its proxy data manager.

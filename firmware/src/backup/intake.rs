@@ -213,6 +213,11 @@ impl Intake {
         now: i64,
     ) -> Result<Plan, Refusal> {
         let what = BACKUP_REQUEST;
+        if registered.is_empty() {
+            return Err(Refusal::invalid(format!(
+                "{what}: no data owner is registered on this device, so there is nothing to back up (see owners.toml)"
+            )));
+        }
         check_owners(what, &spec.scope, registered)?;
         if let Some(drives) = &spec.drives {
             if let Some(d) = drives.iter().find(|d| !self.drives.contains(d)) {

@@ -1035,3 +1035,28 @@ fn a_backup_password_encrypts_sets_and_is_never_stored() {
     }
     assert!(stored.contains("password = \"******\""), "{stored}");
 }
+
+#[test]
+fn a_backup_with_no_owner_registered_is_refused_with_the_reason() {
+    let mut fx = fixture_with(Duration::from_secs(2), |dir| {
+        std::fs::remove_file(
+            dir.join("c/private")
+                .join(SID)
+                .join("backup_registration.xml"),
+        )
+        .unwrap();
+    });
+    let err = fx
+        .request("backup.request", "scope = \"full\"\ntype = \"base\"\n")
+        .unwrap_err();
+    assert_eq!(err, ResponseCode::InvalidParameter);
+    let s = fx.status();
+    assert!(
+        s.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("no data owner is registered"),
+        "{s:?}"
+    );
+    assert!(fx.only_sets().is_empty(), "no empty set was made");
+}
