@@ -277,7 +277,8 @@ fn blank_values(bytes: &[u8]) -> Vec<u8> {
             if let (Some(first), Some(last)) = (
                 out[value..end].iter().position(quote),
                 out[value..end].iter().rposition(quote),
-            ) {
+            ) && first < last
+            {
                 for b in &mut out[value + first + 1..value + last] {
                     *b = b'*';
                 }

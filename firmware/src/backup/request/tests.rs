@@ -359,3 +359,12 @@ fn a_password_the_line_blanking_cannot_reach_blanks_the_whole_file() {
         assert!(!out.contains("secret"), "{text:?} -> {out:?}");
     }
 }
+
+#[test]
+fn a_secret_line_with_one_quote_is_blanked_without_a_panic() {
+    // Found by the fuzzer (backup_request): one quote on a password line.
+    let text = b"password = \x03\x00= \x03\x00\x00\x00\x00\x002/\"]\nscope = \"part1222l\"\n";
+    let out = redact_secrets(text);
+    assert_eq!(out.len(), text.len());
+    assert_eq!(redact_secrets(b"password = \"open\n").len(), 17);
+}
