@@ -134,7 +134,12 @@ pub(crate) fn check(path: &Path) -> Result<(), Error> {
                 e.spool.display()
             );
             for d in &e.drives {
-                println!("backup drive {}: {}", d.letter, d.root.display());
+                let removable = if d.removable {
+                    " (removable: used only while mounted)"
+                } else {
+                    ""
+                };
+                println!("backup drive {}: {}{removable}", d.letter, d.root.display());
             }
             match e.owner_group {
                 Some(gid) => println!("owner socket {} (0660, group {gid})", e.socket.display()),
