@@ -12,6 +12,9 @@
 #                   with the reason in status.toml, nothing changed
 #   backup-jmtpfs   the same backup and restore with cp / cp -r on a FUSE mount
 #   backup-stream   a backup with 48 MiB of video copied out while it is captured
+# then with the project's host program, mtpbur-host:
+#   host            backup into a repository, increment, restore, extract, refusals
+#   encryption      a backup password: age ciphertext, the age tool, forged sets refused
 # and prints a report: each step, its result, the bytes moved and the time.
 # Usage: tests/vm/demo.sh    (same environment variables as tests/vm/run.sh)
 set -euo pipefail
@@ -19,10 +22,10 @@ VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export VM_OUT=${VM_OUT:-$VM_DIR/out/demo}
 mkdir -p "$VM_OUT"
 set +e
-"$VM_DIR/run.sh" backup backup-partial backup-refusals backup-jmtpfs backup-stream > "$VM_OUT/demo.log" 2>&1
+"$VM_DIR/run.sh" backup backup-partial backup-refusals backup-jmtpfs backup-stream host encryption > "$VM_OUT/demo.log" 2>&1
 rc=$?
 set -e
-echo "===== mtpbur demo: backup and restore through MTP with stock host tools"
+echo "===== mtpbur demo: backup and restore through MTP with stock host tools and mtpbur-host"
 echo "(full output: $VM_OUT/demo.log; guest console: $VM_OUT/console.log)"
 echo
 awk '

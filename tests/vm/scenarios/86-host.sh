@@ -47,7 +47,7 @@ verify_set $REPO/VM0001/$BASE || fail "base set by the stock check: $VERIFY_ERR"
 names=$(top_names)
 [ "$names" = "README.txt owners.toml requests status.toml " ] || fail "after the backup the device shows: $names"
 base_bytes=$(json_field bytes /tmp/work/base.out)
-say "base $BASE: $base_bytes B in $(elapsed $t) s"
+report "mtpbur-host backup: base $BASE into the repository" ok "$base_bytes" "$(elapsed $t)"
 
 owners_change || fail "ref-data change failed"
 owners_dump /tmp/work/dump-changed || fail "dump failed"
@@ -60,7 +60,7 @@ inc_bytes=$(json_field bytes /tmp/work/inc.out)
 [ $((inc_bytes * 2)) -lt "$base_bytes" ] || fail "increment $inc_bytes B is not under half of the base $base_bytes B"
 names=$(top_names)
 [ "$names" = "README.txt owners.toml requests status.toml " ] || fail "after the increment the device shows: $names"
-say "increment $INC: $inc_bytes B in $(elapsed $t) s"
+report "mtpbur-host backup: increment (only snapshots uploaded)" ok "$inc_bytes" "$(elapsed $t)"
 
 host list list $REPO || fail "list failed"
 grep -q "$INC .*<- $BASE" /tmp/work/list.out || fail "list: $(cat /tmp/work/list.out)"
@@ -89,7 +89,7 @@ grep -q '"outcome":"failed"' /tmp/work/restore.out && fail "an owner failed: $(c
 [ "$n" -ge 5 ] || fail "restore reports $n owners ok"
 names=$(top_names)
 [ "$names" = "README.txt owners.toml requests status.toml " ] || fail "after the restore the device shows: $names"
-say "restore of $BASE + $INC: $n owners ok in $(elapsed $t) s"
+report "mtpbur-host restore: base + increment, $n owners ok" ok "$((base_bytes + inc_bytes))" "$(elapsed $t)"
 
 host extract extract $REPO --set $INC --owner 20000020 /tmp/work/x || fail "extract failed"
 cage=$OWNERS_DRIVE/private/20000020

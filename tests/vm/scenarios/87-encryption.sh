@@ -39,7 +39,7 @@ t=$(now)
 echo "$PW" | host on encryption on || fail "encryption on failed: $(cat /tmp/work/on.err)"
 grep -q "encryption is on" /tmp/work/on.out || fail "encryption on: $(cat /tmp/work/on.out)"
 bk_status; [ "$(bk_field encryption)" = on ] || fail "status.toml: encryption = $(bk_field encryption)"
-say "encryption on in $(elapsed $t) s"
+report "mtpbur-host encryption on (password on stdin)" ok 0 "$(elapsed $t)"
 
 host base --json backup $REPO || fail "backup failed: $(cat /tmp/work/base.err)"
 SET=$(json_field set /tmp/work/base.out)
@@ -54,6 +54,7 @@ for u in $(find $DIR -name '*.unit'); do
     n=$((n + 1))
 done
 [ $n -ge 6 ] || fail "only $n units"
+report "encrypted backup: $n units, all age, no plaintext" ok "$(units_bytes $DIR)" 0
 owners_dump /tmp/work/dump-backup || fail "dump failed"
 
 # The standard age tool: the password opens key.age, which decrypts a unit. age asks on
@@ -63,7 +64,7 @@ unit=$DIR/20000020/c/passive-base.unit
 (sleep 2; echo "$PW") | script -qec "age -d -i $DIR/key.age -o /tmp/work/plain.unit $unit" /dev/null > /tmp/work/age.log 2>&1
 [ -s /tmp/work/plain.unit ] || fail "age did not decrypt the unit: $(cat /tmp/work/age.log)"
 grep -q "$MARK" /tmp/work/plain.unit || fail "the decrypted unit does not hold the marker"
-say "age -d -i key.age decrypted $(size_of $unit) B to $(size_of /tmp/work/plain.unit) B"
+report "age -d -i key.age: a unit decrypted with the password" ok "$(size_of $unit)" 0
 
 owners_change || fail "ref-data change failed"
 owners_dump /tmp/work/dump-changed || fail "dump failed"
@@ -90,6 +91,7 @@ bk_wait || fail "the forged restore did not end"
 bk_field last_error | grep -q "does not authenticate" || fail "forged set: $(bk_field last_error)"
 owners_dump /tmp/work/dump-after-forged || fail "dump failed"
 cmp -s /tmp/work/dump-changed /tmp/work/dump-after-forged || fail "the forged restore changed data"
+report "wrong password and a forged set: refused, nothing changed" ok 0 0
 bk_delete "$SET" || fail "deleting the forged set failed"
 
 owners_destroy || fail "ref-data destroy failed"
@@ -98,7 +100,7 @@ echo "$PW" | host restore --json restore $REPO || fail "restore failed: $(cat /t
 grep -q '"outcome":"failed"' /tmp/work/restore.out && fail "an owner failed: $(cat /tmp/work/restore.out)"
 owners_dump /tmp/work/dump-restored || fail "dump failed"
 dumps_equal /tmp/work/dump-backup /tmp/work/dump-restored || fail "restored data differs from the backup's"
-say "encrypted restore in $(elapsed $t) s"
+report "encrypted restore with the password: data back" ok "$(units_bytes $DIR)" "$(elapsed $t)"
 
 bk_tree
 for rid in $(awk '$3 == "restore.request" { print $2 }' /tmp/work/tree.txt); do
