@@ -373,6 +373,8 @@ fn an_encrypted_device_backs_up_ciphertext_and_restores_with_the_password() {
     let repo = rig.device_repo();
     let mut remote = rig.connect();
     let pw = |s: &str| engine::crypto::SecretString::from(s.to_owned());
+    // A plain set from before: after encryption is on, the automatic choice is a base.
+    let plain = backup::run(&mut remote, &repo, &opts(backup::Kind::Full), &UI).unwrap();
     let status = remote
         .send_request(
             "encryption.request",
@@ -381,7 +383,13 @@ fn an_encrypted_device_backs_up_ciphertext_and_restores_with_the_password() {
         .unwrap();
     assert_eq!(status.encryption.as_deref(), Some("on"));
 
-    let base = backup::run(&mut remote, &repo, &opts(backup::Kind::Full), &UI).unwrap();
+    let base = backup::run(&mut remote, &repo, &opts(backup::Kind::Auto), &UI).unwrap();
+    assert_eq!(
+        (base.kind.as_str(), base.previous.as_deref()),
+        ("base", None),
+        "not on {}",
+        plain.set
+    );
     let dir = repo.set_dir(&base.set);
     assert!(dir.join("key.age").is_file(), "the wrapped key came along");
     let unit = read(&dir.join(SID).join("c/passive-base.unit"));

@@ -81,11 +81,25 @@ pub fn run<L: Link>(
     ui: &Ui,
 ) -> Outcome<Report> {
     let started = Instant::now();
-    remote.ready()?;
-    let tip = match opts.kind {
+    let status = remote.ready()?;
+    let mut tip = match opts.kind {
         Kind::Full => None,
         Kind::Auto | Kind::Incremental => repo.tip().map_err(fail(Exit::Failed))?,
     };
+    // The device builds an increment only on a set as encrypted as its new ones: after
+    // encryption was turned on or off, the automatic choice is a base.
+    let device_encrypts = status.encryption.as_deref() == Some("on");
+    if opts.kind == Kind::Auto
+        && let Some(t) = &tip
+        && engine::spool::SpoolSet::open(repo.set_dir(&t.name)).is_encrypted() != device_encrypts
+    {
+        ui.note(&format!(
+            "encryption is {} on the device since {}: taking a base",
+            if device_encrypts { "on" } else { "off" },
+            t.name
+        ));
+        tip = None;
+    }
     if opts.kind == Kind::Incremental && tip.is_none() {
         return Err(Failure::new(
             Exit::Failed,
