@@ -245,6 +245,37 @@ impl Unlocked {
     }
 }
 
+/// Opens the wrapped keys of a chain's sets with one password, each distinct key once
+/// (the memory-hard derivation is the slow part).
+#[derive(Debug)]
+pub struct Unlocker<'a> {
+    password: &'a SecretString,
+    opened: Vec<(String, Unlocked)>,
+}
+
+impl<'a> Unlocker<'a> {
+    /// An unlocker for `password`.
+    pub fn new(password: &'a SecretString) -> Self {
+        Self {
+            password,
+            opened: Vec::new(),
+        }
+    }
+
+    /// The key inside `wrapped` (a set's `key.age`).
+    ///
+    /// # Errors
+    /// [`CryptoError::WrongPassword`], or a damaged file.
+    pub fn open(&mut self, wrapped: &str) -> Result<Unlocked, CryptoError> {
+        if let Some((_, k)) = self.opened.iter().find(|(w, _)| w == wrapped) {
+            return Ok(k.clone());
+        }
+        let k = Unlocked::from_wrapped(wrapped, self.password)?;
+        self.opened.push((wrapped.to_owned(), k.clone()));
+        Ok(k)
+    }
+}
+
 /// An age stream writer to `recipients` over `output`.
 ///
 /// # Errors

@@ -268,7 +268,7 @@ impl Engine {
         password: Option<&age::secrecy::SecretString>,
     ) -> Result<Vec<SpoolSet>, SessionError> {
         let encryption_on = self.backup_keys()?.is_some();
-        let mut opened: Vec<(String, crate::crypto::Unlocked)> = Vec::new();
+        let mut unlocker = password.map(crate::crypto::Unlocker::new);
         let mut sets = Vec::new();
         for dir in dirs {
             let set = SpoolSet::open(dir);
@@ -285,7 +285,7 @@ impl Engine {
                 sets.push(set);
                 continue;
             }
-            let password = password.ok_or_else(|| {
+            let unlocker = unlocker.as_mut().ok_or_else(|| {
                 SessionError::Encryption(format!(
                     "{name} is encrypted: the restore needs the backup password"
                 ))
@@ -293,15 +293,9 @@ impl Engine {
             let wrapped = set
                 .wrapped_key()
                 .map_err(|e| SessionError::Encryption(format!("{name}: no key.age: {e}")))?;
-            let key = match opened.iter().find(|(w, _)| *w == wrapped) {
-                Some((_, k)) => k.clone(),
-                None => {
-                    let k = crate::crypto::Unlocked::from_wrapped(&wrapped, password)
-                        .map_err(|e| SessionError::Encryption(format!("{name}: {e}")))?;
-                    opened.push((wrapped, k.clone()));
-                    k
-                }
-            };
+            let key = unlocker
+                .open(&wrapped)
+                .map_err(|e| SessionError::Encryption(format!("{name}: {e}")))?;
             set.authenticate(&key)
                 .map_err(|e| SessionError::Encryption(format!("{name}: {e}")))?;
             let session = set.read_manifest()?.session;

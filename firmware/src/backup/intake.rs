@@ -97,6 +97,9 @@ pub struct Intake {
     drives: BTreeSet<char>,
     service: BackupService,
     key_file: Option<PathBuf>,
+    /// Every folder name given to a backup since the start: a set the host copied and
+    /// deleted must not have its name given again (the host keeps it under that name).
+    issued: std::sync::Arc<std::sync::Mutex<BTreeSet<String>>>,
 }
 
 impl Intake {
@@ -107,6 +110,7 @@ impl Intake {
             drives,
             service,
             key_file: None,
+            issued: std::sync::Arc::default(),
         }
     }
 
@@ -231,8 +235,15 @@ impl Intake {
             self.check_set(what, "snapshots", folder)?;
         }
         let name = naming::session_name(now, spec.label.as_ref());
-        let folder = naming::unique_name(&name, |n| self.spool.join(n).exists())
-            .ok_or_else(|| Refusal::invalid("no free folder name for the backup"))?;
+        let mut issued = self
+            .issued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let folder =
+            naming::unique_name(&name, |n| self.spool.join(n).exists() || issued.contains(n))
+                .ok_or_else(|| Refusal::invalid("no free folder name for the backup"))?;
+        issued.insert(folder.clone());
+        drop(issued);
         let req = spec.to_engine(folder.clone(), naming::rfc3339(now), |f| self.spool.join(f));
         let in_use = std::iter::once(folder.clone())
             .chain(spec.snapshots.clone())

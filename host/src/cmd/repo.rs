@@ -238,36 +238,31 @@ pub fn extract_owner(
     }
     let d = found.ok_or_else(|| Failure::new(Exit::Failed, format!("there is no set {set:?}")))?;
     let chain = d.chain(set).map_err(fail(Exit::Failed))?;
-    let mut password = None;
-    let mut opened: Vec<(String, engine::crypto::Unlocked)> = Vec::new();
+    // The password is asked for once, if a set of the chain is encrypted.
+    let encrypted = chain
+        .iter()
+        .any(|s| SpoolSet::open(d.set_dir(&s.name)).is_encrypted());
+    let password = if encrypted {
+        Some(crate::password::ask("backup password", false).map_err(fail(Exit::Failed))?)
+    } else {
+        None
+    };
+    let mut unlocker = password.as_ref().map(engine::crypto::Unlocker::new);
     let mut sets = Vec::new();
     for s in chain {
         let dir = d.set_dir(&s.name);
         let set = SpoolSet::open(dir.clone());
-        let key = if set.is_encrypted() {
-            let wrapped = set.wrapped_key().map_err(fail(Exit::Damaged))?;
-            let key = match opened.iter().find(|(w, _)| *w == wrapped) {
-                Some((_, k)) => k.clone(),
-                None => {
-                    if password.is_none() {
-                        let pw = crate::password::ask("backup password", false)
-                            .map_err(fail(Exit::Failed))?;
-                        password = Some(pw);
-                    }
-                    let pw = password
-                        .as_ref()
-                        .ok_or_else(|| Failure::new(Exit::Failed, "no password"))?;
-                    let k = engine::crypto::Unlocked::from_wrapped(&wrapped, pw)
-                        .map_err(|e| Failure::new(Exit::Failed, format!("{}: {e}", s.name)))?;
-                    opened.push((wrapped, k.clone()));
-                    k
-                }
-            };
-            set.authenticate(&key)
-                .map_err(|e| Failure::new(Exit::Damaged, format!("{}: {e}", s.name)))?;
-            Some(key)
-        } else {
-            None
+        let key = match unlocker.as_mut().filter(|_| set.is_encrypted()) {
+            Some(unlocker) => {
+                let wrapped = set.wrapped_key().map_err(fail(Exit::Damaged))?;
+                let key = unlocker
+                    .open(&wrapped)
+                    .map_err(|e| Failure::new(Exit::Failed, format!("{}: {e}", s.name)))?;
+                set.authenticate(&key)
+                    .map_err(|e| Failure::new(Exit::Damaged, format!("{}: {e}", s.name)))?;
+                Some(key)
+            }
+            None => None,
         };
         sets.push((s, dir, key));
     }
