@@ -303,7 +303,10 @@ impl DbmsRestore {
                         Write::write_all(r.copy.file(), &bytes).map_err(io_err(&self.scratch))?;
                     }
                 }
-                ArchiveEvent::FileEnd | ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
+                ArchiveEvent::FileEnd
+                | ArchiveEvent::Deleted(_)
+                | ArchiveEvent::EmptyDir { .. }
+                | ArchiveEvent::End => {}
             }
         }
         Ok(())

@@ -366,7 +366,7 @@ impl PublicRestore {
                         });
                     }
                 }
-                ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
+                ArchiveEvent::Deleted(_) | ArchiveEvent::EmptyDir { .. } | ArchiveEvent::End => {}
             }
         }
         Ok(())

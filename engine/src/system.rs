@@ -306,7 +306,7 @@ pub fn restore_system(
                         count += 1;
                     }
                 }
-                ArchiveEvent::Deleted(_) | ArchiveEvent::End => {}
+                ArchiveEvent::Deleted(_) | ArchiveEvent::EmptyDir { .. } | ArchiveEvent::End => {}
             }
         }
     }

@@ -32,7 +32,9 @@ fn decode(data: &[u8], piece: usize) -> Result<Vec<ArchiveEvent>, ArchiveError> 
                 ArchiveEvent::FileEnd => {
                     assert_eq!(remaining.take(), Some(0), "file ended early");
                 }
-                ArchiveEvent::Deleted(path) => check_path(path),
+                ArchiveEvent::Deleted(path) | ArchiveEvent::EmptyDir { path, .. } => {
+                    check_path(path)
+                }
                 ArchiveEvent::End => assert!(remaining.is_none()),
             }
             // Keep the events small: merge data pieces.
@@ -75,6 +77,7 @@ fn encode(events: &[ArchiveEvent]) -> BytesMut {
             ArchiveEvent::Data(d) => out.extend_from_slice(d),
             ArchiveEvent::FileEnd => {}
             ArchiveEvent::Deleted(path) => archive::deleted(&mut out, path),
+            ArchiveEvent::EmptyDir { path, mode } => archive::empty_dir(&mut out, path, *mode),
             ArchiveEvent::End => archive::end(&mut out),
         }
     }

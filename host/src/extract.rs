@@ -183,6 +183,11 @@ fn unpack(
                         done.deleted += 1;
                     }
                 }
+                ArchiveEvent::EmptyDir { path, .. } => {
+                    let target = root.join(plain(&path).ok_or_else(|| bad_path(unit, &path))?);
+                    fs::create_dir_all(&target)
+                        .map_err(|e| format!("{}: {e}", target.display()))?;
+                }
                 ArchiveEvent::End => {}
             }
         }

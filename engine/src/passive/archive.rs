@@ -4,8 +4,11 @@
 //! "PAS1"
 //! 0x01 path(u16 + utf8) size u64 mtime_ns i64 mode u32 <size bytes>   a file
 //! 0x02 path(u16 + utf8)                                               a deleted file
+//! 0x03 path(u16 + utf8) mode u32                                      an empty folder
 //! 0x00                                                                end
 //! ```
+//! Folders travel only when empty (any other folder is created on the way to its files);
+//! a stream without 0x03 records is what older versions wrote.
 //! Paths are relative to the owner's cage and validated on decode, so a stream can never
 //! name a file outside the cage. The decoder accepts input split at any byte.
 
@@ -18,6 +21,7 @@ const MAGIC: &[u8; 4] = b"PAS1";
 const TAG_END: u8 = 0x00;
 const TAG_FILE: u8 = 0x01;
 const TAG_DELETED: u8 = 0x02;
+const TAG_DIR: u8 = 0x03;
 
 /// Appends the stream header.
 pub fn begin(out: &mut BytesMut) {
@@ -37,6 +41,13 @@ pub fn file_header(out: &mut BytesMut, path: &CagePath, size: u64, mtime_ns: i64
 pub fn deleted(out: &mut BytesMut, path: &CagePath) {
     out.put_u8(TAG_DELETED);
     put_path(out, path);
+}
+
+/// Appends an empty folder's record.
+pub fn empty_dir(out: &mut BytesMut, path: &CagePath, mode: u32) {
+    out.put_u8(TAG_DIR);
+    put_path(out, path);
+    out.put_u32_le(mode);
 }
 
 /// Appends the end record.
@@ -65,6 +76,13 @@ pub enum ArchiveEvent {
     FileEnd,
     /// A file deleted since the previous snapshot.
     Deleted(CagePath),
+    /// An empty folder.
+    EmptyDir {
+        /// Path in the cage.
+        path: CagePath,
+        /// Unix permission bits.
+        mode: u32,
+    },
     /// The stream ended.
     End,
 }
@@ -191,6 +209,20 @@ impl ArchiveDecoder {
                 Err(SnapshotError::Truncated) => return Ok(None),
                 Err(_) => return Err(ArchiveError::BadPath),
             },
+            TAG_DIR => {
+                let path = match get_path(&mut view) {
+                    Ok(path) => path,
+                    Err(SnapshotError::Truncated) => return Ok(None),
+                    Err(_) => return Err(ArchiveError::BadPath),
+                };
+                if view.len() < 4 {
+                    return Ok(None);
+                }
+                ArchiveEvent::EmptyDir {
+                    path,
+                    mode: view.get_u32_le(),
+                }
+            }
             TAG_FILE => {
                 let path = match get_path(&mut view) {
                     Ok(path) => path,

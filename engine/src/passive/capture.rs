@@ -1,5 +1,6 @@
 //! I/O shell: writes passive base and increment streams from a cage.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use bytes::BytesMut;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::archive;
-use super::select::select_files;
+use super::select::select;
 use super::snapshot::{Changes, FileMeta, Snapshot, diff};
 use crate::confined::{Dir, Meta};
 use crate::registration::{CagePath, PassiveBackup};
@@ -88,7 +89,8 @@ fn capture(
     let dir = Dir::open_leaf(cage).map_err(whole)?;
     let cage_uid = dir.meta().map_err(whole)?.uid;
     let cage = Cage { dir, uid: cage_uid };
-    let files = select_files(&cage.dir, passive).map_err(whole)?;
+    let selected = select(&cage.dir, passive).map_err(whole)?;
+    let files = &selected.files;
     let (mut snapshot, changes) = take_snapshot(&cage, files.keys(), previous)?;
     let carried: Vec<&CagePath> = changes
         .added
@@ -96,12 +98,17 @@ fn capture(
         .chain(&changes.changed)
         .filter(|rel| files.contains_key(*rel))
         .collect();
-    let raw_len = stream_len(&carried, &snapshot, &changes.deleted);
+    let raw_len = stream_len(&selected.empty_dirs, &carried, &snapshot, &changes.deleted);
     let compressible = worth_compressing(&cage, &carried)?;
     sink.declare(raw_len, compressible)
         .map_err(CaptureError::Sink)?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
+    // Every unit carries the empty folders as they are now (a few bytes each), so a
+    // restore of any chain recreates them.
+    for (rel, mode) in &selected.empty_dirs {
+        archive::empty_dir(&mut out, rel, *mode);
+    }
     for rel in carried {
         let Some(meta) = snapshot.files.get_mut(rel) else {
             continue;
@@ -173,9 +180,17 @@ impl Cage {
 
 /// Returns the exact length of the passive stream that carries `carried` (sizes from
 /// `snapshot`) and the deletions.
-fn stream_len(carried: &[&CagePath], snapshot: &Snapshot, deleted: &[CagePath]) -> u64 {
+fn stream_len(
+    empty_dirs: &BTreeMap<CagePath, u32>,
+    carried: &[&CagePath],
+    snapshot: &Snapshot,
+    deleted: &[CagePath],
+) -> u64 {
     let mut records = BytesMut::new();
     archive::begin(&mut records);
+    for (rel, mode) in empty_dirs {
+        archive::empty_dir(&mut records, rel, *mode);
+    }
     let mut content = 0u64;
     for rel in carried {
         let size = snapshot.files.get(*rel).map_or(0, |m| m.size);

@@ -298,6 +298,19 @@ impl PassiveRestore {
                         .map_err(io_err(&target))?;
                 }
             }
+            ArchiveEvent::EmptyDir { path, mode } => {
+                if is_selected(&path, &self.selection) {
+                    let target = self.staging.display(path.as_str());
+                    let ids = self.owner.map(Owner::ids);
+                    let dir = self
+                        .staging
+                        .create_dir_all(path.as_str(), 0o755, ids)
+                        .map_err(io_err(&target))?;
+                    dir.chmod(mode & 0o777).map_err(io_err(&target))?;
+                } else {
+                    self.skipped.push(path);
+                }
+            }
             ArchiveEvent::End => {}
         }
         Ok(())

@@ -32,7 +32,29 @@ fn is_always_excluded(path: &CagePath) -> bool {
         })
 }
 
+/// What a passive registration selects in a cage.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Selected {
+    /// The selected regular files, by cage path, with their metadata.
+    pub files: BTreeMap<CagePath, Meta>,
+    /// The selected folders that are empty (no entry at all), with their permission bits:
+    /// a backup carries them so that an application finds its folder layout after a
+    /// restore.
+    pub empty_dirs: BTreeMap<CagePath, u32>,
+}
+
 /// Lists the selected regular files of a cage, by cage path, with their metadata.
+///
+/// # Errors
+/// As [`select`].
+pub fn select_files(
+    cage: &Dir,
+    passive: &PassiveBackup,
+) -> std::io::Result<BTreeMap<CagePath, Meta>> {
+    select(cage, passive).map(|s| s.files)
+}
+
+/// Lists the selected regular files and empty folders of a cage.
 ///
 /// Symbolic links found in a directory are never followed or selected; an include whose
 /// own path runs through a symbolic link is an error (the owner tried to leave its cage);
@@ -40,11 +62,8 @@ fn is_always_excluded(path: &CagePath) -> bool {
 ///
 /// # Errors
 /// An I/O error other than "not found" while walking, or a link on an include's way.
-pub fn select_files(
-    cage: &Dir,
-    passive: &PassiveBackup,
-) -> std::io::Result<BTreeMap<CagePath, Meta>> {
-    let mut out = BTreeMap::new();
+pub fn select(cage: &Dir, passive: &PassiveBackup) -> std::io::Result<Selected> {
+    let mut out = Selected::default();
     for include in &passive.includes {
         visit(cage, include.path(), passive, &mut out)?;
     }
@@ -55,14 +74,14 @@ fn visit(
     cage: &Dir,
     rel: &CagePath,
     passive: &PassiveBackup,
-    out: &mut BTreeMap<CagePath, Meta>,
+    out: &mut Selected,
 ) -> std::io::Result<()> {
     let Some(meta) = cage.stat(rel.as_str())? else {
         return Ok(());
     };
     match meta.kind {
         Kind::File if is_selected(rel, passive) => {
-            out.insert(rel.clone(), meta);
+            out.files.insert(rel.clone(), meta);
         }
         Kind::Dir => {
             if passive
@@ -72,7 +91,11 @@ fn visit(
             {
                 return Ok(());
             }
-            for entry in cage.open_dir(rel.as_str())?.entries()? {
+            let entries = cage.open_dir(rel.as_str())?.entries()?;
+            if entries.is_empty() && is_selected(rel, passive) {
+                out.empty_dirs.insert(rel.clone(), meta.mode);
+            }
+            for entry in entries {
                 if !matches!(entry.kind, Kind::File | Kind::Dir) {
                     continue;
                 }

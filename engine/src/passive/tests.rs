@@ -517,3 +517,48 @@ fn a_file_that_grew_past_its_planned_size_is_reported_changed_not_overread() {
     assert!(exact);
     assert_eq!(sink.0, vec![5u8; 70_000]);
 }
+
+/// Empty folders travel (issue 17): an application that keeps a folder layout finds it,
+/// with each folder's mode, after a restore onto a device without its data, whether the
+/// folder was there at the base or appeared later; an excluded folder does not travel.
+/// Before, only files were carried and every empty folder was lost.
+#[test]
+fn empty_folders_are_backed_up_and_restored_with_their_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("c/private/0ab7e58c");
+    write(&cage, "docs/a.txt", b"a");
+    fs::create_dir_all(cage.join("outbox/pending")).expect("nested empty");
+    fs::create_dir_all(cage.join("inbox")).expect("empty");
+    fs::set_permissions(cage.join("inbox"), fs::Permissions::from_mode(0o750)).expect("chmod");
+    fs::create_dir_all(cage.join("cache/thumbs")).expect("excluded");
+    let mut base = Declared::default();
+    let b = capture_base(&cage, &whole_cage(), &mut base).expect("base");
+    assert_eq!(
+        base.declared[0].0,
+        base.data.len() as u64,
+        "declared length"
+    );
+
+    fs::create_dir(cage.join("later")).expect("new empty folder");
+    let mut inc = Declared::default();
+    capture_increment(&cage, &whole_cage(), &b.snapshot, &mut inc).expect("inc");
+    assert_eq!(inc.declared[0].0, inc.data.len() as u64, "declared length");
+
+    let target = dir.path().join("restore/0ab7e58c");
+    let skipped = restore(&target, &whole_cage(), &[&base.data, &inc.data]);
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert_eq!(tree(&target), tree(&cage));
+    for empty in ["outbox/pending", "inbox", "later"] {
+        assert!(target.join(empty).is_dir(), "{empty} missing");
+    }
+    let mode = fs::metadata(target.join("inbox"))
+        .expect("inbox")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o750);
+    assert!(
+        !target.join("cache").exists(),
+        "an excluded folder travelled"
+    );
+}
