@@ -61,19 +61,27 @@ impl Drive {
 
 /// Returns who owns the cages of `sid`: the owner of its first cage (a cage is a
 /// directory, never a symbolic link). The engine acts with this identity on the owner's
-/// public files and databases.
+/// public files and databases. An import package without an owner has no cage: its
+/// package directory (in the engine's own cage on drive c, installed by the device
+/// maker) stands for it.
 ///
 /// # Errors
-/// `NotFound` if `sid` has no cage on any drive.
+/// `NotFound` if `sid` has neither a cage on any drive nor a package directory.
 pub fn owner_identity(
     drives: &[Drive],
     sid: Sid,
 ) -> std::io::Result<crate::confined::identity::Identity> {
-    for drive in drives {
+    let package = format!("private/{ENGINE_SID}/import/packages/{sid}");
+    let places = drives.iter().map(|d| (d, format!("private/{sid}"))).chain(
+        drives
+            .iter()
+            .filter(|d| d.letter == 'c')
+            .map(|d| (d, package.clone())),
+    );
+    for (drive, rel) in places {
         let Ok(root) = crate::confined::Dir::open_root(&drive.root) else {
             continue;
         };
-        let rel = format!("private/{sid}");
         if let Some(meta) = root.stat(&rel)? {
             if meta.kind == crate::confined::Kind::Dir {
                 return Ok(crate::confined::identity::Identity::new(meta.uid, meta.gid));
@@ -160,6 +168,7 @@ pub fn discover(drives: &[Drive], cenrep: Sid) -> Discovery {
     if let Some(c) = drives.iter().find(|d| d.letter == 'c') {
         load_packages(
             &c.cage(ENGINE_SID).join("import").join("packages"),
+            cenrep,
             &mut out,
         );
     }
@@ -259,7 +268,12 @@ fn warnings_of(path: &Path, file: &RegistrationFile) -> Vec<String> {
         .collect()
 }
 
-fn load_packages(dir: &Path, out: &mut Discovery) {
+/// Reads the import packages. A package whose id is no owner's SID is backed up on its
+/// own, as an owner with only its system data and public files (Symbian's package data
+/// transfer): so an application installed without data of its own still comes back. A
+/// package whose id is an owner's SID is that owner's: its file list is the owner's
+/// system data.
+fn load_packages(dir: &Path, cenrep: Sid, out: &mut Discovery) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -283,11 +297,23 @@ fn load_packages(dir: &Path, out: &mut Discovery) {
                 parse_registration(&t, id, FileRole::Package).map_err(RegistrationErrorKind::from)
             });
         match parsed {
-            Ok(reg) => out.packages.push(PackageRegistration {
-                package_id: id.0,
-                public: reg.public,
-                system_backup: reg.system_backup,
-            }),
+            Ok(reg) => {
+                out.packages.push(PackageRegistration {
+                    package_id: id.0,
+                    public: reg.public.clone(),
+                    system_backup: reg.system_backup,
+                });
+                let has_data = reg.system_backup || reg.public.is_some();
+                if has_data && !out.owners.contains_key(&id) {
+                    out.owners.insert(
+                        id,
+                        Owner {
+                            registration: merge(id, reg, Vec::new(), cenrep),
+                            files: vec![file],
+                        },
+                    );
+                }
+            }
             Err(kind) => {
                 let e = RegistrationError {
                     file,

@@ -540,10 +540,14 @@ mod discovery {
         );
 
         let found = discover(&[c, e], CENTRAL_REPOSITORY_SID);
+        // The package belongs to no owner: it is backed up on its own.
         assert_eq!(
             found.owners.keys().copied().collect::<Vec<_>>(),
-            vec![Sid(0x1111_1111)]
+            vec![Sid(0x1111_1111), Sid(0x8111_3002)]
         );
+        let package = &found.owners[&Sid(0x8111_3002)].registration;
+        assert!(package.system_backup && package.public.is_some());
+        assert!(package.active.is_none() && package.passive.is_none());
         let owner = &found.owners[&Sid(0x1111_1111)];
         assert_eq!(owner.files.len(), 2);
         assert!(
