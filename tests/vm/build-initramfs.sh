@@ -19,6 +19,8 @@
 #                              Both come from OWNERS_BIN_DIR (a cargo release directory); when
 #                              it is unset the image has no owners (a warning is printed).
 #   /usr/local/bin/mtpbur-host the host program (from OWNERS_BIN_DIR too), for 86-host
+#   /usr/lib/mtpbur/owners/c-journal, /usr/share/mtpbur/owners/c-journal/
+#                              the C reference owner (OWNERS_BIN_DIR) and its registration
 #   /etc/vm-suite.env          guest settings passed through from the environment:
 #                              MTPBUR_CMD (daemon command line), VM_STORAGE_DESC,
 #                              VM_BIG_MB, VM_VERBOSE, RUST_LOG
@@ -108,6 +110,15 @@ if [ -n "${OWNERS_BIN_DIR:-}" ]; then
             put_libs "$OWNERS_BIN_DIR/$b"
         fi
     done
+    # the C reference owner (static, see run.sh) and its registration, for 88-c-owner
+    if [ -f "$OWNERS_BIN_DIR/c-journal" ]; then
+        put "$OWNERS_BIN_DIR/c-journal" /usr/lib/mtpbur/owners/c-journal
+        chmod 755 "$ROOT/usr/lib/mtpbur/owners/c-journal"
+    else
+        echo "warning: $OWNERS_BIN_DIR/c-journal not found: the C owner scenario will fail" >&2
+    fi
+    put "$REPO/data-owners/owners/c-journal/backup_registration.xml" \
+        /usr/share/mtpbur/owners/c-journal/backup_registration.xml
     # the host program, for the host scenario (the guest is also the USB host)
     if [ -f "$OWNERS_BIN_DIR/mtpbur-host" ]; then
         put "$OWNERS_BIN_DIR/mtpbur-host" /usr/local/bin/mtpbur-host

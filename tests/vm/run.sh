@@ -53,8 +53,13 @@ else
     log "building static mtpbur and the reference owners"
     (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --target x86_64-unknown-linux-gnu -p firmware --bin mtpbur \
-            -p reference-owners --bins -p mtpbur-host --bin mtpbur-host)
+            -p reference-owners --bins -p mtpbur-host --bin mtpbur-host -p mtpbur-owner)
     RELEASE=${CARGO_TARGET_DIR:-$REPO/target}/x86_64-unknown-linux-gnu/release
+    log "building the C reference owner against libmtpbur_owner.a (static)"
+    "${CC:-cc}" -static -std=c11 -O2 -Wall -Wextra -Werror -I "$REPO/data-owners/c/include" \
+        "$REPO/data-owners/c/reference/c-journal.c" "$RELEASE/libmtpbur_owner.a" \
+        -lpthread -ldl -lm -o "$RELEASE/c-journal" 2> "$OUT/c-journal.ld.log" ||
+        { cat "$OUT/c-journal.ld.log" >&2; exit 1; }
     FW=$RELEASE/mtpbur
     OWNERS_BIN_DIR=${OWNERS_BIN_DIR:-$RELEASE}
 fi
