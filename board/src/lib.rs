@@ -6,6 +6,7 @@
 //! configfs, FunctionFS and the endpoints.
 #![deny(unsafe_code)]
 
+pub mod ceiling;
 pub mod ffs;
 pub mod gadget;
 pub mod profile;

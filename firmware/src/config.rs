@@ -9,6 +9,7 @@ mtpbur - MTP device daemon (public storages and the Backup storage) on a USB gad
 USAGE:
     mtpbur --profile <FILE> [--check]
     mtpbur ctl allow --for <DURATION> | revoke | status  [--profile <FILE> | --socket <PATH>]
+    mtpbur ceiling --profile <FILE>
 
 OPTIONS:
     -p, --profile <FILE>   Board profile (TOML): USB ids and strings, the UDC, the public
@@ -22,6 +23,12 @@ OPTIONS:
 ENVIRONMENT:
     RUST_LOG               Log filter (tracing), e.g. `info`, `mtp=debug`, `board=trace`.
                            Default: info.
+
+BENCHMARK:
+    mtpbur ceiling -p FILE       Serve the profile's gadget with a raw bulk source and sink
+                                 instead of MTP (same endpoints, buffers and queue depth):
+                                 `mtpbur-host bench-raw` measures what the USB path itself
+                                 carries (tests/vm/bench.sh).
 
 CONTROL (root only, on the device):
     mtpbur ctl allow --for 10m   Let hosts use the Backup storage for 10 minutes (90s, 10m,
@@ -56,6 +63,8 @@ pub(crate) enum Command {
     Help,
     /// Print the version.
     Version,
+    /// Serve the raw USB ceiling benchmark (board::ceiling) instead of MTP.
+    Ceiling(PathBuf),
     /// Send a control command to the running daemon.
     Ctl {
         /// The command.
@@ -75,6 +84,12 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let args: Vec<String> = args.into_iter().collect();
     if args.first().is_some_and(|a| a == "ctl") {
         return parse_ctl(&args[1..]);
+    }
+    if args.first().is_some_and(|a| a == "ceiling") {
+        return match parse(args[1..].iter().cloned())? {
+            Command::Run(p) => Ok(Command::Ceiling(p)),
+            _ => Err("ceiling: --profile <FILE> only".into()),
+        };
     }
     let mut profile = None;
     let mut check = false;
@@ -157,6 +172,11 @@ mod tests {
         );
         assert_eq!(parse(args(&["--help"])), Ok(Command::Help));
         assert!(parse(args(&[])).unwrap_err().contains("missing --profile"));
+        assert_eq!(
+            parse(args(&["ceiling", "-p", "a.toml"])),
+            Ok(Command::Ceiling("a.toml".into()))
+        );
+        assert!(parse(args(&["ceiling", "--check", "-p", "a.toml"])).is_err());
         assert!(parse(args(&["--bogus"])).unwrap_err().contains("--bogus"));
     }
 

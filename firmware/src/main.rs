@@ -50,6 +50,14 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(run::run(&p)),
             Err(e) => Err(e.into()),
         },
+        // The same runtime as the responder's, so the ceiling is the same path's.
+        Command::Ceiling(p) => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(run::ceiling(&p)),
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -311,6 +311,39 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// Serves the raw USB ceiling benchmark ([`board::ceiling`]) on the profile's gadget,
+/// with the responder's buffer size and queue, until SIGTERM or SIGINT.
+///
+/// # Errors
+/// The profile or the gadget cannot be set up.
+pub(crate) async fn ceiling(path: &Path) -> Result<(), Error> {
+    let profile = Profile::load(path)?;
+    let spec = GadgetSpec::new(&profile.usb, &profile.transport);
+    let (function, registration) = match &profile.usb.existing_functionfs {
+        Some(dir) => board::gadget::existing(&spec, dir),
+        None => board::gadget::create(&spec),
+    }
+    .map_err(Error::Gadget)?;
+    let (endpoints, ep0) = board::ffs::split(function, spec.buffer_size);
+    let mut ep0_task = tokio::spawn(board::ffs::run_ep0(ep0));
+    let mut serve_task = tokio::spawn(board::ceiling::serve(endpoints, spec.buffer_size));
+    info!(profile = %path.display(), buffer = spec.buffer_size, "serving the raw ceiling benchmark");
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
+        r = &mut ep0_task => error!(result = ?r, "ep0 task ended"),
+        r = &mut serve_task => error!(ended = r.is_ok(), "ceiling ended"),
+    }
+    ep0_task.abort();
+    serve_task.abort();
+    if let Err(e) = registration.remove() {
+        error!(error = %e, "gadget removal failed");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

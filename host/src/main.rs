@@ -33,6 +33,19 @@ struct Cli {
 enum Command {
     /// List the MTP devices plugged in.
     Devices,
+    /// Benchmark: what the USB path carries, against a device running `mtpbur ceiling`
+    /// (not an MTP device then).
+    BenchRaw {
+        /// MiB to move each way.
+        #[arg(long, default_value_t = 64)]
+        mb: u64,
+        /// Round trips to time.
+        #[arg(long, default_value_t = 1000)]
+        rounds: u32,
+        /// Data bytes in each round trip.
+        #[arg(long, default_value_t = 0)]
+        data: u64,
+    },
     /// Show a device: storages, status, data owners.
     Info,
     /// Back up the device into REPO (an increment on its newest set there, if any).
@@ -169,6 +182,15 @@ fn run(cli: &Cli, ui: &Ui) -> Outcome<Exit> {
                 &mtpbur_host::cmd::device::devices_text(&found),
                 &json(&found),
             );
+            Ok(Exit::Ok)
+        }
+        Command::BenchRaw { mb, rounds, data } => {
+            let found = mtpbur_host::usb::find_all().map_err(fail(Exit::Device))?;
+            let dev = mtpbur_host::usb::choose(found, serial).map_err(fail(Exit::Device))?;
+            let mut link = UsbLink::open(&dev).map_err(fail(Exit::Device))?;
+            let figures = mtpbur_host::cmd::ceiling::run(&mut link, mb << 20, *rounds, *data)
+                .map_err(fail(Exit::Failed))?;
+            ui.print(&mtpbur_host::cmd::ceiling::text(&figures), &json(&figures));
             Ok(Exit::Ok)
         }
         Command::Info => {

@@ -436,3 +436,30 @@ fn an_encrypted_device_backs_up_ciphertext_and_restores_with_the_password() {
         "{stored}"
     );
 }
+
+/// `bench-raw` against the device's ceiling server (`mtpbur ceiling`), over the loopback:
+/// the two ends agree on the wire format, every byte is counted each way, and transfers
+/// ending on a packet multiple (a zero-length packet) and not are both right.
+#[test]
+fn bench_raw_measures_the_ceiling_servers_transfers() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (endpoints, port) = mtp::transport::loopback(512, 8);
+    rt.spawn(board::ceiling::serve(endpoints, 64 * 1024));
+    assert!(rt.block_on(port.control.send(ControlEvent::Enabled)));
+    let mut link = LoopLink {
+        port,
+        rt: rt.handle().clone(),
+        out: BytesMut::new(),
+        piece: Bytes::new(),
+        ended: false,
+    };
+    for (bytes, data) in [(3 << 20, 200), ((1 << 20) + 100, 512), (512, 0)] {
+        let f = mtpbur_host::cmd::ceiling::run(&mut link, bytes, 20, data).unwrap();
+        assert_eq!((f.bytes, f.rounds, f.round_trip_data), (bytes, 20, data));
+        assert!(f.source_s > 0.0 && f.sink_s > 0.0 && f.round_trip_us > 0.0);
+    }
+}

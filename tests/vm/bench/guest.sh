@@ -7,7 +7,10 @@
 #   send  mtp-sendfile of a BENCH_MB file
 #   list  mtp-files over BENCH_FILES small files (an uncached listing)
 #   walk  mtp-folders over the same tree (a cached open: the walk every libmtp tool does)
-# and reads each daemon's peak RSS (VmHWM). Prints one line per figure:
+# and reads each daemon's peak RSS (VmHWM); then the raw ceiling of the same USB path
+# (mtpbur ceiling + mtpbur-host bench-raw: BENCH_MB each way, the round trip of a command,
+# 200 data bytes and a response, and of a command and a response). Prints one line per
+# figure:
 #   BENCH <daemon> <metric> <value>
 # and PASS when every run moved the right bytes (the figures are judged on the host side).
 # timeout: 3000
@@ -114,6 +117,28 @@ mv "$STORE"/many/* "$STORE"/ && rmdir "$STORE/many"
 start_daemon
 workload mtpbur
 stop_daemon
+
+# The ceiling: the same gadget, endpoints, buffers and queue with a raw source and sink
+# instead of MTP (mtpbur ceiling), driven by mtpbur-host bench-raw over libusb's usbfs.
+# ROUND_DATA is about what a GetObjectInfo carries (a listing's second transaction).
+ROUND_DATA=${BENCH_ROUND_DATA:-200}
+MTPBUR_CMD_MTP=$MTPBUR_CMD
+MTPBUR_CMD="/bin/mtpbur ceiling --profile $MTPBUR_PROFILE"
+start_daemon
+/usr/local/bin/mtpbur-host --json bench-raw --mb "$MB" --rounds 2000 --data "$ROUND_DATA" \
+    > /tmp/work/raw.json 2> /tmp/work/raw.err || fail "bench-raw failed: $(cat /tmp/work/raw.err /tmp/work/raw.json)"
+raw() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" /tmp/work/raw.json; }
+bench raw get_s "$(raw source_s)"
+bench raw send_s "$(raw sink_s)"
+bench raw rtt_us "$(raw round_trip_us)"
+# no-data round trip too: the listing's first transaction (GetObjectHandles is one per
+# folder, GetObjectInfo per file) is command/data/response; the bare minimum is
+# command/response
+/usr/local/bin/mtpbur-host --json bench-raw --mb 1 --rounds 2000 --data 0 \
+    > /tmp/work/raw0.json 2> /tmp/work/raw.err || fail "bench-raw (no data) failed: $(cat /tmp/work/raw.err)"
+bench raw rtt0_us "$(sed -n 's/.*"round_trip_us":\([0-9.e+-]*\).*/\1/p' /tmp/work/raw0.json)"
+stop_daemon
+MTPBUR_CMD=$MTPBUR_CMD_MTP
 
 start_umtprd
 workload umtprd
