@@ -46,6 +46,16 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         data: u64,
     },
+    /// Benchmark: the bench workload through this program's MTP client (a listing of the
+    /// first storage's root, a GetObject, a SendObject that is deleted again).
+    BenchMtp {
+        /// The object in the first storage's root to read.
+        #[arg(long)]
+        get: String,
+        /// MiB to send.
+        #[arg(long, default_value_t = 64)]
+        send_mb: u64,
+    },
     /// Show a device: storages, status, data owners.
     Info,
     /// Back up the device into REPO (an increment on its newest set there, if any).
@@ -191,6 +201,17 @@ fn run(cli: &Cli, ui: &Ui) -> Outcome<Exit> {
             let figures = mtpbur_host::cmd::ceiling::run(&mut link, mb << 20, *rounds, *data)
                 .map_err(fail(Exit::Failed))?;
             ui.print(&mtpbur_host::cmd::ceiling::text(&figures), &json(&figures));
+            Ok(Exit::Ok)
+        }
+        Command::BenchMtp { get, send_mb } => {
+            let found = mtpbur_host::usb::find_all().map_err(fail(Exit::Device))?;
+            let dev = mtpbur_host::usb::choose(found, serial).map_err(fail(Exit::Device))?;
+            let link = UsbLink::open(&dev).map_err(fail(Exit::Device))?;
+            let mut client = Client::connect(link).map_err(link_failure)?;
+            let figures = mtpbur_host::cmd::bench::run(&mut client, get, send_mb << 20)
+                .map_err(|e| Failure::new(Exit::Failed, e))?;
+            client.close();
+            ui.print(&mtpbur_host::cmd::bench::text(&figures), &json(&figures));
             Ok(Exit::Ok)
         }
         Command::Info => {

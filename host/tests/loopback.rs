@@ -463,3 +463,58 @@ fn bench_raw_measures_the_ceiling_servers_transfers() {
         assert!(f.source_s > 0.0 && f.sink_s > 0.0 && f.round_trip_us > 0.0);
     }
 }
+
+/// `bench-mtp` against the real responder with a files storage, over the loopback: the
+/// listing finds the object among the others, GetObject reads every byte, SendObject
+/// writes the file and it is deleted afterwards.
+#[test]
+fn bench_mtp_lists_reads_and_sends_through_the_responder() {
+    use mtp::providers::files::{FilesProvider, StorageConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..30 {
+        std::fs::write(tmp.path().join(format!("f{i}.txt")), format!("{i}")).unwrap();
+    }
+    let big: Vec<u8> = (0..(2 << 20) + 77).map(|i: u32| (i % 253) as u8).collect();
+    std::fs::write(tmp.path().join("get.bin"), &big).unwrap();
+    let files = FilesProvider::new(vec![StorageConfig {
+        id: StorageId(0x0001_0001),
+        description: "Internal".into(),
+        root: tmp.path().to_owned(),
+        writable: true,
+        private: false,
+    }])
+    .unwrap();
+    let device = DeviceProvider::new(DeviceIdentity {
+        manufacturer: "mtpbur".into(),
+        model: "Loopback board".into(),
+        version: "0.1".into(),
+        serial: "LOOP0002".into(),
+    });
+    let responder = Responder::new(device, vec![Box::new(files)], ResponderConfig::default());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (endpoints, port) = mtp::transport::loopback(512, 8);
+    rt.spawn(mtp::driver::serve(responder, endpoints));
+    assert!(rt.block_on(port.control.send(ControlEvent::Enabled)));
+    let link = LoopLink {
+        port,
+        rt: rt.handle().clone(),
+        out: BytesMut::new(),
+        piece: Bytes::new(),
+        ended: false,
+    };
+    let mut client = Client::connect(link).unwrap();
+    let f = mtpbur_host::cmd::bench::run(&mut client, "get.bin", (1 << 20) + 5).unwrap();
+    assert_eq!((f.listed, f.list_transactions), (31, 32));
+    assert_eq!(f.get_bytes, big.len() as u64);
+    assert_eq!(f.send_bytes, (1 << 20) + 5);
+    assert!(
+        !tmp.path().join("bench-send.bin").exists(),
+        "sent file not deleted"
+    );
+    let err = mtpbur_host::cmd::bench::run(&mut client, "missing.bin", 1).unwrap_err();
+    assert!(err.contains("no missing.bin"), "{err}");
+}

@@ -58,6 +58,13 @@ awk '
             tx = v["mtpbur list_s"] * 1e6 / (2 * files)
             printf "%-26s %10.0f %10.0f %10.2f %s\n", "listing, us per transaction", tx, v["raw rtt_us"], tx / v["raw rtt_us"], "<= 1.2 x raw round trip"
             printf "%-26s %10s %10.0f\n", "raw round trip, no data (us)", "", v["raw rtt0_us"]
+            if (v["host get_s"] > 0) {
+                printf "%-26s %10s %10s %10s %s\n", "mtpbur-host (both ends ours)", "", "", "", ""
+                printf "%-26s %10.2f %10.2f %10.3f %s\n", "  GetObject (s)", v["host get_s"], v["raw get_s"], v["raw get_s"] / v["host get_s"], ">= 0.9"
+                printf "%-26s %10.2f %10.2f %10.3f %s\n", "  SendObject (s)", v["host send_s"], v["raw send_s"], v["raw send_s"] / v["host send_s"], ">= 0.9"
+                htx = v["host list_s"] * 1e6 / v["host list_tx"]
+                printf "%-26s %10.0f %10.0f %10.2f %s\n", "  listing, us per transaction", htx, v["raw rtt_us"], htx / v["raw rtt_us"], "<= 1.2 x raw round trip"
+            }
             if (v["umtprd list_s"] > 0)
                 printf "%-26s %10.0f %10s %10.2f %s\n", "umtprd, us per transaction", v["umtprd list_s"] * 1e6 / files, "", v["umtprd list_s"] * 1e6 / files / v["raw rtt_us"], "(1 per file: no GetObjectPropList)"
         }

@@ -3,6 +3,7 @@
 //! repository commands need no device.
 
 pub mod backup;
+pub mod bench;
 pub mod ceiling;
 pub mod device;
 pub mod encryption;

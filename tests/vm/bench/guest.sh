@@ -116,6 +116,15 @@ mv "$STORE"/many/* "$STORE"/ && rmdir "$STORE/many"
 
 start_daemon
 workload mtpbur
+# The same workload through mtpbur-host's own MTP client (both ends ours; libmtp reads
+# 16 KiB per synchronous transfer): a listing of the root, GetObject, SendObject.
+/usr/local/bin/mtpbur-host --json bench-mtp --get get.bin --send-mb "$MB" \
+    > /tmp/work/host.json 2> /tmp/work/host.err || fail "bench-mtp failed: $(cat /tmp/work/host.err /tmp/work/host.json)"
+hostv() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" /tmp/work/host.json; }
+bench host list_s "$(hostv list_s)"
+bench host list_tx "$(hostv list_transactions)"
+bench host get_s "$(hostv get_s)"
+bench host send_s "$(hostv send_s)"
 stop_daemon
 
 # The ceiling: the same gadget, endpoints, buffers and queue with a raw source and sink

@@ -1,0 +1,127 @@
+//! `bench-mtp`: the bench workload (tests/vm/bench.sh) through this program's own MTP
+//! client, where we control both ends: a listing of the first storage's root (one
+//! GetObjectHandles, one GetObjectInfo per object), a GetObject into nothing and a
+//! SendObject from memory. Set against `bench-raw` on the same path, it shows what the
+//! device costs per byte and per transaction when the host tool is not the limit (libmtp
+//! reads 16 KiB per synchronous USB transfer).
+
+use std::io::{self, Read};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::client::Client;
+use crate::link::Link;
+use crate::storage::ROOT;
+
+/// What `bench-mtp` measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// Objects in the storage's root.
+    pub listed: u64,
+    /// Transactions of the listing (GetObjectHandles and every GetObjectInfo).
+    pub list_transactions: u64,
+    /// Seconds of the listing.
+    pub list_s: f64,
+    /// Bytes of the object read.
+    pub get_bytes: u64,
+    /// Seconds of its GetObject.
+    pub get_s: f64,
+    /// Bytes sent.
+    pub send_bytes: u64,
+    /// Seconds of SendObjectInfo and SendObject.
+    pub send_s: f64,
+}
+
+/// A reader of `left` pattern bytes.
+struct Pattern {
+    left: u64,
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Lists the first storage's root, reads the object called `get`, sends `send_bytes`
+/// as `bench-send.bin` and deletes it again.
+///
+/// # Errors
+/// A failed transaction, or no object called `get`.
+pub fn run<L: Link>(client: &mut Client<L>, get: &str, send_bytes: u64) -> Result<Figures, String> {
+    let err = |e: crate::client::ClientError| e.to_string();
+    let storage = *client
+        .storage_ids()
+        .map_err(err)?
+        .first()
+        .ok_or("the device has no storage")?;
+    let t = Instant::now();
+    let handles = client.handles(storage, ROOT).map_err(err)?;
+    let mut target = None;
+    for h in &handles {
+        let info = client.object_info(*h).map_err(err)?;
+        if info.filename == get {
+            target = Some(*h);
+        }
+    }
+    let list_s = t.elapsed().as_secs_f64();
+    let target = target.ok_or_else(|| format!("no {get} in the first storage's root"))?;
+
+    let t = Instant::now();
+    let get_bytes = client.get_object(target, &mut io::sink()).map_err(err)?;
+    let get_s = t.elapsed().as_secs_f64();
+
+    let info = mtp::codec::dataset::ObjectInfo {
+        storage_id: storage,
+        format: mtp::ObjectFormat::Undefined.to_u16(),
+        compressed_size: u32::try_from(send_bytes).unwrap_or(u32::MAX),
+        filename: "bench-send.bin".into(),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let sent = client
+        .send_object(
+            storage,
+            ROOT,
+            &info,
+            send_bytes,
+            &mut Pattern { left: send_bytes },
+        )
+        .map_err(err)?;
+    let send_s = t.elapsed().as_secs_f64();
+    client.delete_object(sent).map_err(err)?;
+    Ok(Figures {
+        listed: handles.len() as u64,
+        list_transactions: handles.len() as u64 + 1,
+        list_s,
+        get_bytes,
+        get_s,
+        send_bytes,
+        send_s,
+    })
+}
+
+/// The figures in words.
+pub fn text(f: &Figures) -> String {
+    let mib = |b: u64| b as f64 / 1048576.0;
+    format!(
+        "listing: {} objects, {} transactions in {:.2} s ({:.0} us each)\n\
+         GetObject: {:.0} MiB in {:.2} s\nSendObject: {:.0} MiB in {:.2} s\n",
+        f.listed,
+        f.list_transactions,
+        f.list_s,
+        f.list_s * 1e6 / f.list_transactions.max(1) as f64,
+        mib(f.get_bytes),
+        f.get_s,
+        mib(f.send_bytes),
+        f.send_s
+    )
+}
