@@ -82,7 +82,7 @@ pub(crate) fn get_object_info(ctx: &mut Context, cmd: &Container) -> Reply {
     let rec = handle(cmd.param(0)).and_then(|h| ctx.router.by_handle(h)?.object(h));
     match rec {
         Ok(rec) => {
-            let mut b = BytesMut::new();
+            let mut b = BytesMut::with_capacity(256);
             rec.to_object_info().put(&mut b);
             Reply::Data(b.freeze())
         }
