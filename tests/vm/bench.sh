@@ -24,8 +24,9 @@ export VM_OUT=${VM_OUT:-$VM_DIR/out/bench}
 export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh ${VM_EXTRA_FILES:-}"
 export VM_APPEND="${VM_APPEND:-} "
 export VM_TIMEOUT=${VM_TIMEOUT:-3000}
+# BENCH_ROUNDS (default 3): alternating rounds of mtpbur-host bench-mtp and bench-raw
 mkdir -p "$VM_OUT"
-printf 'BENCH_MB=%s\nBENCH_FILES=%s\n' "${BENCH_MB:-256}" "${BENCH_FILES:-1000}" > "$VM_OUT/bench.env"
+printf 'BENCH_MB=%s\nBENCH_FILES=%s\nBENCH_ROUNDS=%s\n' "${BENCH_MB:-256}" "${BENCH_FILES:-1000}" "${BENCH_ROUNDS:-3}" > "$VM_OUT/bench.env"
 export VM_EXTRA_FILES="$VM_EXTRA_FILES $VM_OUT/bench.env=/etc/bench.env"
 set +e
 "$VM_DIR/run.sh" bench
@@ -36,7 +37,8 @@ CONSOLE=$VM_OUT/console.log
 echo
 echo "===== benchmark: mtpbur vs umtprd (same boot, BENCH_MB=${BENCH_MB:-256}, BENCH_FILES=${BENCH_FILES:-1000})"
 awk '
-    /^BENCH / { v[$2 " " $3] = $4 }
+    # Repeated figures (the alternating rounds): keep the best (smallest time).
+    /^BENCH / { k = $2 " " $3; if (!(k in v) || $4 + 0 < v[k] + 0) v[k] = $4 }
     END {
         split("get_s send_s list_s walk_s rss_kib", m, " ")
         split("0.5 0.2 0.5 - -", target, " ")

@@ -7,10 +7,10 @@
 #   send  mtp-sendfile of a BENCH_MB file
 #   list  mtp-files over BENCH_FILES small files (an uncached listing)
 #   walk  mtp-folders over the same tree (a cached open: the walk every libmtp tool does)
-# and reads each daemon's peak RSS (VmHWM); then the raw ceiling of the same USB path
-# (mtpbur ceiling + mtpbur-host bench-raw: BENCH_MB each way, the round trip of a command,
-# 200 data bytes and a response, and of a command and a response). Prints one line per
-# figure:
+# and reads each daemon's peak RSS (VmHWM); then, in alternating rounds, the workload
+# through mtpbur-host's own client and the raw ceiling of the same USB path (below).
+# Prints one line per figure (a figure measured in several rounds: one line each; the
+# host side keeps the best):
 #   BENCH <daemon> <metric> <value>
 # and PASS when every run moved the right bytes (the figures are judged on the host side).
 # timeout: 3000
@@ -116,37 +116,44 @@ mv "$STORE"/many/* "$STORE"/ && rmdir "$STORE/many"
 
 start_daemon
 workload mtpbur
-# The same workload through mtpbur-host's own MTP client (both ends ours; libmtp reads
-# 16 KiB per synchronous transfer): a listing of the root, GetObject, SendObject.
-/usr/local/bin/mtpbur-host --json bench-mtp --get get.bin --send-mb "$MB" \
-    > /tmp/work/host.json 2> /tmp/work/host.err || fail "bench-mtp failed: $(cat /tmp/work/host.err /tmp/work/host.json)"
-hostv() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" /tmp/work/host.json; }
-bench host list_s "$(hostv list_s)"
-bench host list_tx "$(hostv list_transactions)"
-bench host get_s "$(hostv get_s)"
-bench host send_s "$(hostv send_s)"
 stop_daemon
 
-# The ceiling: the same gadget, endpoints, buffers and queue with a raw source and sink
-# instead of MTP (mtpbur ceiling), driven by mtpbur-host bench-raw over libusb's usbfs.
-# ROUND_DATA is about what a GetObjectInfo carries (a listing's second transaction).
+# Both ends ours, against the ceiling of the same path, in alternating rounds (best of
+# BENCH_ROUNDS each; the emulated machine's speed drifts over minutes):
+# - mtpbur-host bench-mtp: the workload through mtpbur-host's own MTP client (a listing
+#   of the root, GetObject, SendObject); libmtp reads 16 KiB per synchronous transfer,
+#   so its GetObject shows the tool, not the device;
+# - mtpbur ceiling + mtpbur-host bench-raw: the same gadget, endpoints, buffers and queue
+#   with a raw source and sink instead of MTP: BENCH_MB each way, the round trip of a
+#   command, ROUND_DATA bytes (about a GetObjectInfo) and a response, and of a command and
+#   a response.
 ROUND_DATA=${BENCH_ROUND_DATA:-200}
 MTPBUR_CMD_MTP=$MTPBUR_CMD
-MTPBUR_CMD="/bin/mtpbur ceiling --profile $MTPBUR_PROFILE"
-start_daemon
-/usr/local/bin/mtpbur-host --json bench-raw --mb "$MB" --rounds 2000 --data "$ROUND_DATA" \
-    > /tmp/work/raw.json 2> /tmp/work/raw.err || fail "bench-raw failed: $(cat /tmp/work/raw.err /tmp/work/raw.json)"
-raw() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" /tmp/work/raw.json; }
-bench raw get_s "$(raw source_s)"
-bench raw send_s "$(raw sink_s)"
-bench raw rtt_us "$(raw round_trip_us)"
-# no-data round trip too: the listing's first transaction (GetObjectHandles is one per
-# folder, GetObjectInfo per file) is command/data/response; the bare minimum is
-# command/response
-/usr/local/bin/mtpbur-host --json bench-raw --mb 1 --rounds 2000 --data 0 \
-    > /tmp/work/raw0.json 2> /tmp/work/raw.err || fail "bench-raw (no data) failed: $(cat /tmp/work/raw.err)"
-bench raw rtt0_us "$(sed -n 's/.*"round_trip_us":\([0-9.e+-]*\).*/\1/p' /tmp/work/raw0.json)"
-stop_daemon
+num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" "$2"; }
+round=0
+while [ $round -lt "${BENCH_ROUNDS:-3}" ]; do
+    round=$((round + 1))
+    MTPBUR_CMD=$MTPBUR_CMD_MTP
+    start_daemon
+    /usr/local/bin/mtpbur-host --json bench-mtp --get get.bin --send-mb "$MB" \
+        > /tmp/work/host.json 2> /tmp/work/host.err || fail "bench-mtp failed: $(cat /tmp/work/host.err /tmp/work/host.json)"
+    stop_daemon
+    bench host list_s "$(num list_s /tmp/work/host.json)"
+    bench host list_tx "$(num list_transactions /tmp/work/host.json)"
+    bench host get_s "$(num get_s /tmp/work/host.json)"
+    bench host send_s "$(num send_s /tmp/work/host.json)"
+    MTPBUR_CMD="/bin/mtpbur ceiling --profile $MTPBUR_PROFILE"
+    start_daemon
+    /usr/local/bin/mtpbur-host --json bench-raw --mb "$MB" --rounds 2000 --data "$ROUND_DATA" \
+        > /tmp/work/raw.json 2> /tmp/work/raw.err || fail "bench-raw failed: $(cat /tmp/work/raw.err /tmp/work/raw.json)"
+    /usr/local/bin/mtpbur-host --json bench-raw --mb 1 --rounds 2000 --data 0 \
+        > /tmp/work/raw0.json 2> /tmp/work/raw.err || fail "bench-raw (no data) failed: $(cat /tmp/work/raw.err)"
+    stop_daemon
+    bench raw get_s "$(num source_s /tmp/work/raw.json)"
+    bench raw send_s "$(num sink_s /tmp/work/raw.json)"
+    bench raw rtt_us "$(num round_trip_us /tmp/work/raw.json)"
+    bench raw rtt0_us "$(num round_trip_us /tmp/work/raw0.json)"
+done
 MTPBUR_CMD=$MTPBUR_CMD_MTP
 
 start_umtprd
