@@ -53,7 +53,10 @@ else
     log "building static mtpbur and the reference owners"
     (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --target x86_64-unknown-linux-gnu -p firmware --bin mtpbur \
-            -p reference-owners --bins -p mtpbur-host --bin mtpbur-host -p mtpbur-owner)
+            -p reference-owners --bins -p mtpbur-host --bin mtpbur-host)
+    # The C library on its own: with --bin/--bins above, cargo would build no library.
+    (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --target x86_64-unknown-linux-gnu -p mtpbur-owner --lib)
     RELEASE=${CARGO_TARGET_DIR:-$REPO/target}/x86_64-unknown-linux-gnu/release
     log "building the C reference owner against libmtpbur_owner.a (static)"
     "${CC:-cc}" -static -std=c11 -O2 -Wall -Wextra -Werror -I "$REPO/data-owners/c/include" \
