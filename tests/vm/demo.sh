@@ -15,6 +15,7 @@
 # then with the project's host program, mtpbur-host:
 #   host            backup into a repository, increment, restore, extract, refusals
 #   encryption      a backup password: age ciphertext, the age tool, forged sets refused
+#   c-owner         a data owner written in C (libmtpbur_owner) beside the Rust ones
 # and prints a report: each step, its result, the bytes moved and the time.
 # Usage: tests/vm/demo.sh    (same environment variables as tests/vm/run.sh)
 set -euo pipefail
@@ -22,7 +23,7 @@ VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export VM_OUT=${VM_OUT:-$VM_DIR/out/demo}
 mkdir -p "$VM_OUT"
 set +e
-"$VM_DIR/run.sh" backup backup-partial backup-refusals backup-jmtpfs backup-stream host encryption > "$VM_OUT/demo.log" 2>&1
+"$VM_DIR/run.sh" backup backup-partial backup-refusals backup-jmtpfs backup-stream host encryption c-owner > "$VM_OUT/demo.log" 2>&1
 rc=$?
 set -e
 echo "===== mtpbur demo: backup and restore through MTP with stock host tools and mtpbur-host"
