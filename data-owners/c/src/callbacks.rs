@@ -133,6 +133,14 @@ fn not_supported(what: &str) -> OwnerError {
     OwnerError::new(ERR_NOT_SUPPORTED, format!("{what} not supported"))
 }
 
+/// A table entry called with the drive only.
+type DriveFn = unsafe extern "C" fn(ctx: *mut c_void, drive: c_char) -> i32;
+/// A table entry handed a section of restore data.
+type DataFn =
+    unsafe extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize, last: bool) -> i32;
+/// A table entry called for another owner's proxy data.
+type ProxyFn = unsafe extern "C" fn(ctx: *mut c_void, sid: u32, drive: c_char) -> i32;
+
 /// Turns a C return code into the trait's result.
 fn status(callback: &str, code: i32) -> Result<(), OwnerError> {
     if code == 0 {
@@ -163,6 +171,49 @@ fn section(
     }
     buf.truncate(len);
     Ok((buf, last))
+}
+
+impl CallbackOwner {
+    /// Calls a drive-only entry; a NULL entry is "`what` not supported".
+    fn on_drive(
+        &self,
+        f: Option<DriveFn>,
+        what: &str,
+        callback: &str,
+        drive: DriveLetter,
+    ) -> Result<(), OwnerError> {
+        let f = f.ok_or_else(|| not_supported(what))?;
+        // SAFETY: the table's promise.
+        status(callback, unsafe { f(self.table.ctx, letter(drive)) })
+    }
+
+    /// Hands a restore section to an entry; a NULL entry is "`what` not supported".
+    fn on_data(
+        &self,
+        f: Option<DataFn>,
+        what: &str,
+        callback: &str,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), OwnerError> {
+        let f = f.ok_or_else(|| not_supported(what))?;
+        // SAFETY: the table's promise; `data` is valid for the call.
+        let code = unsafe { f(self.table.ctx, data.as_ptr(), data.len(), last) };
+        status(callback, code)
+    }
+
+    /// Calls a proxy entry; a NULL entry is "proxy data not supported".
+    fn on_proxy(
+        &self,
+        f: Option<ProxyFn>,
+        callback: &str,
+        sid: u32,
+        drive: DriveLetter,
+    ) -> Result<(), OwnerError> {
+        let f = f.ok_or_else(|| not_supported("proxy data"))?;
+        // SAFETY: the table's promise.
+        status(callback, unsafe { f(self.table.ctx, sid, letter(drive)) })
+    }
 }
 
 impl ActiveBackupDataClient for CallbackOwner {
@@ -236,14 +287,8 @@ impl ActiveBackupDataClient for CallbackOwner {
     }
 
     fn initialise_get_backup_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
-        let f = self
-            .table
-            .initialise_get_backup_data
-            .ok_or_else(|| not_supported("backup"))?;
-        // SAFETY: the table's promise.
-        status("initialise_get_backup_data", unsafe {
-            f(self.table.ctx, letter(drive))
-        })
+        let f = self.table.initialise_get_backup_data;
+        self.on_drive(f, "backup", "initialise_get_backup_data", drive)
     }
 
     fn get_backup_data_section(&mut self, max_len: usize) -> Result<Section, OwnerError> {
@@ -259,35 +304,18 @@ impl ActiveBackupDataClient for CallbackOwner {
     }
 
     fn initialise_restore_base_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
-        let f = self
-            .table
-            .initialise_restore_base_data
-            .ok_or_else(|| not_supported("restore"))?;
-        // SAFETY: the table's promise.
-        status("initialise_restore_base_data", unsafe {
-            f(self.table.ctx, letter(drive))
-        })
+        let f = self.table.initialise_restore_base_data;
+        self.on_drive(f, "restore", "initialise_restore_base_data", drive)
     }
 
     fn restore_base_data_section(&mut self, data: &[u8], last: bool) -> Result<(), OwnerError> {
-        let f = self
-            .table
-            .restore_base_data_section
-            .ok_or_else(|| not_supported("restore"))?;
-        // SAFETY: the table's promise; `data` is valid for the call.
-        let code = unsafe { f(self.table.ctx, data.as_ptr(), data.len(), last) };
-        status("restore_base_data_section", code)
+        let f = self.table.restore_base_data_section;
+        self.on_data(f, "restore", "restore_base_data_section", data, last)
     }
 
     fn initialise_restore_increment_data(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
-        let f = self
-            .table
-            .initialise_restore_increment_data
-            .ok_or_else(|| not_supported("increments"))?;
-        // SAFETY: the table's promise.
-        status("initialise_restore_increment_data", unsafe {
-            f(self.table.ctx, letter(drive))
-        })
+        let f = self.table.initialise_restore_increment_data;
+        self.on_drive(f, "increments", "initialise_restore_increment_data", drive)
     }
 
     fn restore_increment_data_section(
@@ -295,13 +323,14 @@ impl ActiveBackupDataClient for CallbackOwner {
         data: &[u8],
         last: bool,
     ) -> Result<(), OwnerError> {
-        let f = self
-            .table
-            .restore_increment_data_section
-            .ok_or_else(|| not_supported("increments"))?;
-        // SAFETY: the table's promise; `data` is valid for the call.
-        let code = unsafe { f(self.table.ctx, data.as_ptr(), data.len(), last) };
-        status("restore_increment_data_section", code)
+        let f = self.table.restore_increment_data_section;
+        self.on_data(
+            f,
+            "increments",
+            "restore_increment_data_section",
+            data,
+            last,
+        )
     }
 
     fn restore_complete(&mut self, drive: DriveLetter) -> Result<(), OwnerError> {
@@ -319,14 +348,8 @@ impl ActiveBackupDataClient for CallbackOwner {
         sid: u32,
         drive: DriveLetter,
     ) -> Result<(), OwnerError> {
-        let f = self
-            .table
-            .initialise_get_proxy_backup_data
-            .ok_or_else(|| not_supported("proxy data"))?;
-        // SAFETY: the table's promise.
-        status("initialise_get_proxy_backup_data", unsafe {
-            f(self.table.ctx, sid, letter(drive))
-        })
+        let f = self.table.initialise_get_proxy_backup_data;
+        self.on_proxy(f, "initialise_get_proxy_backup_data", sid, drive)
     }
 
     fn initialise_restore_proxy_base_data(
@@ -334,14 +357,8 @@ impl ActiveBackupDataClient for CallbackOwner {
         sid: u32,
         drive: DriveLetter,
     ) -> Result<(), OwnerError> {
-        let f = self
-            .table
-            .initialise_restore_proxy_base_data
-            .ok_or_else(|| not_supported("proxy data"))?;
-        // SAFETY: the table's promise.
-        status("initialise_restore_proxy_base_data", unsafe {
-            f(self.table.ctx, sid, letter(drive))
-        })
+        let f = self.table.initialise_restore_proxy_base_data;
+        self.on_proxy(f, "initialise_restore_proxy_base_data", sid, drive)
     }
 
     fn terminate_multi_stage_operation(&mut self) {
