@@ -437,26 +437,39 @@ fn an_encrypted_device_backs_up_ciphertext_and_restores_with_the_password() {
     );
 }
 
-/// `bench-raw` against the device's ceiling server (`mtpbur ceiling`), over the loopback:
-/// the two ends agree on the wire format, every byte is counted each way, and transfers
-/// ending on a packet multiple (a zero-length packet) and not are both right.
-#[test]
-fn bench_raw_measures_the_ceiling_servers_transfers() {
+/// A runtime running `serve` on a fresh loopback whose endpoints are enabled, and the
+/// host's link to it.
+fn served<F>(
+    serve: impl FnOnce(mtp::transport::LoopbackEndpoints) -> F,
+) -> (tokio::runtime::Runtime, LoopLink)
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let (endpoints, port) = mtp::transport::loopback(512, 8);
-    rt.spawn(board::ceiling::serve(endpoints, 64 * 1024));
+    rt.spawn(serve(endpoints));
     assert!(rt.block_on(port.control.send(ControlEvent::Enabled)));
-    let mut link = LoopLink {
+    let link = LoopLink {
         port,
         rt: rt.handle().clone(),
         out: BytesMut::new(),
         piece: Bytes::new(),
         ended: false,
     };
+    (rt, link)
+}
+
+/// `bench-raw` against the device's ceiling server (`mtpbur ceiling`), over the loopback:
+/// the two ends agree on the wire format, every byte is counted each way, and transfers
+/// ending on a packet multiple (a zero-length packet) and not are both right.
+#[test]
+fn bench_raw_measures_the_ceiling_servers_transfers() {
+    let (_rt, mut link) = served(|ep| board::ceiling::serve(ep, 64 * 1024));
     for (bytes, data) in [(3 << 20, 200), ((1 << 20) + 100, 512), (512, 0)] {
         let f = mtpbur_host::cmd::ceiling::run(&mut link, bytes, 20, data).unwrap();
         assert_eq!((f.bytes, f.rounds, f.round_trip_data), (bytes, 20, data));
@@ -491,21 +504,7 @@ fn bench_mtp_lists_reads_and_sends_through_the_responder() {
         serial: "LOOP0002".into(),
     });
     let responder = Responder::new(device, vec![Box::new(files)], ResponderConfig::default());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (endpoints, port) = mtp::transport::loopback(512, 8);
-    rt.spawn(mtp::driver::serve(responder, endpoints));
-    assert!(rt.block_on(port.control.send(ControlEvent::Enabled)));
-    let link = LoopLink {
-        port,
-        rt: rt.handle().clone(),
-        out: BytesMut::new(),
-        piece: Bytes::new(),
-        ended: false,
-    };
+    let (_rt, link) = served(|ep| mtp::driver::serve(responder, ep));
     let mut client = Client::connect(link).unwrap();
     let f = mtpbur_host::cmd::bench::run(&mut client, "get.bin", (1 << 20) + 5).unwrap();
     assert_eq!((f.listed, f.list_transactions), (31, 32));
