@@ -78,10 +78,9 @@ impl FilesProvider {
         let node = self
             .tree
             .node(local)
-            .cloned()
             .ok_or(ResponseCode::InvalidObjectHandle)?;
         let found = self.dir_abs(node.parent).and_then(|(storage, dir)| {
-            let path = dir.join(&node.name);
+            let path = dir.join(node.name);
             match fsops::object_meta(&path) {
                 Ok(meta) => Ok(Found {
                     storage,
@@ -101,10 +100,12 @@ impl FilesProvider {
     }
 
     fn refresh_kind(&mut self, local: u32, is_dir: bool) {
-        if let Some(node) = self.tree.node(local).cloned() {
-            if node.is_dir != is_dir {
-                self.tree.insert(node.parent, &node.name, is_dir);
-            }
+        let Some(node) = self.tree.node(local) else {
+            return;
+        };
+        if node.is_dir != is_dir {
+            let (parent, name) = (node.parent, node.name.to_owned());
+            self.tree.insert(parent, &name, is_dir);
         }
     }
 
@@ -203,7 +204,7 @@ impl FilesProvider {
         Some(if node.is_dir {
             ObjectFormat::Association
         } else {
-            formats::of_file(&node.name)
+            formats::of_file(node.name)
         })
     }
 

@@ -40,6 +40,6 @@ impl FilesProvider {
         let local = self.local(handle).ok()?;
         let node = self.tree.node(local)?;
         let (index, dir) = self.tree.dir_path(node.parent)?;
-        Some((self.storages.get(index)?.id, dir.join(&node.name)))
+        Some((self.storages.get(index)?.id, dir.join(node.name)))
     }
 }

@@ -56,16 +56,16 @@ impl FilesProvider {
         if self.tree.is_within(dir, local) {
             return Err(ResponseCode::InvalidParentObject);
         }
-        let node = self
+        let (parent, name) = self
             .tree
             .node(local)
-            .cloned()
+            .map(|n| (n.parent, n.name.to_owned()))
             .ok_or(ResponseCode::InvalidObjectHandle)?;
-        if node.parent == dir {
+        if parent == dir {
             return Ok(());
         }
         let (_, dir_path) = self.dir_abs(dir)?;
-        let dest = dir_path.join(&node.name);
+        let dest = dir_path.join(&name);
         match fsops::rename_noreplace(&f.path, &dest) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
@@ -75,7 +75,7 @@ impl FilesProvider {
             Err(e) => return Err(map_io(&e, &f.path)),
         }
         fsops::sync_dir(&dir_path);
-        self.tree.relocate(local, dir, &node.name);
+        self.tree.relocate(local, dir, &name);
         self.events.push(EventCode::ObjectInfoChanged, handle.0);
         Ok(())
     }
@@ -126,7 +126,7 @@ impl FilesProvider {
         let name = self
             .tree
             .node(local)
-            .map(|n| n.name.clone())
+            .map(|n| n.name.to_owned())
             .ok_or(ResponseCode::InvalidObjectHandle)?;
         let (_, dir_path) = self.dir_abs(dir)?;
         let (name, dest) = free_name(&dir_path, name)?;
@@ -147,14 +147,11 @@ impl FilesProvider {
         let f = self.find(local)?;
         self.ensure_writable(f.storage)?;
         let new = names::sanitise(name).ok_or(ResponseCode::InvalidObjectPropValue)?;
-        let node = self
-            .tree
-            .node(local)
-            .cloned()
-            .ok_or(ResponseCode::InvalidObjectHandle)?;
-        if node.name == new {
-            return Ok(());
-        }
+        let parent = match self.tree.node(local) {
+            Some(n) if n.name == new => return Ok(()),
+            Some(n) => n.parent,
+            None => return Err(ResponseCode::InvalidObjectHandle),
+        };
         let dir_path = f.path.parent().ok_or(ResponseCode::GeneralError)?;
         let dest = dir_path.join(&new);
         match fsops::rename_noreplace(&f.path, &dest) {
@@ -165,7 +162,7 @@ impl FilesProvider {
             Err(e) => return Err(map_io(&e, &f.path)),
         }
         fsops::sync_dir(dir_path);
-        self.tree.relocate(local, node.parent, &new);
+        self.tree.relocate(local, parent, &new);
         self.events.push(EventCode::ObjectInfoChanged, handle.0);
         Ok(())
     }

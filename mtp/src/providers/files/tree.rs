@@ -5,10 +5,23 @@
 //! as long as the object stays where it is (renames and moves done through the provider
 //! update the entry in place). Listing a folder assigns numbers to new entries and forgets
 //! entries (with everything below them) that disappeared. Numbers are never reused.
+//!
+//! # Memory
+//! A storage of 100 000 files is listed whole by every libmtp tool, so the table is kept
+//! small: one 32-byte entry per object in a set keyed by handle (names up to 22 bytes
+//! inline, see [`entry`]) and one `u32` in its folder's child list, kept sorted by name so that a
+//! lookup is a binary search and a listing a merge. The old layout (a second map from
+//! names to handles per folder, every name stored twice) took about 185 bytes per object;
+//! this one about 45 (`docs/BENCHMARKS.md`, "Scale").
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+
+mod entry;
+
+use entry::Entry;
 
 /// Largest provider-local handle number the table hands out (the top byte carries the
 /// provider id; the numbers above are [`super::RESERVED_LOCALS`]).
@@ -23,13 +36,13 @@ pub(super) enum Dir {
     Folder(u32),
 }
 
-/// One known object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Node {
+/// One known object, as the table shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Node<'a> {
     /// The folder holding it.
     pub(super) parent: Dir,
     /// Its file name.
-    pub(super) name: OsString,
+    pub(super) name: &'a OsStr,
     /// True for folders.
     pub(super) is_dir: bool,
 }
@@ -37,9 +50,16 @@ pub(super) struct Node {
 /// The table itself.
 #[derive(Debug, Default)]
 pub(super) struct Tree {
-    nodes: HashMap<u32, Node>,
-    children: HashMap<Dir, HashMap<OsString, u32>>,
+    /// Every known object, found by its handle.
+    nodes: HashSet<Entry>,
+    /// Per folder ([`Dir::pack`]), its children's handles sorted by name.
+    children: HashMap<u32, Vec<u32>>,
     last: u32,
+}
+
+/// Returns where `name` is (Ok) or belongs (Err) in `kids`, a child list sorted by name.
+fn search(nodes: &HashSet<Entry>, kids: &[u32], name: &OsStr) -> Result<usize, usize> {
+    kids.binary_search_by(|h| nodes.get(h).map_or(OsStr::new(""), Entry::name).cmp(name))
 }
 
 impl Tree {
@@ -54,21 +74,23 @@ impl Tree {
     }
 
     /// Returns the node of `local`.
-    pub(super) fn node(&self, local: u32) -> Option<&Node> {
-        self.nodes.get(&local)
+    pub(super) fn node(&self, local: u32) -> Option<Node<'_>> {
+        self.nodes.get(&local).map(|e| Node {
+            parent: e.parent(),
+            name: e.name(),
+            is_dir: e.is_dir(),
+        })
     }
 
     /// Returns the handle of `name` in `dir`, if known.
     pub(super) fn lookup(&self, dir: Dir, name: &OsStr) -> Option<u32> {
-        self.children.get(&dir)?.get(name).copied()
+        let kids = self.children.get(&dir.pack())?;
+        search(&self.nodes, kids, name).ok().map(|i| kids[i])
     }
 
-    /// Returns the known children of `dir`.
+    /// Returns the known children of `dir`, sorted by name.
     pub(super) fn children(&self, dir: Dir) -> Vec<u32> {
-        self.children
-            .get(&dir)
-            .map(|c| c.values().copied().collect())
-            .unwrap_or_default()
+        self.children.get(&dir.pack()).cloned().unwrap_or_default()
     }
 
     /// Returns the handle of `name` in `dir`, adding it if new (and updating its kind).
@@ -78,7 +100,7 @@ impl Tree {
             return Some(h);
         }
         let h = self.reserve()?;
-        self.place(h, dir, name.to_owned(), is_dir);
+        self.place(Entry::new(h, dir, name, is_dir));
         Some(h)
     }
 
@@ -89,56 +111,69 @@ impl Tree {
         if let Some(old) = old {
             self.forget(old);
         }
-        self.place(local, dir, name.to_owned(), false);
+        self.place(Entry::new(local, dir, name, false));
         old
     }
 
     /// Moves `local` to `name` in `dir` (a rename or move done on disk).
     pub(super) fn relocate(&mut self, local: u32, dir: Dir, name: &OsStr) {
-        let Some(node) = self.nodes.get(&local).cloned() else {
+        let Some(is_dir) = self.nodes.get(&local).map(Entry::is_dir) else {
             return;
         };
         if let Some(stale) = self.lookup(dir, name).filter(|h| *h != local) {
             self.forget(stale);
         }
-        self.unlink(local, &node);
-        self.place(local, dir, name.to_owned(), node.is_dir);
+        self.unlink(local);
+        self.place(Entry::new(local, dir, name, is_dir));
     }
 
-    /// Replaces the children of `dir` by `entries` (name, is folder); returns their handles.
-    pub(super) fn sync(&mut self, dir: Dir, entries: Vec<(OsString, bool)>) -> Vec<u32> {
-        let fresh: HashMap<&OsStr, bool> =
-            entries.iter().map(|(n, d)| (n.as_os_str(), *d)).collect();
-        let gone: Vec<u32> = self
-            .children
-            .get(&dir)
-            .into_iter()
-            .flatten()
-            .filter(|(n, _)| !fresh.contains_key(n.as_os_str()))
-            .map(|(_, h)| *h)
-            .collect();
-        for h in gone {
-            self.forget(h);
+    /// Replaces the children of `dir` by `entries` (name, is folder); returns their
+    /// handles, sorted by name. A merge of two sorted lists: no per-entry lookup.
+    pub(super) fn sync(&mut self, dir: Dir, mut entries: Vec<(OsString, bool)>) -> Vec<u32> {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        let key = dir.pack();
+        let mut old = self.children.remove(&key).unwrap_or_default().into_iter();
+        let mut next_old = old.next();
+        let mut kept = Vec::with_capacity(entries.len());
+        for (name, is_dir) in entries {
+            // Old entries sorting before `name` are gone from disk.
+            let same = loop {
+                let Some(h) = next_old else { break None };
+                let order = self
+                    .nodes
+                    .get(&h)
+                    .map_or(Ordering::Less, |e| e.name().cmp(&name));
+                match order {
+                    Ordering::Less => self.drop_subtree(h),
+                    Ordering::Equal => break Some(h),
+                    Ordering::Greater => break None,
+                }
+                next_old = old.next();
+            };
+            if let Some(h) = same {
+                next_old = old.next();
+                self.set_kind(h, is_dir);
+                kept.push(h);
+            } else if let Some(h) = self.reserve() {
+                self.nodes.insert(Entry::new(h, dir, &name, is_dir));
+                kept.push(h);
+            }
         }
-        entries
-            .iter()
-            .filter_map(|(name, is_dir)| self.insert(dir, name, *is_dir))
-            .collect()
+        while let Some(h) = next_old {
+            self.drop_subtree(h);
+            next_old = old.next();
+        }
+        if !kept.is_empty() {
+            self.children.insert(key, kept.clone());
+        }
+        kept
     }
 
     /// Forgets `local` and everything below it.
     pub(super) fn forget(&mut self, local: u32) {
-        let Some(node) = self.nodes.get(&local).cloned() else {
-            return;
-        };
-        self.unlink(local, &node);
-        let mut stack = vec![local];
-        while let Some(h) = stack.pop() {
-            self.nodes.remove(&h);
-            if let Some(kids) = self.children.remove(&Dir::Folder(h)) {
-                stack.extend(kids.into_values());
-            }
-        }
+        self.unlink(local);
+        self.drop_subtree(local);
     }
 
     /// Returns every handle below `local` (not itself), depth first.
@@ -163,9 +198,9 @@ impl Tree {
                     return Some((s, rel));
                 }
                 Dir::Folder(h) => {
-                    let node = self.nodes.get(&h)?;
-                    names.push(node.name.as_os_str());
-                    cur = node.parent;
+                    let e = self.nodes.get(&h)?;
+                    names.push(e.name());
+                    cur = e.parent();
                 }
             }
         }
@@ -179,7 +214,7 @@ impl Tree {
                 return true;
             }
             match self.nodes.get(&h) {
-                Some(n) => cur = n.parent,
+                Some(e) => cur = e.parent(),
                 None => return false,
             }
         }
@@ -187,36 +222,63 @@ impl Tree {
     }
 
     fn set_kind(&mut self, local: u32, is_dir: bool) {
-        let was_dir = match self.nodes.get_mut(&local) {
-            Some(n) => std::mem::replace(&mut n.is_dir, is_dir),
-            None => return,
+        let Some(mut e) = self.nodes.take(&local) else {
+            return;
         };
+        let was_dir = e.is_dir();
+        e.set_dir(is_dir);
+        self.nodes.insert(e);
         if was_dir && !is_dir {
-            for h in self.children(Dir::Folder(local)) {
-                self.forget(h);
+            let kids = self.children.remove(&Dir::Folder(local).pack());
+            for h in kids.unwrap_or_default() {
+                self.drop_subtree(h);
             }
         }
     }
 
-    fn place(&mut self, local: u32, dir: Dir, name: OsString, is_dir: bool) {
-        self.children
-            .entry(dir)
-            .or_default()
-            .insert(name.clone(), local);
-        self.nodes.insert(
-            local,
-            Node {
-                parent: dir,
-                name,
-                is_dir,
-            },
-        );
+    /// Adds `entry` to its folder; a different entry of that name is forgotten.
+    fn place(&mut self, entry: Entry) {
+        let local = entry.local();
+        let kids = self.children.entry(entry.parent().pack()).or_default();
+        let replaced = match search(&self.nodes, kids, entry.name()) {
+            Ok(i) => Some(std::mem::replace(&mut kids[i], local)),
+            Err(i) => {
+                kids.insert(i, local);
+                None
+            }
+        };
+        if let Some(old) = replaced.filter(|old| *old != local) {
+            self.drop_subtree(old);
+        }
+        self.nodes.replace(entry);
     }
 
-    fn unlink(&mut self, local: u32, node: &Node) {
-        if let Some(kids) = self.children.get_mut(&node.parent) {
-            if kids.get(&node.name) == Some(&local) {
-                kids.remove(&node.name);
+    /// Takes `local` out of its folder's child list (the entry itself stays).
+    fn unlink(&mut self, local: u32) {
+        let Some(e) = self.nodes.get(&local) else {
+            return;
+        };
+        let key = e.parent().pack();
+        let Some(kids) = self.children.get_mut(&key) else {
+            return;
+        };
+        if let Ok(i) = search(&self.nodes, kids, e.name()) {
+            if kids[i] == local {
+                kids.remove(i);
+            }
+        }
+        if kids.is_empty() {
+            self.children.remove(&key);
+        }
+    }
+
+    /// Removes `local` and everything below it, leaving its folder's child list alone.
+    fn drop_subtree(&mut self, local: u32) {
+        let mut stack = vec![local];
+        while let Some(h) = stack.pop() {
+            self.nodes.remove(&h);
+            if let Some(kids) = self.children.remove(&Dir::Folder(h).pack()) {
+                stack.extend(kids);
             }
         }
     }
@@ -277,5 +339,38 @@ mod tests {
         assert_eq!(t.insert_as(new, Dir::Root(0), OsStr::new("f")), Some(old));
         assert_eq!(t.lookup(Dir::Root(0), OsStr::new("f")), Some(new));
         assert!(t.node(old).is_none());
+    }
+
+    #[test]
+    fn repeated_listings_agree_with_a_plain_map_of_names() {
+        // Pseudo-random folder contents, listed again and again: handles stay for names
+        // that stay, lookups find every name, children come back sorted by name.
+        let mut t = Tree::default();
+        let root = Dir::Root(0);
+        let mut model: HashMap<String, u32> = HashMap::new();
+        let mut seed = 7u32;
+        for _ in 0..50 {
+            let mut names = Vec::new();
+            for i in 0..200u32 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                if seed >> 28 < 9 {
+                    names.push((OsString::from(format!("f{}", i * 7 % 200)), i % 5 == 0));
+                }
+            }
+            let handles = t.sync(root, names.clone());
+            let listed: Vec<&OsStr> = handles.iter().map(|h| t.node(*h).unwrap().name).collect();
+            let mut sorted = listed.clone();
+            sorted.sort();
+            assert_eq!(listed, sorted);
+            model.retain(|n, _| names.iter().any(|(m, _)| m == n.as_str()));
+            for (name, _) in &names {
+                let h = t.lookup(root, name).unwrap();
+                let was = *model
+                    .entry(name.to_string_lossy().into_owned())
+                    .or_insert(h);
+                assert_eq!(was, h, "{name:?} changed its handle");
+            }
+            assert_eq!(t.children(root).len(), model.len());
+        }
     }
 }
