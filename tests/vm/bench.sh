@@ -8,7 +8,11 @@
 #   listing    <= 0.5 x umtprd's time      peak RSS   <  8 MiB
 # and the same boot's raw ceiling of the USB path (mtpbur ceiling, mtpbur-host bench-raw):
 #   GetObject, SendObject >= 0.9 of raw    listing <= 1.2 x the raw round trip per transaction
-# Usage: tests/vm/bench.sh            (BENCH_MB=256 BENCH_FILES=1000 by default)
+# and the scale rows (bench/scale.sh): 100 000 files in 1 000 folders, full backups of
+# 100 000 small files and of 4 GiB, with the daemon's peak RSS:
+#   listing RSS < 16 MiB                   backup RSS < 32 MiB
+# Usage: tests/vm/bench.sh            (BENCH_MB=256 BENCH_FILES=1000 by default;
+#        BENCH_SCALE_FILES=100000 BENCH_SCALE_SMALL=100000 BENCH_SCALE_MB=4096, 0 skips)
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=$VM_DIR/cache
@@ -21,16 +25,29 @@ if [ ! -x "$UMTP" ]; then
 fi
 
 export VM_OUT=${VM_OUT:-$VM_DIR/out/bench}
-export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh ${VM_EXTRA_FILES:-}"
+export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh $VM_DIR/bench/scale.sh=/scenarios/bench-scale.sh ${VM_EXTRA_FILES:-}"
 export VM_APPEND="${VM_APPEND:-} "
-export VM_TIMEOUT=${VM_TIMEOUT:-3000}
+export VM_TIMEOUT=${VM_TIMEOUT:-7200}
 # BENCH_ROUNDS (default 3): alternating rounds of mtpbur-host bench-mtp and bench-raw
 mkdir -p "$VM_OUT"
 printf 'BENCH_MB=%s\nBENCH_FILES=%s\nBENCH_ROUNDS=%s\n' "${BENCH_MB:-256}" "${BENCH_FILES:-1000}" "${BENCH_ROUNDS:-3}" > "$VM_OUT/bench.env"
+SCALE_MB=${BENCH_SCALE_MB:-4096}
+printf 'BENCH_SCALE_FILES=%s\nBENCH_SCALE_SMALL=%s\nBENCH_SCALE_MB=%s\n' "${BENCH_SCALE_FILES:-100000}" \
+    "${BENCH_SCALE_SMALL:-100000}" "$SCALE_MB" >> "$VM_OUT/bench.env"
+# The scale backups run on ext4 on a block device (owner data, spool and the host's
+# repository: three times the big file, and room for the small files).
+if [ "${BENCH_REPORT_ONLY:-0}" != 1 ] && { [ "$SCALE_MB" -gt 0 ] || [ "${BENCH_SCALE_SMALL:-100000}" -gt 0 ]; }; then
+    command -v mkfs.ext4 > /dev/null || { apt-get install -y e2fsprogs > /dev/null || exit 1; }
+    rm -f "$VM_OUT/scale.img"
+    truncate -s $((3 * SCALE_MB + 3072))M "$VM_OUT/scale.img"
+    mkfs.ext4 -q -F "$VM_OUT/scale.img"
+    export VM_DISK=$VM_OUT/scale.img
+fi
 export VM_EXTRA_FILES="$VM_EXTRA_FILES $VM_OUT/bench.env=/etc/bench.env"
+# BENCH_REPORT_ONLY=1: print the tables of the last run in VM_OUT again, without a boot
 set +e
-"$VM_DIR/run.sh" bench
-rc=$?
+rc=0
+[ "${BENCH_REPORT_ONLY:-0}" = 1 ] || { "$VM_DIR/run.sh" bench; rc=$?; }
 set -e
 
 CONSOLE=$VM_OUT/console.log
@@ -71,6 +88,31 @@ awk '
             }
             if (v["umtprd list_s"] > 0)
                 printf "%-26s %10.0f %10s %10.2f %s\n", "umtprd, us per transaction", v["umtprd list_s"] * 1e6 / files, "", v["umtprd list_s"] * 1e6 / files / v["raw rtt_us"], "(1 per file: no GetObjectPropList)"
+        }
+        # The scale rows (bench/scale.sh): the same tools over 100 000 objects, per object
+        # against the 1000-file listing above (1.0: linear), and the big backups.
+        if (v["scale objects"] > 0) {
+            n = v["scale objects"]
+            print ""
+            printf "%-34s %10s %12s %10s %s\n", "scale: " n " objects", "s", "us/object", "vs 1000", "target"
+            split("detect folders files", tool, " ")
+            for (i = 1; i <= 3; i++) {
+                sec = v["scale " tool[i] "_s"]; per = sec * 1e6 / n
+                r = (tool[i] == "files" && v["mtpbur list_s"] > 0) ? sprintf("%.2f", per / (v["mtpbur list_s"] * 1e6 / (files + 1))) : ""
+                printf "%-34s %10.1f %12.0f %10s %s\n", "  mtp-" tool[i], sec, per, r, (r != "") ? "linear: about 1" : ""
+            }
+            printf "%-34s %10.1f %12s %10s %s\n", "  mtp-getfile, 64 MiB in the middle", v["scale getfile_s"], "", "", "(includes the tool walk)"
+            printf "%-34s %10s %12s %10s %s\n", "  daemon peak RSS (KiB)", v["scale rss_kib"], "", "", (v["scale rss_kib"] < 16384) ? "< 16384: met" : "< 16384: MISSED"
+        }
+        if (v["scale small_files"] > 0) {
+            n = v["scale small_files"]
+            printf "%-34s %10.1f %12.0f %10s %s\n", "backup of " n " small files", v["scale backup_small_s"], v["scale backup_small_s"] * 1e6 / n, "", "(s, us per file)"
+            printf "%-34s %10s %12s %10s %s\n", "  set bytes, daemon peak RSS (KiB)", v["scale backup_small_bytes"], v["scale backup_small_rss_kib"], "", (v["scale backup_small_rss_kib"] < 32768) ? "< 32768: met" : "< 32768: MISSED"
+        }
+        if (v["scale big_mb"] > 0) {
+            mb = v["scale big_mb"]; b = v["scale backup_big_s"]; raw = v["scale raw_big_s"] + 0
+            printf "%-34s %10.1f %12s %10.3f %s\n", "backup of one " mb " MiB file", b, sprintf("raw %.1f", raw), (b > 0) ? raw / b : 0, "(fraction of the raw source, same bytes)"
+            printf "%-34s %10s %12s %10s %s\n", "  set bytes, daemon peak RSS (KiB)", v["scale backup_big_bytes"], v["scale backup_big_rss_kib"], "", (v["scale backup_big_rss_kib"] < 32768) ? "< 32768: met" : "< 32768: MISSED"
         }
     }' files="${BENCH_FILES:-1000}" "$CONSOLE"
 exit $rc

@@ -48,13 +48,7 @@ if [ "$mode" = restore ]; then
     owners_dump $DATA/dump-changed || fail "dump failed"
     cage_state > $DATA/cage-changed
     sync
-    printf 'source = "%s"\nscope = "full"\n' "$BK_SET" > /tmp/work/req/restore.request
-    bk_request /tmp/work/req/restore.request || fail "restore.request refused"
-    _n=400
-    while [ $_n -gt 0 ]; do
-        bk_status && [ "$(bk_field state)" = restoring ] && break
-        sleep 0.05; _n=$((_n - 1))
-    done
+    bk_restore_begin "$BK_SET" || fail "restore.request refused"
 else
     printf 'scope = "full"\ntype = "base"\nlabel = "cut"\n' > /tmp/work/req/backup.request
     bk_request /tmp/work/req/backup.request || fail "backup.request refused"

@@ -103,12 +103,7 @@ else
     [ -z "$(bk_field last_error)" ] || fail "backup after the cut: $(bk_field last_error)"
 fi
 owners_destroy || fail "ref-data destroy failed"
-mkdir -p /tmp/work/req
-printf 'source = "%s"\nscope = "full"\n' "$SET" > /tmp/work/req/restore.request
-bk_request /tmp/work/req/restore.request || fail "restore.request refused"
-bk_wait 300 || fail "restore did not finish"
-[ "$BK_STATE" = done ] && [ -z "$(bk_field last_error)" ] ||
-    fail "restore after the cut: $BK_STATE $(bk_field last_error)"
+bk_restore "$SET" || fail "restore after the cut: $BK_WHY"
 owners_dump /tmp/work/dump-restored || fail "dump failed"
 dumps_equal $DATA/dump-before /tmp/work/dump-restored ||
     fail "restored data differs from the data before the cut"

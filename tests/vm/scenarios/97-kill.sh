@@ -54,11 +54,7 @@ back_to_base() {
         case $s in "$BASE" | requests | *.toml | *.txt) continue ;; esac
         bk_delete "$s" || fail "round $1: set $s could not be deleted"
     done
-    printf 'source = "%s"\nscope = "full"\n' "$BASE" > /tmp/work/req/restore.request
-    bk_request /tmp/work/req/restore.request || fail "round $1: restore of the base refused"
-    bk_wait 300 || fail "round $1: the restore of the base did not finish"
-    [ "$BK_STATE" = done ] && [ -z "$(bk_field last_error)" ] ||
-        fail "round $1: restore of the base: $BK_STATE $(bk_field last_error)"
+    bk_restore "$BASE" || fail "round $1: restore of the base: $BK_WHY"
     private_dump /tmp/work/dump-now || fail "dump failed"
     dumps_equal /tmp/work/dump-base /tmp/work/dump-now ||
         fail "round $1: the data restored from the base differs from the base"
@@ -82,13 +78,7 @@ while [ "$i" -le "$rounds" ]; do
     if [ $mode = restore ]; then
         owners_change || fail "ref-data change failed"
         cage_state > /tmp/work/cage-changed
-        printf 'source = "%s"\nscope = "full"\n' "$BASE" > /tmp/work/req/restore.request
-        bk_request /tmp/work/req/restore.request || fail "round $i: restore.request refused"
-        _n=400
-        while [ $_n -gt 0 ]; do
-            bk_status && [ "$(bk_field state)" = restoring ] && break
-            sleep 0.05; _n=$((_n - 1))
-        done
+        bk_restore_begin "$BASE" || fail "round $i: restore.request refused"
     else
         printf 'scope = "full"\ntype = "base"\nlabel = "k%s"\n' "$i" > /tmp/work/req/backup.request
         bk_request /tmp/work/req/backup.request || fail "round $i: backup.request refused"

@@ -37,11 +37,7 @@ while [ "$i" -le "$rounds" ]; do
     [ -z "$(bk_field last_error)" ] || fail "cycle $i: backup: $(bk_field last_error)"
     set_name=$BK_SET
     owners_destroy || fail "destroy failed"
-    printf 'source = "%s"\nscope = "full"\n' "$set_name" > /tmp/work/req/restore.request
-    bk_request /tmp/work/req/restore.request || fail "cycle $i: restore.request refused"
-    bk_wait 300 || fail "cycle $i: the restore did not finish"
-    [ "$BK_STATE" = done ] && [ -z "$(bk_field last_error)" ] ||
-        fail "cycle $i: restore: $BK_STATE $(bk_field last_error)"
+    bk_restore "$set_name" || fail "cycle $i: restore: $BK_WHY"
     owners_dump /tmp/work/dump-after || fail "dump failed"
     dumps_equal /tmp/work/dump-before /tmp/work/dump-after ||
         fail "cycle $i: the restored data differs from what was backed up"

@@ -10,6 +10,10 @@
 #   bk_wait [SECONDS]            poll status.toml until state is done or failed
 #   bk_run TEXT                  write TEXT (printf format) as backup.request, send it,
 #                                wait; BK_SET is the new folder, BK_STATE the end state
+#   bk_restore SET               a full restore of SET to its end; 1 unless it ended done
+#                                without an error (the reason in BK_WHY)
+#   bk_restore_begin SET         request a full restore of SET and return once the engine
+#                                reports `restoring` (at most 20 s); 1 if refused
 #   bk_tree                      list the storage: /tmp/work/tree.txt "depth id name"
 #                                and the folder ids (bk_tree_only: the tree alone)
 #   bk_id NAME                   id of the top-level object NAME
@@ -85,6 +89,26 @@ bk_run() {
     bk_wait || return 1
     BK_SET=$(bk_field session)
     [ "$BK_STATE" = done ] && [ -n "$BK_SET" ]
+}
+
+bk_restore_begin() {
+    mkdir -p /tmp/work/req
+    printf 'source = "%s"\nscope = "full"\n' "$1" > /tmp/work/req/restore.request
+    bk_request /tmp/work/req/restore.request || return 1
+    _n=400
+    while [ $_n -gt 0 ]; do
+        bk_status && [ "$(bk_field state)" = restoring ] && return 0
+        sleep 0.05; _n=$((_n - 1))
+    done
+}
+
+bk_restore() {
+    mkdir -p /tmp/work/req
+    printf 'source = "%s"\nscope = "full"\n' "$1" > /tmp/work/req/restore.request
+    bk_request /tmp/work/req/restore.request || { BK_WHY="restore.request refused"; return 1; }
+    bk_wait 300 || { BK_WHY="the restore did not finish"; return 1; }
+    [ "$BK_STATE" = done ] && [ -z "$(bk_field last_error)" ] ||
+        { BK_WHY="$BK_STATE $(bk_field last_error)"; return 1; }
 }
 
 bk_copy_set() {
