@@ -39,7 +39,9 @@ use crate::providers::DeviceProvider;
 use references::ReferenceTable;
 use router::Router;
 use session::Session;
-use transaction::{DataIn, DataOut, Feed, OutTarget, Step, looks_like_command, push_transfer};
+use transaction::{
+    DataIn, DataOut, Feed, OutTarget, Produce, Source, Step, looks_like_command, push_transfer,
+};
 
 /// Tuning of the responder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +125,8 @@ pub(crate) enum Reply {
     Data(Bytes),
     /// A streamed data phase, then OK with these parameters.
     Stream(Box<dyn crate::provider::ObjectSource>, Vec<u32>),
+    /// A dataset produced from the providers while it is sent, then OK.
+    Produced(Box<dyn Produce<Context>>),
     /// The host sends data first; `size_hint` overrides the container length (uploads).
     Receive(OutTarget, Option<Option<u64>>),
 }
@@ -130,7 +134,7 @@ pub(crate) enum Reply {
 enum Phase {
     Idle,
     Receiving(DataOut),
-    Sending(DataIn),
+    Sending(DataIn<Context>),
 }
 
 /// The MTP responder state machine.
@@ -339,7 +343,10 @@ impl Responder {
                 self.respond(cmd.tx_id, ResponseCode::Ok, &[]);
             }
             Reply::Stream(source, params) => {
-                self.phase = Phase::Sending(DataIn::new(&cmd, source, params))
+                self.phase = Phase::Sending(DataIn::new(&cmd, Source::Object(source), params))
+            }
+            Reply::Produced(source) => {
+                self.phase = Phase::Sending(DataIn::new(&cmd, Source::Produced(source), vec![]))
             }
             Reply::Receive(target, hint) => {
                 self.phase = Phase::Receiving(DataOut::new(cmd, target, hint))
@@ -475,7 +482,7 @@ impl Responder {
         let Phase::Sending(s) = &mut self.phase else {
             return None;
         };
-        match s.next(self.chunk) {
+        match s.next(self.chunk, &mut self.ctx) {
             Step::Write { bytes, last } => {
                 if last {
                     self.finish_send();

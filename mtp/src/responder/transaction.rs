@@ -16,7 +16,7 @@ use crate::codec::container::{
 };
 use crate::codec::{Container, ResponseCode};
 use crate::lengths::capped_usize;
-use crate::provider::{Chunk, ObjectSink, ObjectSource};
+use crate::provider::{Chunk, ObjectSink, ObjectSource, ProviderResult};
 
 /// Where the payload of a host-to-device data phase goes.
 pub(crate) enum OutTarget {
@@ -217,11 +217,48 @@ pub(crate) enum Step {
     Failed(ResponseCode),
 }
 
-/// A device-to-host data phase streamed from an [`ObjectSource`].
-pub(crate) struct DataIn {
+/// A dataset too large to hold in memory, produced from the providers (reached through
+/// the context `C`) while it is sent; its exact length is known before the first byte.
+pub(crate) trait Produce<C>: Send {
+    /// Returns the exact number of bytes it will produce.
+    fn len(&self) -> u64;
+
+    /// Produces the next bytes, at most `max`.
+    ///
+    /// # Errors
+    /// A response code; the responder then aborts the transfer.
+    fn read(&mut self, ctx: &mut C, max: usize) -> ProviderResult<Chunk>;
+}
+
+/// What a device-to-host data phase reads from.
+pub(crate) enum Source<C> {
+    /// Object data from a provider.
+    Object(Box<dyn ObjectSource>),
+    /// A dataset produced while it is sent.
+    Produced(Box<dyn Produce<C>>),
+}
+
+impl<C> Source<C> {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Object(s) => s.len(),
+            Self::Produced(p) => p.len(),
+        }
+    }
+
+    fn read(&mut self, ctx: &mut C, max: usize) -> ProviderResult<Chunk> {
+        match self {
+            Self::Object(s) => s.read(max),
+            Self::Produced(p) => p.read(ctx, max),
+        }
+    }
+}
+
+/// A device-to-host data phase streamed from a [`Source`].
+pub(crate) struct DataIn<C> {
     tx_id: u32,
     header: Option<[u8; HEADER_LEN]>,
-    source: Box<dyn ObjectSource>,
+    source: Source<C>,
     remaining: u64,
     pending: BytesMut,
     /// Bytes of the whole container (header included).
@@ -230,8 +267,8 @@ pub(crate) struct DataIn {
     pub(crate) params: Vec<u32>,
 }
 
-impl DataIn {
-    pub(crate) fn new(cmd: &Container, source: Box<dyn ObjectSource>, params: Vec<u32>) -> Self {
+impl<C> DataIn<C> {
+    pub(crate) fn new(cmd: &Container, source: Source<C>, params: Vec<u32>) -> Self {
         let len = source.len();
         Self {
             tx_id: cmd.tx_id,
@@ -250,14 +287,15 @@ impl DataIn {
         self.tx_id
     }
 
-    /// Produces the next write of at most `chunk` bytes (a multiple of the max packet size).
-    pub(crate) fn next(&mut self, chunk: usize) -> Step {
+    /// Produces the next write of at most `chunk` bytes (a multiple of the max packet size);
+    /// a produced source reads the providers through `ctx`.
+    pub(crate) fn next(&mut self, chunk: usize, ctx: &mut C) -> Step {
         let head = if self.header.is_some() { HEADER_LEN } else { 0 };
         let left = self.remaining.saturating_add(self.pending.len() as u64);
         let want = capped_usize(left, chunk.saturating_sub(head));
         while self.pending.len() < want {
             let ask = want - self.pending.len();
-            match self.source.read(ask) {
+            match self.source.read(ctx, ask) {
                 Ok(Chunk::Data(b)) if !b.is_empty() => {
                     let b = if b.len() > ask { b.slice(..ask) } else { b };
                     self.remaining -= b.len() as u64;
@@ -482,11 +520,12 @@ mod tests {
     fn five_gib_download_is_sent_whole_in_full_chunks() {
         // `(remaining + pending) as usize` on a 32-bit board turned 4 GiB + 100 into 100.
         let len = 5 * GIB + 100;
-        let mut d = DataIn::new(&cmd(), Box::new(Zeros { len, left: len }), vec![]);
+        let zeros = Source::<()>::Object(Box::new(Zeros { len, left: len }));
+        let mut d = DataIn::new(&cmd(), zeros, vec![]);
         assert_eq!(d.total, len + HEADER_LEN as u64);
         let mut sent = 0u64;
         loop {
-            let Step::Write { bytes, last } = d.next(MIB) else {
+            let Step::Write { bytes, last } = d.next(MIB, &mut ()) else {
                 panic!("the source never fails");
             };
             if sent == 0 {

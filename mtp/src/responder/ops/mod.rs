@@ -3,6 +3,7 @@
 
 pub(crate) mod device;
 pub(crate) mod objects;
+pub(crate) mod prop_list;
 pub(crate) mod props;
 pub(crate) mod reply;
 pub(crate) mod transfer;
@@ -119,7 +120,7 @@ pub(crate) const OPS: &[OpSpec] = &[
     op(
         Op::GetObjectPropList,
         Responder,
-        props::get_object_prop_list,
+        prop_list::get_object_prop_list,
     ),
     op(
         Op::GetObjectReferences,

@@ -1,6 +1,6 @@
 //! Object properties, served for every provider from its [`ObjectRecord`]s:
 //! GetObjectPropsSupported, GetObjectPropDesc, GetObjectPropValue, SetObjectPropValue,
-//! GetObjectPropList.
+//! GetObjectPropList (its data phase in [`super::prop_list`]).
 //!
 //! # Spec
 //! MTP 1.1 appendix B (property codes) and §D.2.x. ObjectSize (0xDC04) is UINT64 for every
@@ -11,9 +11,8 @@
 
 use bytes::BytesMut;
 
-use super::objects::list_handles;
 use super::reply::{done, handle, rc, receive_dataset};
-use crate::codec::dataset::{Form, ObjectPropDesc, ObjectPropList, PropListEntry};
+use crate::codec::dataset::{Form, ObjectPropDesc};
 use crate::codec::value::{PropValue, parse_value};
 use crate::codec::{
     Container, DataType, ObjectFormat, ObjectPropCode as P, ResponseCode, parse_all,
@@ -37,7 +36,7 @@ pub(crate) const OBJECT_PROPS: &[P] = &[
     P::Name,
 ];
 
-fn data_type(p: P) -> DataType {
+pub(super) fn data_type(p: P) -> DataType {
     match p {
         P::StorageId | P::AssociationDesc | P::ParentObject => DataType::Uint32,
         P::ObjectFormat | P::ProtectionStatus | P::AssociationType => DataType::Uint16,
@@ -97,7 +96,7 @@ fn format_param(ctx: &Context, v: u32) -> Result<ObjectFormat, ResponseCode> {
     Ok(f)
 }
 
-fn prop_param(v: u32) -> Result<P, ResponseCode> {
+pub(super) fn prop_param(v: u32) -> Result<P, ResponseCode> {
     let p = P::from_u16(v as u16);
     if v > 0xFFFF || !OBJECT_PROPS.contains(&p) {
         return Err(ResponseCode::InvalidObjectPropCode);
@@ -125,7 +124,7 @@ pub(crate) fn get_object_prop_desc(ctx: &mut Context, cmd: &Container) -> Reply 
     Reply::Data(b.freeze())
 }
 
-fn record(ctx: &mut Context, h: ObjectHandle) -> Result<ObjectRecord, ResponseCode> {
+pub(super) fn record(ctx: &mut Context, h: ObjectHandle) -> Result<ObjectRecord, ResponseCode> {
     ctx.router.by_handle(h)?.object(h)
 }
 
@@ -172,91 +171,4 @@ pub(crate) fn complete_set_object_prop_value(
         .by_handle(h)
         .and_then(|prov| prov.set_object_prop(h, p, &v));
     done(result)
-}
-
-pub(crate) fn get_object_prop_list(ctx: &mut Context, cmd: &Container) -> Reply {
-    match prop_list(ctx, cmd) {
-        Ok(list) => {
-            let mut b = BytesMut::new();
-            list.put(&mut b);
-            Reply::Data(b.freeze())
-        }
-        Err(code) => rc(code),
-    }
-}
-
-fn prop_list(ctx: &mut Context, cmd: &Container) -> Result<ObjectPropList, ResponseCode> {
-    let (h, format, prop, group, depth) = (
-        cmd.param(0),
-        cmd.param(1),
-        cmd.param(2),
-        cmd.param(3),
-        cmd.param(4),
-    );
-    let props: Vec<P> = match prop {
-        u32::MAX => OBJECT_PROPS.to_vec(),
-        0 if group == 0 => return Err(ResponseCode::ParameterNotSupported),
-        0 => return Err(ResponseCode::SpecificationByGroupUnsupported),
-        p => vec![prop_param(p)?],
-    };
-    let format = (format != 0).then(|| ObjectFormat::from_u16(format as u16));
-    let handles = objects_for_list(ctx, h, depth)?;
-    let mut entries = Vec::with_capacity(handles.len() * props.len());
-    for h in handles {
-        let rec = record(ctx, h)?;
-        if format.is_some_and(|f| f != rec.format) {
-            continue;
-        }
-        entries.extend(props.iter().map(|p| PropListEntry {
-            handle: h.0,
-            code: p.to_u16(),
-            value: value(&rec, *p),
-        }));
-    }
-    Ok(ObjectPropList(entries))
-}
-
-fn objects_for_list(
-    ctx: &mut Context,
-    h: u32,
-    depth: u32,
-) -> Result<Vec<ObjectHandle>, ResponseCode> {
-    if h == u32::MAX {
-        return list_handles(ctx, u32::MAX, 0, 0);
-    }
-    let mut out = Vec::new();
-    let mut level = if h == 0 {
-        list_handles(ctx, u32::MAX, 0, u32::MAX)?
-    } else {
-        let start = handle(h)?;
-        record(ctx, start)?;
-        out.push(start);
-        if depth == 0 {
-            return Ok(out);
-        }
-        list_children(ctx, start)?
-    };
-    let mut remaining = depth.saturating_sub(1);
-    loop {
-        out.extend(&level);
-        if remaining == 0 || level.is_empty() {
-            return Ok(out);
-        }
-        remaining = remaining
-            .saturating_sub(1)
-            .max(u32::from(depth == u32::MAX));
-        let mut next = Vec::new();
-        for f in level {
-            next.extend(list_children(ctx, f)?);
-        }
-        level = next;
-    }
-}
-
-fn list_children(ctx: &mut Context, h: ObjectHandle) -> Result<Vec<ObjectHandle>, ResponseCode> {
-    let rec = record(ctx, h)?;
-    if !rec.is_folder() {
-        return Ok(Vec::new());
-    }
-    list_handles(ctx, rec.storage.0, 0, h.0)
 }

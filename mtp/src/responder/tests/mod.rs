@@ -3,6 +3,7 @@
 mod cancel;
 mod operations;
 mod phases;
+mod prop_list;
 mod random;
 mod references;
 
