@@ -112,6 +112,9 @@ awk '
         if (v["scale big_mb"] > 0) {
             mb = v["scale big_mb"]; b = v["scale backup_big_s"]; raw = v["scale raw_big_s"] + 0
             printf "%-34s %10.1f %12s %10.3f %s\n", "backup of one " mb " MiB file", b, sprintf("raw %.1f", raw), (b > 0) ? raw / b : 0, "(fraction of the raw source, same bytes)"
+            cp = v["scale copy_big_s"] + 0
+            if (cp > 0)
+                printf "%-34s %10.1f %12s %10.3f %s\n", "  file read + copy written, synced", cp, "", cp / b, "(fraction: the disk work of the device alone)"
             printf "%-34s %10s %12s %10s %s\n", "  set bytes, daemon peak RSS (KiB)", v["scale backup_big_bytes"], v["scale backup_big_rss_kib"], "", (v["scale backup_big_rss_kib"] < 32768) ? "< 32768: met" : "< 32768: MISSED"
         }
     }' files="${BENCH_FILES:-1000}" "$CONSOLE"

@@ -10,8 +10,9 @@
 # 2. On an ext4 file system on /dev/vda (bench.sh attaches a sparse image): the reference
 #    owners, the passive one holding SCALE_SMALL small files in SCALE_SMALL/100 folders;
 #    `mtpbur-host backup --full` with a fresh daemon; its time, set size, peak RSS.
-# 3. The same owners with the small files replaced by one SCALE_MB file; the same backup;
-#    then the raw ceiling of the same USB path for the same number of bytes
+# 3. The same owners with the small files replaced by one SCALE_MB file: the time to read
+#    it and write a copy on the same file system (what the device's side of a backup
+#    does to the disk at the least), the same backup; then the raw ceiling of the same USB path for the same number of bytes
 #    (`mtpbur ceiling` + `mtpbur-host bench-raw`).
 # Prints `BENCH scale <metric> <value>` lines; bench.sh computes the ratios.
 SCALE_FILES=${BENCH_SCALE_FILES:-100000}
@@ -97,6 +98,13 @@ if [ "$SCALE_MB" -gt 0 ] || [ "$SCALE_SMALL" -gt 0 ]; then
         chown "$cage_owner" "$DOCS/big.bin"
         sync
         bench scale big_mb "$SCALE_MB"
+        # What the file system alone takes for the bytes a backup moves on the device:
+        # one read of the owner's file and one write of a copy (the spool's), synced.
+        sync; echo 3 > /proc/sys/vm/drop_caches
+        t0=$(now)
+        cat "$DOCS/big.bin" > $DATA/copy.bin && sync
+        bench scale copy_big_s "$(elapsed "$t0")"
+        rm -f $DATA/copy.bin; sync; echo 3 > /proc/sys/vm/drop_caches
         backup_once big
         rm -f "$DOCS/big.bin"
         MTPBUR_CMD="/bin/mtpbur ceiling --profile $MTPBUR_PROFILE"
