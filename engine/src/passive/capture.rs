@@ -10,8 +10,8 @@ use bytes::BytesMut;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::archive;
-use super::select::select;
-use super::snapshot::{Changes, FileMeta, Snapshot, diff};
+use super::select::select_with;
+use super::snapshot::{Changes, FileMeta, Snapshot, SnapshotBuilder, diff};
 use crate::confined::{Dir, Meta};
 use crate::registration::{CagePath, PassiveBackup};
 use crate::spool::SizedWrite;
@@ -43,7 +43,8 @@ const CHUNK: usize = 64 * 1024;
 pub struct Captured {
     /// The snapshot of every selected file now (for the next increment).
     pub snapshot: Snapshot,
-    /// What the stream carries relative to the previous snapshot (all added for a base).
+    /// What an increment's stream carries relative to the previous snapshot (empty for a
+    /// base, whose stream carries every file of `snapshot`).
     pub changes: Changes,
 }
 
@@ -89,31 +90,48 @@ fn capture(
     let dir = Dir::open_leaf(cage).map_err(whole)?;
     let cage_uid = dir.meta().map_err(whole)?.uid;
     let cage = Cage { dir, uid: cage_uid };
-    let selected = select(&cage.dir, passive).map_err(whole)?;
-    let files = &selected.files;
-    let (mut snapshot, changes) = take_snapshot(&cage, files.keys(), previous)?;
-    let carried: Vec<&CagePath> = changes
-        .added
-        .iter()
-        .chain(&changes.changed)
-        .filter(|rel| files.contains_key(*rel))
-        .collect();
-    let raw_len = stream_len(&selected.empty_dirs, &carried, &snapshot, &changes.deleted);
-    let compressible = worth_compressing(&cage, &carried)?;
+    let mut found = SnapshotBuilder::default();
+    // Each path the walk finds moves into the snapshot: the owner's file list is held
+    // once, whatever the number of files.
+    let empty_dirs = select_with(&cage.dir, passive, |rel, meta| {
+        let planned = FileMeta {
+            size: meta.size,
+            mtime_ns: meta.mtime_ns,
+            hash: [0; 16],
+        };
+        found.insert(rel, planned);
+    })
+    .map_err(whole)?;
+    let mut snapshot = found.finish();
+    let base = previous.is_none();
+    take_snapshot(&cage, &mut snapshot, !base)?;
+    // A base carries every file: listing them all again as added would cost as much as
+    // the snapshot's paths.
+    let changes = previous.map(|p| diff(p, &snapshot)).unwrap_or_default();
+    let raw_len = stream_len(
+        &empty_dirs,
+        carried(&snapshot, &changes, base),
+        &changes.deleted,
+    );
+    let compressible = worth_compressing(&cage, carried(&snapshot, &changes, base))?;
     sink.declare(raw_len, compressible)
         .map_err(CaptureError::Sink)?;
     let mut out = BytesMut::new();
     archive::begin(&mut out);
     // Every unit carries the empty folders as they are now (a few bytes each), so a
     // restore of any chain recreates them.
-    for (rel, mode) in &selected.empty_dirs {
+    for (rel, mode) in &empty_dirs {
         archive::empty_dir(&mut out, rel, *mode);
     }
-    for rel in carried {
-        let Some(meta) = snapshot.files.get_mut(rel) else {
-            continue;
-        };
-        *meta = write_file(&cage, rel, meta, previous.is_some(), &mut out, sink)?;
+    if base {
+        // A base learns each file's hash while it copies the file.
+        for (rel, meta) in &mut snapshot.files {
+            meta.hash = write_file(&cage, rel, meta, false, &mut out, sink)?;
+        }
+    } else {
+        for (rel, meta) in carried(&snapshot, &changes, base) {
+            write_file(&cage, rel, meta, true, &mut out, sink)?;
+        }
     }
     for rel in &changes.deleted {
         archive::deleted(&mut out, rel);
@@ -124,16 +142,12 @@ fn capture(
     Ok(Captured { snapshot, changes })
 }
 
-/// Takes the snapshot of `files` and compares it with `previous` (a base: with nothing).
-/// A base reads every file once: its hash is taken later, while the file is copied.
-fn take_snapshot<'a>(
-    cage: &Cage,
-    files: impl Iterator<Item = &'a CagePath>,
-    previous: Option<&Snapshot>,
-) -> Result<(Snapshot, Changes), CaptureError> {
-    let mut snapshot = Snapshot::default();
-    for rel in files {
-        let meta = if previous.is_some() {
+/// Takes the snapshot of the selected files: the size and mtime of each as it is opened
+/// now, and with `hashed` (an increment) its content hash. A base reads every file once:
+/// its hash is taken later, while the file is copied.
+fn take_snapshot(cage: &Cage, snapshot: &mut Snapshot, hashed: bool) -> Result<(), CaptureError> {
+    for (rel, meta) in &mut snapshot.files {
+        *meta = if hashed {
             file_meta(cage, rel)?
         } else {
             let (_, stat) = cage.open(rel)?;
@@ -143,10 +157,24 @@ fn take_snapshot<'a>(
                 hash: [0; 16],
             }
         };
-        snapshot.files.insert(rel.clone(), meta);
     }
-    let changes = diff(previous.unwrap_or(&Snapshot::default()), &snapshot);
-    Ok((snapshot, changes))
+    Ok(())
+}
+
+/// The files a stream carries, with what the snapshot knows of them: every file of a
+/// base (`base`); the new, then the changed files of an increment.
+fn carried<'a>(
+    snapshot: &'a Snapshot,
+    changes: &'a Changes,
+    base: bool,
+) -> impl Iterator<Item = (&'a CagePath, &'a FileMeta)> {
+    let all = base.then(|| snapshot.files.iter());
+    let listed = changes
+        .added
+        .iter()
+        .chain(&changes.changed)
+        .filter_map(|rel| snapshot.files.get_key_value(rel));
+    all.into_iter().flatten().chain(listed)
 }
 
 /// An open cage and the uid it belongs to.
@@ -178,30 +206,39 @@ impl Cage {
     }
 }
 
-/// Returns the exact length of the passive stream that carries `carried` (sizes from
-/// `snapshot`) and the deletions.
-fn stream_len(
+/// Returns the exact length of the passive stream that carries `carried` and the
+/// deletions. Each record is encoded and measured on its own: no buffer holds the headers
+/// of all the files.
+fn stream_len<'a>(
     empty_dirs: &BTreeMap<CagePath, u32>,
-    carried: &[&CagePath],
-    snapshot: &Snapshot,
+    carried: impl Iterator<Item = (&'a CagePath, &'a FileMeta)>,
     deleted: &[CagePath],
 ) -> u64 {
-    let mut records = BytesMut::new();
-    archive::begin(&mut records);
+    let mut record = BytesMut::new();
+    let mut total = 0u64;
+    let mut measure = |record: &mut BytesMut| {
+        total += record.len() as u64;
+        record.clear();
+    };
+    archive::begin(&mut record);
+    measure(&mut record);
     for (rel, mode) in empty_dirs {
-        archive::empty_dir(&mut records, rel, *mode);
+        archive::empty_dir(&mut record, rel, *mode);
+        measure(&mut record);
     }
     let mut content = 0u64;
-    for rel in carried {
-        let size = snapshot.files.get(*rel).map_or(0, |m| m.size);
-        archive::file_header(&mut records, rel, size, 0, 0);
-        content += size;
+    for (rel, meta) in carried {
+        archive::file_header(&mut record, rel, meta.size, 0, 0);
+        measure(&mut record);
+        content += meta.size;
     }
     for rel in deleted {
-        archive::deleted(&mut records, rel);
+        archive::deleted(&mut record, rel);
+        measure(&mut record);
     }
-    archive::end(&mut records);
-    records.len() as u64 + content
+    archive::end(&mut record);
+    measure(&mut record);
+    total + content
 }
 
 /// Bytes of each file's start that [`worth_compressing`] compresses, and of all files.
@@ -212,10 +249,13 @@ const SAMPLE_TOTAL: usize = 1024 * 1024;
 /// files: it must save at least a tenth. Photos, videos and archives do not compress, and
 /// an uncompressed unit knows its exact size before it is written (so it can be served
 /// while it is written).
-fn worth_compressing(cage: &Cage, carried: &[&CagePath]) -> Result<bool, CaptureError> {
+fn worth_compressing<'a>(
+    cage: &Cage,
+    carried: impl Iterator<Item = (&'a CagePath, &'a FileMeta)>,
+) -> Result<bool, CaptureError> {
     let (mut raw, mut packed) = (0usize, 0usize);
     let mut buf = vec![0u8; SAMPLE_PER_FILE];
-    for rel in carried {
+    for (rel, _) in carried {
         if raw >= SAMPLE_TOTAL {
             break;
         }
@@ -278,7 +318,7 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 
 /// Writes one file record. The file must still have the size and mtime `planned` holds
 /// (taken just before), and with `hashed` (an increment) the content hash too. Returns
-/// what the snapshot records for the file.
+/// the content hash.
 fn write_file(
     cage: &Cage,
     rel: &CagePath,
@@ -286,7 +326,7 @@ fn write_file(
     hashed: bool,
     out: &mut BytesMut,
     sink: &mut impl SizedWrite,
-) -> Result<FileMeta, CaptureError> {
+) -> Result<[u8; 16], CaptureError> {
     let abs = cage.dir.display(rel.as_str());
     let (mut file, stat) = cage.open(rel)?;
     if stat.size != planned.size || stat.mtime_ns != planned.mtime_ns {
@@ -306,7 +346,7 @@ fn write_file(
     if !exact || hashed && planned.hash != hash {
         return Err(CaptureError::Changed(abs));
     }
-    Ok(FileMeta { hash, ..*planned })
+    Ok(hash)
 }
 
 /// A failure of [`copy_exact`]: reading the file or writing the sink.
@@ -316,11 +356,27 @@ pub(crate) enum CopyError {
     Sink(std::io::Error),
 }
 
+/// Files up to this size are read into the records' buffer, behind their header (see
+/// [`copy_exact`]).
+const SMALL_FILE: usize = 4 * 1024;
+/// The room a small file and its header need: with less left, the records' buffer is
+/// handed on.
+const HEADROOM: usize = SMALL_FILE + 1024;
+/// The room the records' buffer takes anew once handed on.
+const GATHER: usize = 64 * 1024;
+
 /// Streams exactly `size` bytes of `file` into `sink`, after the records waiting in
-/// `out`. Each chunk is read into a buffer of its own that the sink keeps without
-/// copying ([`SizedWrite::write_bytes`]), so no file is ever held in memory whole and no
-/// byte is copied in user space. Returns false if the file is shorter or longer than
-/// `size` (it changed during capture).
+/// `out`. Returns false if the file is shorter or longer than `size` (it changed during
+/// capture).
+///
+/// A file of up to [`SMALL_FILE`] bytes is read into `out` behind its header, and `out`
+/// is handed on only once it is nearly full: a cage of many small files makes one
+/// segment for every 60 KiB or so, not two per file (each a few bytes with an allocation
+/// of its own that the unit writer's batches and hashing queue would hold by the
+/// thousand). The caller hands on what is left in `out` at the end. A larger file is
+/// read chunk by chunk into buffers of their own that the sink keeps without copying
+/// ([`SizedWrite::write_bytes`]): no file is ever held in memory whole and no byte is
+/// copied in user space.
 pub(crate) fn copy_exact(
     file: &mut File,
     size: u64,
@@ -328,6 +384,9 @@ pub(crate) fn copy_exact(
     sink: &mut impl SizedWrite,
     mut hasher: Option<&mut Xxh3>,
 ) -> Result<bool, CopyError> {
+    if let Some(small) = usize::try_from(size).ok().filter(|s| *s <= SMALL_FILE) {
+        return copy_small(file, small, out, sink, hasher);
+    }
     if !out.is_empty() {
         sink.write_bytes(out.split().freeze())
             .map_err(CopyError::Sink)?;
@@ -350,6 +409,49 @@ pub(crate) fn copy_exact(
     }
     let mut probe = [0u8; 1];
     Ok(file.read(&mut probe).map_err(CopyError::Read)? == 0)
+}
+
+/// [`copy_exact`] for a small file: reads it into `out`, then hands `out` on if it is
+/// nearly full.
+fn copy_small(
+    file: &mut File,
+    size: usize,
+    out: &mut BytesMut,
+    sink: &mut impl SizedWrite,
+    hasher: Option<&mut Xxh3>,
+) -> Result<bool, CopyError> {
+    let start = out.len();
+    // One byte more than planned: reading it means the file grew.
+    out.resize(start + size + 1, 0);
+    let n = read_full(file, &mut out[start..]).map_err(CopyError::Read)?;
+    out.truncate(start + n);
+    if n != size {
+        return Ok(false);
+    }
+    if let Some(h) = hasher {
+        h.update(&out[start..]);
+    }
+    if out.capacity() - out.len() < HEADROOM {
+        sink.write_bytes(out.split().freeze())
+            .map_err(CopyError::Sink)?;
+        out.reserve(GATHER);
+    }
+    Ok(true)
+}
+
+/// Reads until `buf` is full or the file ends, retrying when interrupted; returns the
+/// bytes read.
+fn read_full(mut file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(got) => n += got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Reads once into the spare capacity of `buf` (which grows by what was read), retrying

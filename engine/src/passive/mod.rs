@@ -13,5 +13,5 @@ mod tests;
 pub use capture::{CaptureError, Captured, capture_base, capture_increment, mtime_ns};
 pub(crate) use capture::{CopyError, copy_exact};
 pub use restore::{CageRecord, PassiveRestore, RestoreError, StagedCage, finish_commit};
-pub use select::{Selected, is_selected, select, select_files};
+pub use select::{Selected, is_selected, select, select_files, select_with};
 pub use snapshot::{Changes, FileMeta, Snapshot, SnapshotError, diff};

@@ -63,48 +63,91 @@ pub fn select_files(
 /// # Errors
 /// An I/O error other than "not found" while walking, or a link on an include's way.
 pub fn select(cage: &Dir, passive: &PassiveBackup) -> std::io::Result<Selected> {
-    let mut out = Selected::default();
-    for include in &passive.includes {
-        visit(cage, include.path(), passive, &mut out)?;
-    }
-    Ok(out)
+    let mut files = BTreeMap::new();
+    let empty_dirs = select_with(cage, passive, |rel, meta| {
+        files.insert(rel, meta);
+    })?;
+    Ok(Selected { files, empty_dirs })
 }
 
-fn visit(
+/// Walks the selection of a cage as [`select`] does without listing its files: `file` is
+/// called once for each selected regular file (in walk order, not sorted), so a caller
+/// that keeps only some of each file holds no list of them all. Returns the selected
+/// empty folders with their permission bits.
+///
+/// What an earlier include's walk covers (its path contains it) is not walked again: a
+/// file under overlapping includes (merged registrations) is found once.
+///
+/// # Errors
+/// As [`select`].
+pub fn select_with(
     cage: &Dir,
-    rel: &CagePath,
     passive: &PassiveBackup,
-    out: &mut Selected,
-) -> std::io::Result<()> {
-    let Some(meta) = cage.stat(rel.as_str())? else {
-        return Ok(());
-    };
-    match meta.kind {
-        Kind::File if is_selected(rel, passive) => {
-            out.files.insert(rel.clone(), meta);
-        }
-        Kind::Dir => {
-            if passive
-                .excludes
-                .iter()
-                .any(|ex| !ex.is_root() && ex.contains(rel))
-            {
-                return Ok(());
-            }
-            let entries = cage.open_dir(rel.as_str())?.entries()?;
-            if entries.is_empty() && is_selected(rel, passive) {
-                out.empty_dirs.insert(rel.clone(), meta.mode);
-            }
-            for entry in entries {
-                if !matches!(entry.kind, Kind::File | Kind::Dir) {
-                    continue;
-                }
-                if let Some(child) = rel.join_name(&entry.name) {
-                    visit(cage, &child, passive, out)?;
-                }
-            }
-        }
-        _ => {}
+    mut file: impl FnMut(CagePath, Meta),
+) -> std::io::Result<BTreeMap<CagePath, u32>> {
+    let mut empty_dirs = BTreeMap::new();
+    for (i, include) in passive.includes.iter().enumerate() {
+        let walk = Walk {
+            cage,
+            passive,
+            earlier: &passive.includes[..i],
+        };
+        walk.visit(include.path(), &mut file, &mut empty_dirs)?;
     }
-    Ok(())
+    Ok(empty_dirs)
+}
+
+/// One include's walk.
+struct Walk<'a> {
+    cage: &'a Dir,
+    passive: &'a PassiveBackup,
+    /// The includes walked before this one.
+    earlier: &'a [Selection<CagePath>],
+}
+
+impl Walk<'_> {
+    /// Visits `rel` and, if it is a folder, everything below it.
+    fn visit(
+        &self,
+        rel: &CagePath,
+        file: &mut impl FnMut(CagePath, Meta),
+        empty_dirs: &mut BTreeMap<CagePath, u32>,
+    ) -> std::io::Result<()> {
+        let Some(meta) = self.cage.stat(rel.as_str())? else {
+            return Ok(());
+        };
+        // Looked at only once the path is known to stay inside the cage, so an include
+        // through a link is still refused when an earlier one covers it. An earlier walk
+        // reached everything below its path that this one can reach.
+        if self.earlier.iter().any(|inc| inc.path().contains(rel)) {
+            return Ok(());
+        }
+        match meta.kind {
+            Kind::File if is_selected(rel, self.passive) => file(rel.clone(), meta),
+            Kind::Dir => {
+                if self
+                    .passive
+                    .excludes
+                    .iter()
+                    .any(|ex| !ex.is_root() && ex.contains(rel))
+                {
+                    return Ok(());
+                }
+                let entries = self.cage.open_dir(rel.as_str())?.entries()?;
+                if entries.is_empty() && is_selected(rel, self.passive) {
+                    empty_dirs.insert(rel.clone(), meta.mode);
+                }
+                for entry in entries {
+                    if !matches!(entry.kind, Kind::File | Kind::Dir) {
+                        continue;
+                    }
+                    if let Some(child) = rel.join_name(&entry.name) {
+                        self.visit(&child, file, empty_dirs)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }

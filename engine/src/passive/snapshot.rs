@@ -12,8 +12,9 @@
 //! passive file is hashed at each backup (`SNP1` snapshots held SHA-256).
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::registration::CagePath;
 
@@ -33,6 +34,48 @@ pub struct FileMeta {
 pub struct Snapshot {
     /// Files by path relative to the cage.
     pub files: BTreeMap<CagePath, FileMeta>,
+}
+
+/// Builds the snapshot of many files with the nodes of its map full.
+///
+/// Inserted one at a time in ascending order (the order of a walk or of an encoded
+/// snapshot), a `BTreeMap` leaves each node it splits about half full: for 100 000 files
+/// some 10.8 MB of nodes where 6 MB would do. The builder gathers files in a small map
+/// and moves them over a run at a time with [`BTreeMap::append`], which builds its nodes
+/// full. A run grows with the map (an eighth of it), so the moves cost a few passes over
+/// the map in all.
+#[derive(Debug, Default)]
+pub(super) struct SnapshotBuilder {
+    files: BTreeMap<CagePath, FileMeta>,
+    run: BTreeMap<CagePath, FileMeta>,
+}
+
+/// The smallest run a [`SnapshotBuilder`] moves.
+const MIN_RUN: usize = 1024;
+
+impl SnapshotBuilder {
+    /// Adds a file; returns false, and keeps the first, if its path is there already.
+    pub(super) fn insert(&mut self, path: CagePath, meta: FileMeta) -> bool {
+        if self.files.contains_key(&path) {
+            return false;
+        }
+        match self.run.entry(path) {
+            Entry::Occupied(_) => return false,
+            Entry::Vacant(slot) => {
+                slot.insert(meta);
+            }
+        }
+        if self.run.len() >= MIN_RUN.max(self.files.len() / 8) {
+            self.files.append(&mut self.run);
+        }
+        true
+    }
+
+    /// The snapshot of every file added.
+    pub(super) fn finish(mut self) -> Snapshot {
+        self.files.append(&mut self.run);
+        Snapshot { files: self.files }
+    }
 }
 
 /// The difference between a snapshot and the current files.
@@ -99,12 +142,28 @@ pub enum SnapshotError {
 const MAGIC: &[u8; 4] = b"SNP2";
 const OLD_MAGIC: &[u8; 4] = b"SNP1";
 const HASH_LEN: usize = 16;
+/// About how many bytes [`Snapshot::encode_each`] hands over at a time.
+const PIECE: usize = 64 * 1024;
 
 impl Snapshot {
     /// Encodes the snapshot: `"SNP2" | count u32 | (path u16+utf8, size u64, mtime i64,
     /// xxh3_128 [16])*`, little-endian.
     pub fn encode(&self) -> BytesMut {
         let mut out = BytesMut::new();
+        let Ok(()) = self.encode_each(|piece| {
+            out.extend_from_slice(&piece);
+            Ok::<_, std::convert::Infallible>(())
+        });
+        out
+    }
+
+    /// Encodes the snapshot as [`Snapshot::encode`] does, handing the encoding to `write`
+    /// about 64 KiB at a time: a snapshot of many files is never encoded whole.
+    ///
+    /// # Errors
+    /// The first error `write` returns.
+    pub fn encode_each<E>(&self, mut write: impl FnMut(Bytes) -> Result<(), E>) -> Result<(), E> {
+        let mut out = BytesMut::with_capacity(PIECE);
         out.put_slice(MAGIC);
         out.put_u32_le(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         for (path, meta) in &self.files {
@@ -112,8 +171,12 @@ impl Snapshot {
             out.put_u64_le(meta.size);
             out.put_i64_le(meta.mtime_ns);
             out.put_slice(&meta.hash);
+            if out.len() >= PIECE {
+                write(out.split().freeze())?;
+                out.reserve(PIECE);
+            }
         }
-        out
+        write(out.freeze())
     }
 
     /// Decodes a snapshot.
@@ -129,7 +192,7 @@ impl Snapshot {
         }
         data.advance(4);
         let count = data.get_u32_le();
-        let mut files = BTreeMap::new();
+        let mut files = SnapshotBuilder::default();
         for _ in 0..count {
             let path = get_path(&mut data)?;
             if data.len() < 16 + HASH_LEN {
@@ -139,22 +202,17 @@ impl Snapshot {
             let mtime_ns = data.get_i64_le();
             let mut hash = [0u8; HASH_LEN];
             data.copy_to_slice(&mut hash);
-            if files
-                .insert(
-                    path,
-                    FileMeta {
-                        size,
-                        mtime_ns,
-                        hash,
-                    },
-                )
-                .is_some()
-            {
+            let meta = FileMeta {
+                size,
+                mtime_ns,
+                hash,
+            };
+            if !files.insert(path, meta) {
                 return Err(SnapshotError::Duplicate);
             }
         }
         if data.is_empty() {
-            Ok(Self { files })
+            Ok(files.finish())
         } else {
             Err(SnapshotError::TrailingBytes)
         }
@@ -184,4 +242,70 @@ pub(crate) fn get_path(data: &mut &[u8]) -> Result<CagePath, SnapshotError> {
     CagePath::parse_native(text)
         .filter(|p| !p.is_root())
         .ok_or(SnapshotError::BadPath)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(i: u32) -> FileMeta {
+        FileMeta {
+            size: u64::from(i),
+            mtime_ns: -i64::from(i),
+            hash: [i as u8; HASH_LEN],
+        }
+    }
+
+    fn path(i: u32) -> CagePath {
+        CagePath::parse_native(&format!("folder{:03}/file{i:05}.txt", i % 97)).expect("path")
+    }
+
+    #[test]
+    fn a_built_snapshot_holds_what_inserts_one_at_a_time_hold() {
+        let mut builder = SnapshotBuilder::default();
+        let mut expected = BTreeMap::new();
+        // Not in order, and many runs long.
+        for i in (0..20_000u32).map(|i| i * 7919 % 20_000) {
+            assert!(builder.insert(path(i), meta(i)));
+            expected.insert(path(i), meta(i));
+        }
+        assert!(!builder.insert(path(3), meta(4)), "a path twice");
+        let built = builder.finish();
+        assert_eq!(built.files, expected, "the first one kept");
+        assert_eq!(Snapshot::decode(&built.encode()), Ok(built));
+    }
+
+    #[test]
+    fn a_snapshot_encodes_the_same_bytes_in_pieces() {
+        let mut s = Snapshot::default();
+        for i in 0..5_000 {
+            s.files.insert(path(i), meta(i));
+        }
+        let mut pieces = Vec::new();
+        let Ok(()) = s.encode_each(|piece| {
+            pieces.push(piece);
+            Ok::<_, std::convert::Infallible>(())
+        });
+        assert!(pieces.len() > 3, "{} pieces", pieces.len());
+        assert!(pieces.iter().all(|p| p.len() < PIECE + 100));
+        assert_eq!(pieces.concat(), s.encode().to_vec());
+        let failed = s.encode_each(|_| Err("full"));
+        assert_eq!(failed, Err("full"));
+    }
+
+    #[test]
+    fn a_path_listed_twice_far_apart_is_refused() {
+        let mut s = Snapshot::default();
+        for i in 0..3_000 {
+            s.files.insert(path(i), meta(i));
+        }
+        let mut bytes = s.encode();
+        bytes[4..8].copy_from_slice(&3_001u32.to_le_bytes());
+        let first = s.files.iter().next().expect("a file");
+        put_path(&mut bytes, first.0);
+        bytes.put_u64_le(first.1.size);
+        bytes.put_i64_le(first.1.mtime_ns);
+        bytes.put_slice(&first.1.hash);
+        assert_eq!(Snapshot::decode(&bytes), Err(SnapshotError::Duplicate));
+    }
 }

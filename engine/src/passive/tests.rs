@@ -562,3 +562,121 @@ fn empty_folders_are_backed_up_and_restored_with_their_mode() {
         "an excluded folder travelled"
     );
 }
+
+/// Merged registrations may include the same files more than once: each is found once,
+/// so a walk that keeps no list (the capture, the size) neither copies nor counts it
+/// twice. A covered include through a link is still refused.
+#[test]
+fn overlapping_includes_find_each_file_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("c/private/0ab7e58c");
+    write(&cage, "data/a", b"a");
+    write(&cage, "data/sub/b", b"b");
+    write(&cage, "notes", b"n");
+    fs::create_dir_all(cage.join("data/empty")).expect("empty");
+    let sel = selection(
+        &[
+            Selection::Directory(cp("data/sub")),
+            Selection::File(cp("notes")),
+            Selection::Directory(CagePath::root()),
+            Selection::Directory(cp("data")),
+            Selection::File(cp("data/a")),
+            Selection::Directory(CagePath::root()),
+        ],
+        &[],
+    );
+    let root = crate::confined::Dir::open_leaf(&cage).expect("cage");
+    let mut found = Vec::new();
+    let empty = select_with(&root, &sel, |rel, _| found.push(rel)).expect("walk");
+    found.sort();
+    assert_eq!(found, [cp("data/a"), cp("data/sub/b"), cp("notes")]);
+    assert_eq!(empty.keys().collect::<Vec<_>>(), [&cp("data/empty")]);
+    let mut stream = Vec::new();
+    let b = capture_base(&cage, &sel, &mut stream).expect("capture");
+    assert_eq!(b.snapshot.files.len(), 3);
+
+    fs::create_dir_all(dir.path().join("outside/inner")).expect("outside");
+    std::os::unix::fs::symlink(dir.path().join("outside"), cage.join("link")).expect("link");
+    let through_link = selection(
+        &[
+            Selection::Directory(CagePath::root()),
+            Selection::Directory(cp("link/inner")),
+        ],
+        &[],
+    );
+    assert!(select_with(&root, &through_link, |_, _| {}).is_err());
+}
+
+/// A sink that counts the pieces it is handed.
+#[derive(Default)]
+struct Pieces {
+    data: Vec<u8>,
+    pieces: usize,
+}
+
+impl std::io::Write for Pieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.data.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl crate::spool::SizedWrite for Pieces {
+    fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
+        self.pieces += 1;
+        self.data.extend_from_slice(&data);
+        Ok(())
+    }
+}
+
+/// Small files travel behind their headers in shared pieces: a cage of thousands of them
+/// is not handed to the unit writer (and its batches and hashing queue) as two pieces
+/// per file, each with an allocation of its own.
+#[test]
+fn many_small_files_reach_the_sink_in_few_pieces_and_restore() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cage = dir.path().join("c/private/0ab7e58c");
+    for i in 0..2_000 {
+        write(
+            &cage,
+            &format!("d{}/f{i}", i % 20),
+            format!("small file {i}").as_bytes(),
+        );
+    }
+    write(&cage, "empty", b"");
+    write(&cage, "large", &vec![3u8; 100_000]);
+    let mut sink = Pieces::default();
+    capture_base(&cage, &whole_cage(), &mut sink).expect("capture");
+    assert!(sink.pieces < 12, "{} pieces", sink.pieces);
+    let target = dir.path().join("restore/0ab7e58c");
+    restore(&target, &whole_cage(), &[&sink.data]);
+    assert_eq!(tree(&target), tree(&cage));
+}
+
+#[test]
+fn a_small_file_of_another_size_than_planned_is_reported_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("small");
+    fs::write(&path, b"eleven byte").expect("write");
+    let copy = |planned, room| {
+        let mut file = fs::File::open(&path).expect("open");
+        let mut out = BytesMut::with_capacity(room);
+        out.extend_from_slice(b"head");
+        let mut sink = Vec::new();
+        let exact = copy_exact(&mut file, planned, &mut out, &mut sink, None)
+            .unwrap_or_else(|_| panic!("copy failed"));
+        (exact, out, sink)
+    };
+    assert!(!copy(10, 64 * 1024).0, "grew");
+    assert!(!copy(12, 64 * 1024).0, "shrank");
+    let (exact, out, sink) = copy(11, 64 * 1024);
+    assert!(exact);
+    assert_eq!(&out[..], b"headeleven byte", "read behind its header");
+    assert!(sink.is_empty(), "kept for the next records");
+    let (exact, out, sink) = copy(11, 16);
+    assert!(exact);
+    assert_eq!(sink, b"headeleven byte", "handed on once the room runs out");
+    assert!(out.is_empty());
+}

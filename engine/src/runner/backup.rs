@@ -422,7 +422,8 @@ impl Engine {
                         &mut std::io::sink(),
                     )?,
                 };
-                writer.write(&snapshot.encode())?;
+                // Encoded a piece at a time, straight into the unit.
+                snapshot.encode_each(|piece| writer.write_bytes(piece))?;
             }
             UnitKind::Dbms => {
                 let scratch = self.config.spool.join(DBMS_SCRATCH);

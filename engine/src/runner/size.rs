@@ -166,15 +166,15 @@ fn passive_size(
 ) -> Result<u64, SizeError> {
     let passive = effective_passive(reg).ok_or(SizeError::NotSupported(id))?;
     let cage = crate::confined::Dir::open_leaf(&drive.cage(id.sid)).map_err(|e| io(&e))?;
-    let files = crate::passive::select_files(&cage, &passive).map_err(|e| io(&e))?;
-    Ok(files
-        .iter()
-        .map(|(rel, meta)| {
-            if id.kind == UnitKind::PassiveSnapshot {
-                2 + rel.as_str().len() as u64 + 48
-            } else {
-                header(rel.as_str().len()) + meta.size
-            }
-        })
-        .sum())
+    // Summed as the walk goes: an owner's files are never listed.
+    let mut total = 0u64;
+    crate::passive::select_with(&cage, &passive, |rel, meta| {
+        total += if id.kind == UnitKind::PassiveSnapshot {
+            2 + rel.as_str().len() as u64 + 48
+        } else {
+            header(rel.as_str().len()) + meta.size
+        };
+    })
+    .map_err(|e| io(&e))?;
+    Ok(total)
 }
