@@ -423,11 +423,12 @@ fn mutated_passive_streams_and_snapshots_never_panic() {
     }
 }
 
-/// A stream sink that remembers what was declared.
+/// A stream sink that remembers what was declared and counts the pieces it is handed.
 #[derive(Default)]
 struct Declared {
     data: Vec<u8>,
     declared: Vec<(u64, bool)>,
+    pieces: usize,
 }
 
 impl std::io::Write for Declared {
@@ -443,6 +444,11 @@ impl crate::spool::SizedWrite for Declared {
     fn declare(&mut self, raw_len: u64, compressible: bool) -> std::io::Result<()> {
         assert!(self.data.is_empty(), "declared after data");
         self.declared.push((raw_len, compressible));
+        Ok(())
+    }
+    fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
+        self.pieces += 1;
+        self.data.extend_from_slice(&data);
         Ok(())
     }
 }
@@ -607,30 +613,6 @@ fn overlapping_includes_find_each_file_once() {
     assert!(select_with(&root, &through_link, |_, _| {}).is_err());
 }
 
-/// A sink that counts the pieces it is handed.
-#[derive(Default)]
-struct Pieces {
-    data: Vec<u8>,
-    pieces: usize,
-}
-
-impl std::io::Write for Pieces {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.data.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl crate::spool::SizedWrite for Pieces {
-    fn write_bytes(&mut self, data: bytes::Bytes) -> std::io::Result<()> {
-        self.pieces += 1;
-        self.data.extend_from_slice(&data);
-        Ok(())
-    }
-}
-
 /// Small files travel behind their headers in shared pieces: a cage of thousands of them
 /// is not handed to the unit writer (and its batches and hashing queue) as two pieces
 /// per file, each with an allocation of its own.
@@ -647,7 +629,7 @@ fn many_small_files_reach_the_sink_in_few_pieces_and_restore() {
     }
     write(&cage, "empty", b"");
     write(&cage, "large", &vec![3u8; 100_000]);
-    let mut sink = Pieces::default();
+    let mut sink = Declared::default();
     capture_base(&cage, &whole_cage(), &mut sink).expect("capture");
     assert!(sink.pieces < 12, "{} pieces", sink.pieces);
     let target = dir.path().join("restore/0ab7e58c");
