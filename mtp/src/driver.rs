@@ -6,7 +6,9 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use crate::responder::Responder;
-use crate::transport::{BulkIn, BulkOut, ControlEvent, ControlIn, Endpoints, InterruptIn};
+use crate::transport::{
+    BulkIn, BulkOut, ControlEvent, ControlIn, Endpoints, InterruptIn, TransportError,
+};
 
 /// How long to wait before asking a not-ready source again.
 const RETRY: Duration = Duration::from_millis(2);
@@ -66,8 +68,13 @@ where
                     },
                     Err(e) => Err(e),
                 };
-                if let Err(e) = sent {
-                    disconnect(&mut responder, &mut enabled, &e);
+                match sent {
+                    Ok(()) => {}
+                    Err(TransportError::Unreadable) => {
+                        warn!("a data request could not be read (its file was cut); transfer ends");
+                        responder.handle_send_fault();
+                    }
+                    Err(e) => disconnect(&mut responder, &mut enabled, &e),
                 }
             },
             r = ep.bulk_out.recv(), if enabled => match r {

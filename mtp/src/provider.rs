@@ -162,6 +162,19 @@ pub trait ObjectSource: Send {
     /// # Errors
     /// A response code if the data cannot be read; the responder then aborts the transfer.
     fn read(&mut self, max: usize) -> ProviderResult<Chunk>;
+
+    /// Returns exactly the next `len` bytes mapped from a file ([`crate::mapped`]), for
+    /// the kernel to copy straight into one USB request; `None` if this source does not
+    /// map (or not now), and the responder reads instead. The caller never reads the
+    /// bytes in user space (a file truncated under the mapping would raise SIGBUS).
+    ///
+    /// # Errors
+    /// A response code if the data is gone (the file shrank); the responder then aborts
+    /// the transfer.
+    fn map_next(&mut self, len: usize) -> Option<ProviderResult<Bytes>> {
+        let _ = len;
+        None
+    }
 }
 
 /// Object data flowing from the host, written in bounded chunks.

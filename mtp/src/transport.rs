@@ -23,6 +23,10 @@ pub enum TransportError {
     /// The endpoint was shut down (host reset, cable pulled, UDC unbound).
     #[error("endpoint shut down")]
     Disconnected,
+    /// The kernel could not read the data of a request (EFAULT): a mapped file was cut
+    /// under it ([`crate::mapped`]). Only that request failed; the endpoint works.
+    #[error("the data of a request could not be read (file cut while sent)")]
+    Unreadable,
     /// Another I/O error.
     #[error("endpoint i/o: {0}")]
     Io(#[from] std::io::Error),

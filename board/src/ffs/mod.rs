@@ -56,6 +56,9 @@ fn io_err(e: std::io::Error) -> TransportError {
     // ESHUTDOWN: the endpoint was disabled under the request.
     if e.raw_os_error() == Some(108) || e.kind() == std::io::ErrorKind::BrokenPipe {
         TransportError::Disconnected
+    } else if e.raw_os_error() == Some(14) {
+        // EFAULT: the request's data was a mapped file cut under it (`mtp::mapped`).
+        TransportError::Unreadable
     } else {
         TransportError::Io(e)
     }

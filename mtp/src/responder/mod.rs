@@ -503,6 +503,18 @@ impl Responder {
         }
     }
 
+    /// Tells the responder that a write it produced never reached the host (the kernel
+    /// could not read its data, [`crate::transport::TransportError::Unreadable`]). A data
+    /// phase still being sent ends short with IncompleteTransfer. One already complete
+    /// has its response queued: the host then counts fewer bytes than the container
+    /// announced and sees an incomplete transfer itself.
+    pub fn handle_send_fault(&mut self) {
+        if matches!(self.phase, Phase::Sending(_)) {
+            self.out.push_back(Bytes::new());
+            self.finish_send_with(ResponseCode::IncompleteTransfer);
+        }
+    }
+
     fn finish_send(&mut self) {
         let total = match &self.phase {
             Phase::Sending(s) => s.total,

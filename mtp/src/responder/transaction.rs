@@ -252,6 +252,13 @@ impl<C> Source<C> {
             Self::Produced(p) => p.read(ctx, max),
         }
     }
+
+    fn map_next(&mut self, len: usize) -> Option<ProviderResult<Bytes>> {
+        match self {
+            Self::Object(s) if len > 0 => s.map_next(len),
+            _ => None,
+        }
+    }
 }
 
 /// A device-to-host data phase streamed from a [`Source`].
@@ -293,6 +300,18 @@ impl<C> DataIn<C> {
         let head = if self.header.is_some() { HEADER_LEN } else { 0 };
         let left = self.remaining.saturating_add(self.pending.len() as u64);
         let want = capped_usize(left, chunk.saturating_sub(head));
+        if head == 0 && self.pending.is_empty() {
+            // A whole request of mapped file data goes out as it is: never copied here.
+            match self.source.map_next(want) {
+                Some(Ok(b)) if b.len() == want => {
+                    self.remaining -= want as u64;
+                    return self.emit(b);
+                }
+                Some(Ok(_)) => return Step::Failed(ResponseCode::GeneralError),
+                Some(Err(code)) => return Step::Failed(code),
+                None => {}
+            }
+        }
         while self.pending.len() < want {
             let ask = want - self.pending.len();
             match self.source.read(ctx, ask) {

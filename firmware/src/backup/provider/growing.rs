@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use mtp::codec::ResponseCode;
+use mtp::mapped::FileMap;
 use mtp::provider::{Chunk, ObjectSource, ProviderResult};
 
 use super::super::session::{GrowingUnit, UnitCell, UnitState};
@@ -30,6 +31,8 @@ pub(crate) struct GrowingSource {
     seeked: bool,
     /// The file's length when last looked at: bytes below it need no new look.
     seen: u64,
+    /// Maps what is on disk for the kernel to copy (`mtp::mapped`).
+    map: FileMap,
 }
 
 impl GrowingSource {
@@ -59,6 +62,7 @@ impl GrowingSource {
             remaining: len,
             seeked: false,
             seen: 0,
+            map: FileMap::default(),
         })
     }
 
@@ -93,6 +97,35 @@ impl GrowingSource {
 impl ObjectSource for GrowingSource {
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn map_next(&mut self, len: usize) -> Option<ProviderResult<Bytes>> {
+        let want = len as u64;
+        if want > self.remaining {
+            return Some(Err(ResponseCode::IncompleteTransfer));
+        }
+        // Not on disk yet: `read` says NotReady (or why the unit ended short).
+        match self.available(want) {
+            Ok(Some(n)) if n == want => {}
+            Ok(_) => return None,
+            Err(code) => return Some(Err(code)),
+        }
+        // The engine only appends to a unit and nobody else writes the spool: what
+        // `available` saw on disk stays there. The window may reach the unit's final
+        // length; only bytes on disk are handed out.
+        let end = self.pos + self.remaining;
+        match self.map.get(&self.file, self.pos, len, end) {
+            Ok(b) => {
+                self.pos += want;
+                self.remaining -= want;
+                self.seeked = false;
+                Some(Ok(b))
+            }
+            Err(e) => {
+                tracing::debug!(unit = %self.rel.display(), error = %e, "not mapped; read instead");
+                None
+            }
+        }
     }
 
     fn read(&mut self, max: usize) -> ProviderResult<Chunk> {

@@ -1,4 +1,5 @@
-//! [`ObjectSource`] over a file: positioned reads in the chunk size the responder asks for.
+//! [`ObjectSource`] over a file: the chunks the responder asks for, mapped for the kernel
+//! to copy ([`crate::mapped`]) where it can, read where it cannot.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -7,6 +8,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 
 use crate::codec::ResponseCode;
+use crate::mapped::FileMap;
 use crate::provider::{Chunk, ObjectSource, ProviderResult};
 
 use super::fsops::map_io;
@@ -24,6 +26,7 @@ pub(super) struct FileSource {
     len: u64,
     remaining: u64,
     seeked: bool,
+    map: FileMap,
 }
 
 impl FileSource {
@@ -36,6 +39,7 @@ impl FileSource {
             len,
             remaining: len,
             seeked: false,
+            map: FileMap::default(),
         }
     }
 }
@@ -43,6 +47,35 @@ impl FileSource {
 impl ObjectSource for FileSource {
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn map_next(&mut self, len: usize) -> Option<ProviderResult<Bytes>> {
+        if len as u64 > self.remaining {
+            return Some(Err(ResponseCode::IncompleteTransfer));
+        }
+        // Checked before every request: a file cut since the last one ends the transfer
+        // here, with a response, rather than in the kernel's copy (EFAULT).
+        let on_disk = match self.file.metadata() {
+            Ok(m) => m.len(),
+            Err(e) => return Some(Err(map_io(&e, &self.path))),
+        };
+        if on_disk < self.pos + len as u64 {
+            tracing::warn!(path = %self.path.display(), "file shrank while being read");
+            return Some(Err(ResponseCode::IncompleteTransfer));
+        }
+        match self.map.get(&self.file, self.pos, len, on_disk) {
+            Ok(b) => {
+                self.pos += len as u64;
+                self.remaining -= len as u64;
+                // A later read continues from `pos`, not from the file's position.
+                self.seeked = false;
+                Some(Ok(b))
+            }
+            Err(e) => {
+                tracing::debug!(path = %self.path.display(), error = %e, "not mapped; read instead");
+                None
+            }
+        }
     }
 
     fn read(&mut self, max: usize) -> ProviderResult<Chunk> {

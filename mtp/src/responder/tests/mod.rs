@@ -1,6 +1,7 @@
 //! Responder state tests with an in-memory provider: one fixture per protocol state.
 
 mod cancel;
+mod mapped;
 mod operations;
 mod phases;
 mod prop_list;
@@ -26,6 +27,10 @@ struct Shared {
     objects: BTreeMap<u32, (ObjectRecord, Vec<u8>)>,
     aborted: usize,
     not_ready_every: usize,
+    /// Sources hand out mapped pieces (`map_next`) when true.
+    mapping: bool,
+    /// Where each piece handed out by `map_next` starts, and its length.
+    mapped: Vec<(usize, usize)>,
 }
 
 struct MemProvider {
@@ -40,6 +45,8 @@ struct MemSource {
     at: usize,
     calls: usize,
     not_ready_every: usize,
+    /// Set when the provider maps: pieces handed out by `map_next` are recorded here.
+    mapped: Option<Arc<Mutex<Shared>>>,
 }
 
 impl ObjectSource for MemSource {
@@ -56,6 +63,20 @@ impl ObjectSource for MemSource {
         let b = self.data.slice(self.at..self.at + n);
         self.at += n;
         Ok(Chunk::Data(b))
+    }
+    fn map_next(&mut self, len: usize) -> Option<ProviderResult<Bytes>> {
+        let shared = self.mapped.as_ref()?;
+        if self.at + len > self.data.len() {
+            return Some(Err(ResponseCode::IncompleteTransfer));
+        }
+        let b = self.data.slice(self.at..self.at + len);
+        self.at += len;
+        shared
+            .lock()
+            .unwrap()
+            .mapped
+            .push((b.as_ptr() as usize, len));
+        Some(Ok(b))
     }
 }
 
@@ -152,6 +173,7 @@ impl DataProvider for MemProvider {
             at: 0,
             calls: 0,
             not_ready_every: s.not_ready_every,
+            mapped: s.mapping.then(|| self.shared.clone()),
         }))
     }
     fn send_object_info(

@@ -161,6 +161,15 @@ impl Fx {
     }
 }
 
+/// Reads a file written through the kernel back from its start.
+fn reread(mut f: fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    f.rewind().unwrap();
+    let mut v = Vec::new();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
+
 /// Returns every path below `dir`, sorted (for "nothing else was written" checks).
 fn tree_of(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -234,6 +234,61 @@ fn a_file_shrinking_during_a_read_is_incomplete_transfer() {
 }
 
 #[test]
+fn mapped_and_read_pieces_mix_into_the_exact_range() {
+    let mut fx = fixture();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(fx.rw().join("f"), &data).unwrap();
+    let h = fx.find(RW, "f");
+    let mut src = fx.p.open_read(h, 1_000, 250_000).unwrap();
+    let mut out = Vec::new();
+    // The responder's order: one read (the piece after the container header), mapped
+    // requests, and reads again wherever mapping is not possible.
+    for (i, n) in [70_000usize, 65_536, 65_536, 1_000, 47_928]
+        .into_iter()
+        .enumerate()
+    {
+        if i % 3 == 0 {
+            let Ok(Chunk::Data(b)) = src.read(n) else {
+                panic!("read {i}")
+            };
+            assert_eq!(b.len(), n);
+            out.extend_from_slice(&b);
+        } else {
+            let b = src.map_next(n).expect("a file maps").unwrap();
+            assert_eq!(b.len(), n);
+            // Read back through the kernel, as the endpoint does (never in user space).
+            let mut t = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut t, &b).unwrap();
+            out.extend_from_slice(&super::reread(t));
+        }
+    }
+    assert_eq!(out, &data[1_000..251_000]);
+    assert_eq!(src.map_next(1), Some(Err(ResponseCode::IncompleteTransfer)));
+}
+
+#[test]
+fn a_file_cut_between_mapped_requests_is_incomplete_transfer() {
+    let mut fx = fixture();
+    let path = fx.rw().join("f");
+    fs::write(&path, vec![7u8; 200_000]).unwrap();
+    let h = fx.find(RW, "f");
+    let mut src = fx.p.open_read(h, 0, u64::MAX).unwrap();
+    assert!(matches!(src.map_next(65_536), Some(Ok(b)) if b.len() == 65_536));
+    // A local user who may write the file cuts it while the host reads it: the next
+    // request is refused before anything is mapped past the new end.
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(100_000)
+        .unwrap();
+    assert_eq!(
+        src.map_next(65_536),
+        Some(Err(ResponseCode::IncompleteTransfer))
+    );
+}
+
+#[test]
 fn listing_ten_thousand_files_returns_them_all() {
     let mut fx = fixture();
     fs::create_dir(fx.rw().join("many")).unwrap();
