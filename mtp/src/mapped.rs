@@ -35,9 +35,10 @@ use std::ptr::NonNull;
 use bytes::Bytes;
 use rustix::mm::{MapFlags, ProtFlags};
 
-/// How much of a file one mapping covers: 8 MiB, so a transfer maps a few times per
-/// second at USB speeds and a 32-bit board never needs much address space.
-pub const WINDOW: usize = 8 << 20;
+/// How much of a file one mapping covers: 2 MiB. Each window is populated when it is
+/// mapped (one system call instead of a page fault per page in the kernel's copy), and
+/// its pages count in the daemon's RSS while they are mapped.
+pub const WINDOW: usize = 2 << 20;
 
 /// Hands out mapped ranges of one file, one window at a time.
 #[derive(Default)]
@@ -114,7 +115,7 @@ impl Mapping {
                 std::ptr::null_mut(),
                 len,
                 ProtFlags::READ,
-                MapFlags::SHARED,
+                MapFlags::SHARED | MapFlags::POPULATE,
                 file,
                 offset,
             )

@@ -146,9 +146,12 @@ fn capture(
 /// now, and with `hashed` (an increment) its content hash. A base reads every file once:
 /// its hash is taken later, while the file is copied.
 fn take_snapshot(cage: &Cage, snapshot: &mut Snapshot, hashed: bool) -> Result<(), CaptureError> {
+    // One read buffer for every file: zeroing 64 KiB per file would cost more than
+    // hashing 100 000 small files.
+    let mut buf = if hashed { vec![0u8; CHUNK] } else { Vec::new() };
     for (rel, meta) in &mut snapshot.files {
         *meta = if hashed {
-            file_meta(cage, rel)?
+            file_meta(cage, rel, &mut buf)?
         } else {
             let (_, stat) = cage.open(rel)?;
             FileMeta {
@@ -283,15 +286,14 @@ fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> CaptureError + '_ {
     }
 }
 
-/// Returns size, mtime and content hash of a file.
-fn file_meta(cage: &Cage, rel: &CagePath) -> Result<FileMeta, CaptureError> {
+/// Returns size, mtime and content hash of a file, read through `buf`.
+fn file_meta(cage: &Cage, rel: &CagePath, buf: &mut [u8]) -> Result<FileMeta, CaptureError> {
     let path = cage.dir.display(rel.as_str());
     let (mut file, meta) = cage.open(rel)?;
     let mut hasher = Xxh3::new();
-    let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(read_err(&path))?;
+        let n = file.read(buf).map_err(read_err(&path))?;
         if n == 0 {
             break;
         }
