@@ -24,6 +24,70 @@ impl Write for Counter {
     }
 }
 
+/// Bulk IN whose `fault_at`-th data write fails the way FunctionFS fails a request whose
+/// mapped file was cut under it: EFAULT, nothing sent (`mtp::mapped`).
+struct CutIn {
+    inner: mtp::transport::LoopbackIn,
+    writes: usize,
+    fault_at: usize,
+}
+
+impl mtp::transport::BulkIn for CutIn {
+    fn max_packet_size(&mut self) -> Result<usize, mtp::transport::TransportError> {
+        self.inner.max_packet_size()
+    }
+    async fn ready(&mut self) -> Result<(), mtp::transport::TransportError> {
+        self.inner.ready().await
+    }
+    fn submit(&mut self, data: Bytes) -> Result<(), mtp::transport::TransportError> {
+        if data.len() > 12 {
+            self.writes += 1;
+            if self.writes == self.fault_at {
+                return Err(mtp::transport::TransportError::Unreadable);
+            }
+        }
+        self.inner.submit(data)
+    }
+    async fn abort(&mut self) {
+        self.inner.abort().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_kernel_cannot_read_fails_the_transfer_not_the_link() {
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut d = start_over(
+        |internal, _| std::fs::write(internal.join("big.bin"), &big).unwrap(),
+        |inner| CutIn {
+            inner,
+            writes: 0,
+            fault_at: 6,
+        },
+    )
+    .await;
+    let h = d.find(INTERNAL, 0, "big.bin").await.unwrap();
+    let mut got = Counter(0);
+    // The data phase ends short: the host sees fewer bytes than the header announced,
+    // then the response says why.
+    let short = d
+        .host
+        .transact_in_stream(Op::GetObject, &[h], &mut got)
+        .await
+        .unwrap_err();
+    assert!(short.to_string().contains("header said"), "{short}");
+    let r = d.host.read_response().await.unwrap();
+    assert_eq!(r.code, ResponseCode::IncompleteTransfer);
+    // The same link serves the next transfer whole.
+    let mut again = Vec::new();
+    let (r, _) = d
+        .host
+        .transact_in_stream(Op::GetObject, &[h], &mut again)
+        .await
+        .unwrap();
+    assert_eq!(r.code, ResponseCode::Ok);
+    assert!(again == big, "second transfer differs");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_in_the_middle_of_get_object_then_the_next_transaction_works() {
     let mut d = start().await;

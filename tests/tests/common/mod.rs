@@ -38,6 +38,15 @@ pub async fn start() -> Device {
 
 /// Starts a device after `fill(internal, archive)` has prepared the directories.
 pub async fn start_with(fill: impl FnOnce(&std::path::Path, &std::path::Path)) -> Device {
+    start_over(fill, |bulk_in| bulk_in).await
+}
+
+/// Starts a device whose bulk IN endpoint is the loopback's wrapped by `wrap` (a test's
+/// fault injection).
+pub async fn start_over<I: mtp::transport::BulkIn + 'static>(
+    fill: impl FnOnce(&std::path::Path, &std::path::Path),
+    wrap: impl FnOnce(mtp::transport::LoopbackIn) -> I,
+) -> Device {
     let dir = tempfile::tempdir().expect("tempdir");
     let internal = dir.path().join("internal");
     let archive = dir.path().join("archive");
@@ -64,6 +73,13 @@ pub async fn start_with(fill: impl FnOnce(&std::path::Path, &std::path::Path)) -
     let device = DeviceProvider::new(identity()).with_battery(|| Some(87));
     let responder = Responder::new(device, vec![Box::new(files)], ResponderConfig::default());
     let (endpoints, port) = mtp::transport::loopback(512, 8);
+    let endpoints = mtp::transport::Endpoints {
+        bulk_in: wrap(endpoints.bulk_in),
+        bulk_out: endpoints.bulk_out,
+        interrupt: endpoints.interrupt,
+        control: endpoints.control,
+        status: endpoints.status,
+    };
     let task = tokio::spawn(mtp::driver::serve(responder, endpoints));
     let mut host = Initiator::new(port);
     let (r, _) = host
