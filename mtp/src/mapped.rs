@@ -30,14 +30,18 @@
 use std::ffi::c_void;
 use std::fs::File;
 use std::io;
+use std::num::NonZeroU64;
 use std::ptr::NonNull;
 
 use bytes::Bytes;
-use rustix::mm::{MapFlags, ProtFlags};
+use rustix::fs::Advice as FileAdvice;
+use rustix::mm::{Advice, MapFlags, ProtFlags};
 
 /// How much of a file one mapping covers: 2 MiB. Each window is populated when it is
-/// mapped (one system call instead of a page fault per page in the kernel's copy), and
-/// its pages count in the daemon's RSS while they are mapped.
+/// mapped (one system call instead of a page fault per page inside the kernel's copy),
+/// and the next one is read ahead meanwhile. At most two windows (the one being handed
+/// out and the one the queued requests still hold) count in the daemon's RSS, and a
+/// 32-bit board never needs much address space.
 pub const WINDOW: usize = 2 << 20;
 
 /// Hands out mapped ranges of one file, one window at a time.
@@ -74,22 +78,35 @@ impl FileMap {
             .checked_add(len as u64)
             .filter(|end| len > 0 && *end <= file_len)
             .ok_or_else(|| io::Error::other("range to map not inside the file"))?;
-        if let Some((start, whole)) = &self.window {
-            if offset >= *start && end <= start + whole.len() as u64 {
-                let at = usize::try_from(offset - start).map_err(io::Error::other)?;
-                return Ok(whole.slice(at..at + len));
+        let covered = self
+            .window
+            .as_ref()
+            .is_some_and(|(start, whole)| offset >= *start && end <= start + whole.len() as u64);
+        if !covered {
+            self.window = None;
+            let page = rustix::param::page_size() as u64;
+            let start = offset - offset % page;
+            let want = (end - start).max(WINDOW as u64).min(file_len - start);
+            let map_len = usize::try_from(want).map_err(io::Error::other)?;
+            let whole = Bytes::from_owner(Mapping::new(file, start, map_len)?);
+            // The next window comes from the disk while this one is sent (a hint: the
+            // read it starts does not block, and failing it only loses the overlap).
+            let next = start + want;
+            if next < file_len {
+                let _ = rustix::fs::fadvise(
+                    file,
+                    next,
+                    NonZeroU64::new(WINDOW as u64),
+                    FileAdvice::WillNeed,
+                );
             }
+            self.window = Some((start, whole));
         }
-        self.window = None;
-        let page = rustix::param::page_size() as u64;
-        let start = offset - offset % page;
-        let want = (end - start).max(WINDOW as u64).min(file_len - start);
-        let map_len = usize::try_from(want).map_err(io::Error::other)?;
-        let whole = Bytes::from_owner(Mapping::new(file, start, map_len)?);
+        let Some((start, whole)) = &self.window else {
+            return Err(io::Error::other("no window"));
+        };
         let at = usize::try_from(offset - start).map_err(io::Error::other)?;
-        let out = whole.slice(at..at + len);
-        self.window = Some((start, whole));
-        Ok(out)
+        Ok(whole.slice(at..at + len))
     }
 }
 
@@ -121,9 +138,9 @@ impl Mapping {
             )
         }?;
         let ptr = NonNull::new(ptr).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        // Read ahead of the transfer and drop pages behind it sooner.
+        // Drop pages behind the transfer sooner.
         // SAFETY: advice on our own mapping; it changes no content.
-        let _ = unsafe { rustix::mm::madvise(ptr.as_ptr(), len, rustix::mm::Advice::Sequential) };
+        let _ = unsafe { rustix::mm::madvise(ptr.as_ptr(), len, Advice::Sequential) };
         Ok(Self { ptr, len })
     }
 }
@@ -215,6 +232,11 @@ mod tests {
         // Another process (here: another handle) cuts the file under the mapping.
         f.as_file().set_len(4096).unwrap();
         let err = through_kernel(&tail).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EFAULT), "{err}");
+        // Asked again with the length checked before the cut (the race between the
+        // caller's check and the kernel's copy), the slice fails the same way.
+        let again = map.get(&file, (len / 2) as u64, 4096, len as u64).unwrap();
+        let err = through_kernel(&again).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EFAULT), "{err}");
         // What is still inside the file reads as before.
         assert_eq!(through_kernel(&head).unwrap(), data[..4096]);
