@@ -12,7 +12,8 @@
 # 100 000 small files and of 4 GiB, with the daemon's peak RSS:
 #   listing RSS < 16 MiB                   backup RSS < 32 MiB
 # Usage: tests/vm/bench.sh            (BENCH_MB=256 BENCH_FILES=1000 by default;
-#        BENCH_SCALE_FILES=100000 BENCH_SCALE_SMALL=100000 BENCH_SCALE_MB=4096, 0 skips)
+#        BENCH_SCALE_FILES=100000 BENCH_SCALE_SMALL=100000 BENCH_SCALE_MB=4096, 0 skips;
+#        the scale disk image is removed after the boot unless BENCH_KEEP_DISK=1)
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=$VM_DIR/cache
