@@ -19,9 +19,8 @@
 //! sends them as one whole request and never copies, compares or prints them
 //! (`Bytes`' `Debug` would print the content). Only the in-memory loopback transport of
 //! the tests reads them, and no test cuts a file under a transfer. The tests below check
-//! the kernel side:
-//! after a truncation `write(2)` of the mapped bytes fails with EFAULT and the test
-//! process lives.
+//! the kernel side: after a truncation, `write(2)` of the mapped bytes fails with EFAULT
+//! and the test process lives.
 #![allow(
     unsafe_code,
     reason = "mmap/munmap of a file the caller opened, for the kernel to copy from"
