@@ -216,6 +216,16 @@ fn reading_a_folder_is_invalid_object_format_code() {
     );
 }
 
+/// Cuts the file at `path` to `len` bytes, as another local user would.
+fn cut(path: &std::path::Path, len: u64) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 #[test]
 fn a_file_shrinking_during_a_read_is_incomplete_transfer() {
     let mut fx = fixture();
@@ -224,12 +234,7 @@ fn a_file_shrinking_during_a_read_is_incomplete_transfer() {
     let h = fx.find(RW, "f");
     let mut src = fx.p.open_read(h, 0, u64::MAX).unwrap();
     assert!(matches!(src.read(500), Ok(Chunk::Data(b)) if b.len() == 500));
-    fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(500)
-        .unwrap();
+    cut(&path, 500);
     assert_eq!(src.read(500), Err(ResponseCode::IncompleteTransfer));
 }
 
@@ -276,12 +281,7 @@ fn a_file_cut_between_mapped_requests_is_incomplete_transfer() {
     assert!(matches!(src.map_next(65_536), Some(Ok(b)) if b.len() == 65_536));
     // A local user who may write the file cuts it while the host reads it: the next
     // request is refused before anything is mapped past the new end.
-    fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(100_000)
-        .unwrap();
+    cut(&path, 100_000);
     assert_eq!(
         src.map_next(65_536),
         Some(Err(ResponseCode::IncompleteTransfer))
