@@ -13,7 +13,10 @@
 #   listing RSS < 16 MiB                   backup RSS < 32 MiB
 # Usage: tests/vm/bench.sh            (BENCH_MB=256 BENCH_FILES=1000 by default;
 #        BENCH_SCALE_FILES=100000 BENCH_SCALE_SMALL=100000 BENCH_SCALE_MB=4096, 0 skips;
-#        the scale disk image is removed after the boot unless BENCH_KEEP_DISK=1)
+#        the scale disk image is removed after the boot unless BENCH_KEEP_DISK=1;
+#        BENCH_PROFILE=1: the listings, the first round against the ceiling and each
+#        scale backup under `perf record`, their profiles printed; =callers: with the
+#        kernel's call chains)
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=$VM_DIR/cache
@@ -43,6 +46,11 @@ if [ "${BENCH_REPORT_ONLY:-0}" != 1 ] && { [ "$SCALE_MB" -gt 0 ] || [ "${BENCH_S
     truncate -s $((3 * SCALE_MB + 3072))M "$VM_OUT/scale.img"
     mkfs.ext4 -q -F "$VM_OUT/scale.img"
     export VM_DISK=$VM_OUT/scale.img
+fi
+printf 'BENCH_PROFILE=%s\n' "${BENCH_PROFILE:-0}" >> "$VM_OUT/bench.env"
+if [ "${BENCH_PROFILE:-0}" != 0 ]; then
+    command -v perf > /dev/null || { apt-get install -y linux-perf > /dev/null || exit 1; }
+    VM_EXTRA_FILES="$VM_EXTRA_FILES $(command -v perf)=/usr/bin/perf"
 fi
 export VM_EXTRA_FILES="$VM_EXTRA_FILES $VM_OUT/bench.env=/etc/bench.env"
 # BENCH_REPORT_ONLY=1: print the tables of the last run in VM_OUT again, without a boot
@@ -122,4 +130,10 @@ awk '
             printf "%-34s %10s %12s %10s %s\n", "  set bytes, daemon peak RSS (KiB)", v["scale backup_big_bytes"], v["scale backup_big_rss_kib"], "", (v["scale backup_big_rss_kib"] < 32768) ? "< 32768: met" : "< 32768: MISSED"
         }
     }' files="${BENCH_FILES:-1000}" "$CONSOLE"
+# BENCH_PROFILE=1: where the scale backups spend the two CPUs (perf, both ends and the kernel)
+if grep -q '^PROFILE ' "$CONSOLE"; then
+    echo
+    echo "===== profiles of the scale backups (share of all samples on both CPUs)"
+    sed -n 's/^PROFILE //p' "$CONSOLE"
+fi
 exit $rc

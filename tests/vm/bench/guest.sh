@@ -13,6 +13,8 @@
 # host side keeps the best):
 #   BENCH <daemon> <metric> <value>
 # and PASS when every run moved the right bytes (the figures are judged on the host side).
+# With BENCH_PROFILE (=1 or =callers), both mtp-files runs, the first round of bench-mtp and bench-raw
+# and the scale backups also run under `perf record` (profile_start below).
 # timeout: 7000
 . /scenarios/lib.sh
 [ -f /etc/bench.env ] && . /etc/bench.env
@@ -22,6 +24,36 @@ UMTP_G=/sys/kernel/config/usb_gadget/umtp
 
 bench() { echo "BENCH $1 $2 $3"; say "BENCH $1 $2 $3"; }
 rss_peak_kib() { awk '/^VmHWM:/ { print $2 }' /proc/"$1"/status; }
+
+# profile_start / profile_stop LABEL: with BENCH_PROFILE=1, `perf record` samples both
+# CPUs (199 per second each: every process, thread and the kernel) between the two, and
+# profile_stop prints the share of the samples per thread (`PROFILE LABEL thread`) and
+# the symbols that take the most (`PROFILE LABEL symbol`, with their thread and binary).
+# BENCH_PROFILE=callers also records the kernel's call chains (the release binaries keep
+# their symbols but no frame pointers, so user-space chains end at the first frame) and
+# prints the callers of the symbols above 2 % (`PROFILE LABEL callers`).
+profile_start() {
+    case ${BENCH_PROFILE:-0} in 1) _g= ;; callers) _g=-g ;; *) return 0 ;; esac
+    command -v perf > /dev/null || fail "BENCH_PROFILE set but no perf in the image"
+    perf record -a -N -F 199 $_g -o /tmp/work/perf.data > /tmp/work/perf.log 2>&1 &
+    PERF_PID=$!
+    sleep 2
+}
+profile_stop() {
+    [ -n "${PERF_PID:-}" ] || return 0
+    kill -INT "$PERF_PID"
+    wait "$PERF_PID" || true
+    PERF_PID=
+    for _sort in thread:comm symbol:comm,dso,sym; do
+        perf report -i /tmp/work/perf.data --stdio --no-children --percent-limit 0.5 -g none \
+            --sort "${_sort#*:}" 2> /dev/null | grep -v '^#' | grep -v '^ *$' | head -40 |
+            sed "s/^/PROFILE $1 ${_sort%%:*} /"
+    done
+    [ -z "$_g" ] || perf report -i /tmp/work/perf.data --stdio --no-children --percent-limit 2 \
+        --sort comm,sym -g caller,0.5,callee,function,percent 2> /dev/null | grep -v '^#' |
+        grep -v '^ *$' | head -400 | sed "s/^/PROFILE $1 callers /"
+    rm -f /tmp/work/perf.data
+}
 
 start_umtprd() {
     mkdir -p /etc/umtprd
@@ -79,9 +111,11 @@ stop_umtprd() {
 # umtprd fails the GetObjectInfo after an upload (uMTP-Responder #69) and lists nothing
 # afterwards in the same run.
 workload() {
+    profile_start
     t0=$(now)
     run mtp-files || fail "$1: mtp-files failed"
     bench "$1" list_s "$(elapsed "$t0")"
+    profile_stop "$1-list"
     n=$(tr '\r' '\n' < /tmp/work/out | grep -c '^File ID:')
     [ "$n" -ge "$FILES" ] || fail "$1: mtp-files listed $n files, expected at least $FILES"
     # A cached open (what mtp-getfile, mtp-sendfile, mtp-folders... do first) walks the
@@ -135,8 +169,10 @@ while [ $round -lt "${BENCH_ROUNDS:-3}" ]; do
     round=$((round + 1))
     MTPBUR_CMD=$MTPBUR_CMD_MTP
     start_daemon
+    [ $round = 1 ] && profile_start
     /usr/local/bin/mtpbur-host --json bench-mtp --get get.bin --send-mb "$MB" \
         > /tmp/work/host.json 2> /tmp/work/host.err || fail "bench-mtp failed: $(cat /tmp/work/host.err /tmp/work/host.json)"
+    profile_stop bench-mtp
     stop_daemon
     bench host list_s "$(num list_s /tmp/work/host.json)"
     bench host list_tx "$(num list_transactions /tmp/work/host.json)"
@@ -144,8 +180,10 @@ while [ $round -lt "${BENCH_ROUNDS:-3}" ]; do
     bench host send_s "$(num send_s /tmp/work/host.json)"
     MTPBUR_CMD="/bin/mtpbur ceiling --profile $MTPBUR_PROFILE"
     start_daemon
+    [ $round = 1 ] && profile_start
     /usr/local/bin/mtpbur-host --json bench-raw --mb "$MB" --rounds 2000 --data "$ROUND_DATA" \
         > /tmp/work/raw.json 2> /tmp/work/raw.err || fail "bench-raw failed: $(cat /tmp/work/raw.err /tmp/work/raw.json)"
+    profile_stop bench-raw
     /usr/local/bin/mtpbur-host --json bench-raw --mb 1 --rounds 2000 --data 0 \
         > /tmp/work/raw0.json 2> /tmp/work/raw.err || fail "bench-raw (no data) failed: $(cat /tmp/work/raw.err)"
     stop_daemon

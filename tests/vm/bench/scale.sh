@@ -15,6 +15,8 @@
 #    does to the disk at the least), the same backup; then the raw ceiling of the same USB path for the same number of bytes
 #    (`mtpbur ceiling` + `mtpbur-host bench-raw`).
 # Prints `BENCH scale <metric> <value>` lines; bench.sh computes the ratios.
+# With BENCH_PROFILE set (bench.sh then puts perf into the image), each backup also runs
+# under a system-wide sampling profile and prints `PROFILE <label> ...` lines (below).
 SCALE_FILES=${BENCH_SCALE_FILES:-100000}
 SCALE_SMALL=${BENCH_SCALE_SMALL:-100000}
 SCALE_MB=${BENCH_SCALE_MB:-4096}
@@ -36,10 +38,12 @@ fill_folders() {
 backup_once() {
     start_daemon
     rm -rf "$REPO"
+    profile_start
     _t=$(now)
     /usr/local/bin/mtpbur-host --json backup --full "$REPO" > /tmp/work/scale.json 2>> "$LOG" ||
         fail "scale: mtpbur-host backup ($1) failed: $(cat /tmp/work/scale.json)"
     bench scale "backup_$1_s" "$(elapsed "$_t")"
+    profile_stop "$1"
     bench scale "backup_$1_bytes" "$(sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' /tmp/work/scale.json)"
     bench scale "backup_$1_rss_kib" "$(rss_peak_kib "$DAEMON_PID")"
     stop_daemon
