@@ -310,11 +310,10 @@ impl<L: Link> Client<L> {
             }
             let mut total = 0u64;
             loop {
-                let n = self.link.read(&mut self.buf)?;
+                let n = self.link.read_to(sink)?;
                 if n == 0 {
                     break;
                 }
-                sink.write_all(&self.buf[..n])?;
                 total += n as u64;
             }
             self.link.next_transfer()?;

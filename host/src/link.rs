@@ -3,7 +3,7 @@
 //! control pipe. `usb.rs` implements it over `nusb`; tests implement it over the
 //! firmware's in-memory loopback.
 
-use std::io;
+use std::io::{self, Write};
 use std::time::Duration;
 
 /// The pipes of one claimed MTP interface.
@@ -31,6 +31,15 @@ pub trait Link {
     /// # Errors
     /// The device went away or nothing arrived in time.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Hands the next bytes of the current IN transfer to `sink` straight from the
+    /// link's own buffer, with no copy into one of the caller's first; returns how many,
+    /// `Ok(0)` once the transfer ended (as [`Link::read`]). A data phase of any size
+    /// passes through this way.
+    ///
+    /// # Errors
+    /// As [`Link::read`], or `sink` failed.
+    fn read_to(&mut self, sink: &mut dyn Write) -> io::Result<usize>;
 
     /// After [`Link::read`] returned 0: starts reading the next IN transfer.
     ///

@@ -2,7 +2,7 @@
 //! macOS; no libusb to install). A device is an MTP device when one of its interfaces has
 //! class 6, subclass 1, protocol 1 (Still Image, as MTP devices announce themselves).
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::time::Duration;
 
 use nusb::transfer::{Bulk, ControlIn, ControlOut, ControlType, In, Interrupt, Out, Recipient};
@@ -213,6 +213,15 @@ impl Link for UsbLink {
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inp.until_short_packet().read(buf)
+    }
+
+    fn read_to(&mut self, sink: &mut dyn Write) -> io::Result<usize> {
+        let mut transfer = self.inp.until_short_packet();
+        let data = transfer.fill_buf()?;
+        let n = data.len();
+        sink.write_all(data)?;
+        transfer.consume(n);
+        Ok(n)
     }
 
     fn next_transfer(&mut self) -> io::Result<()> {

@@ -4,7 +4,7 @@
 //! owner processes are needed.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -53,6 +53,24 @@ impl LoopLink {
             Err(io::Error::other("disconnected"))
         }
     }
+
+    /// Takes the next piece of the IN transfer from the device, unless one is left or
+    /// the transfer ended.
+    fn fill(&mut self) -> io::Result<()> {
+        if !self.piece.is_empty() || self.ended {
+            return Ok(());
+        }
+        let port = self.port.clone();
+        let got = self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), port.bulk_in.pop()).await
+        });
+        let piece = got
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "nothing from the device"))?
+            .ok_or_else(|| io::Error::other("disconnected"))?;
+        self.ended = piece.is_empty() || piece.len() % self.port.max_packet_size != 0;
+        self.piece = piece;
+        Ok(())
+    }
 }
 
 impl Link for LoopLink {
@@ -82,23 +100,17 @@ impl Link for LoopLink {
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.piece.is_empty() {
-            if self.ended {
-                return Ok(0);
-            }
-            let port = self.port.clone();
-            let got = self.rt.block_on(async {
-                tokio::time::timeout(Duration::from_secs(30), port.bulk_in.pop()).await
-            });
-            let piece = got
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "nothing from the device"))?
-                .ok_or_else(|| io::Error::other("disconnected"))?;
-            self.ended = piece.is_empty() || piece.len() % self.port.max_packet_size != 0;
-            self.piece = piece;
-        }
+        self.fill()?;
         let n = buf.len().min(self.piece.len());
         buf[..n].copy_from_slice(&self.piece.split_to(n));
         Ok(n)
+    }
+
+    fn read_to(&mut self, sink: &mut dyn Write) -> io::Result<usize> {
+        self.fill()?;
+        let piece = std::mem::take(&mut self.piece);
+        sink.write_all(&piece)?;
+        Ok(piece.len())
     }
 
     fn next_transfer(&mut self) -> io::Result<()> {

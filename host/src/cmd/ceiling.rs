@@ -52,23 +52,34 @@ fn send_command<L: Link>(link: &mut L, op: u32, len: u64) -> io::Result<()> {
     link.end_transfer()
 }
 
-/// Reads one IN transfer to its end; returns its length and its first 16 bytes.
-fn read_transfer<L: Link>(link: &mut L, buf: &mut [u8]) -> io::Result<(u64, [u8; 16])> {
-    let mut total = 0u64;
-    let mut head = [0u8; 16];
-    loop {
-        let n = link.read(buf)?;
-        if n == 0 {
-            link.next_transfer()?;
-            return Ok((total, head));
-        }
-        if total < 16 {
-            let from = usize::try_from(total).unwrap_or(16);
-            let take = (16 - from).min(n);
-            head[from..from + take].copy_from_slice(&buf[..take]);
-        }
-        total += n as u64;
+/// What passes through: counted, and its first 16 bytes kept.
+#[derive(Default)]
+struct Head {
+    total: u64,
+    head: [u8; 16],
+}
+
+impl io::Write for Head {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let from = usize::try_from(self.total).unwrap_or(16).min(16);
+        let take = (16 - from).min(buf.len());
+        self.head[from..from + take].copy_from_slice(&buf[..take]);
+        self.total += buf.len() as u64;
+        Ok(buf.len())
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads one IN transfer to its end, from the link's own buffers (as the MTP client
+/// reads a data phase); returns its length and its first 16 bytes.
+fn read_transfer<L: Link>(link: &mut L) -> io::Result<(u64, [u8; 16])> {
+    let mut seen = Head::default();
+    while link.read_to(&mut seen)? > 0 {}
+    link.next_transfer()?;
+    Ok((seen.total, seen.head))
 }
 
 fn expect(what: &str, got: u64, want: u64) -> io::Result<()> {
@@ -92,10 +103,10 @@ fn answer_count(head: &[u8; 16]) -> u64 {
 /// # Errors
 /// The link failed, or the device answered as no ceiling server would.
 pub fn run<L: Link>(link: &mut L, bytes: u64, rounds: u32, data: u64) -> io::Result<Figures> {
-    let mut buf = vec![0u8; CHUNK];
+    let buf = vec![0u8; CHUNK];
     let t = Instant::now();
     send_command(link, SOURCE, bytes)?;
-    let (got, _) = read_transfer(link, &mut buf)?;
+    let (got, _) = read_transfer(link)?;
     let source_s = t.elapsed().as_secs_f64();
     expect("source", got, bytes)?;
 
@@ -108,7 +119,7 @@ pub fn run<L: Link>(link: &mut L, bytes: u64, rounds: u32, data: u64) -> io::Res
         left -= n as u64;
     }
     link.end_transfer()?;
-    let (len, head) = read_transfer(link, &mut buf)?;
+    let (len, head) = read_transfer(link)?;
     let sink_s = t.elapsed().as_secs_f64();
     expect("sink answer", len, 16)?;
     expect("sink", answer_count(&head), bytes)?;
@@ -117,10 +128,10 @@ pub fn run<L: Link>(link: &mut L, bytes: u64, rounds: u32, data: u64) -> io::Res
     for _ in 0..rounds {
         send_command(link, ROUND_TRIP, data)?;
         if data > 0 {
-            let (got, _) = read_transfer(link, &mut buf)?;
+            let (got, _) = read_transfer(link)?;
             expect("round trip data", got, data)?;
         }
-        let (len, _) = read_transfer(link, &mut buf)?;
+        let (len, _) = read_transfer(link)?;
         expect("round trip answer", len, 16)?;
     }
     let round_trip_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds.max(1));
@@ -160,5 +171,23 @@ mod tests {
     #[test]
     fn command_layout() {
         assert_eq!(command(2, 0x0102), *b"CEIL\x02\0\0\0\x02\x01\0\0\0\0\0\0");
+    }
+
+    /// A transfer read in pieces of any size: counted whole, its first 16 bytes kept.
+    #[test]
+    fn head_keeps_the_first_16_bytes_across_pieces() {
+        use std::io::Write;
+        let data: Vec<u8> = (0..40).collect();
+        for cut in [1, 5, 16, 17, 40] {
+            let mut seen = Head::default();
+            for piece in data.chunks(cut) {
+                seen.write_all(piece).unwrap();
+            }
+            assert_eq!(seen.total, 40, "pieces of {cut}");
+            assert_eq!(seen.head[..], data[..16], "pieces of {cut}");
+        }
+        let mut short = Head::default();
+        short.write_all(b"0123").unwrap();
+        assert_eq!((short.total, &short.head[..5]), (4, &b"0123\0"[..]));
     }
 }
