@@ -220,7 +220,10 @@ impl Link for UsbLink {
         let data = transfer.fill_buf()?;
         let n = data.len();
         sink.write_all(data)?;
-        transfer.consume(n);
+        // Consumed on the reader itself: the short-packet adapter keeps no state of its
+        // own, and its `BufRead::consume` (nusb 0.2.9) asserts that nothing is consumed
+        // while data remains, the opposite of its `Read::read`.
+        BufRead::consume(&mut self.inp, n);
         Ok(n)
     }
 
