@@ -119,25 +119,30 @@ pub struct FfsBulkOut {
 }
 
 impl FfsBulkOut {
-    fn prime(&mut self) -> Result<(), TransportError> {
+    /// Fills the queue of read requests: after a new link (the old queue cancelled
+    /// first) and, before each wait, for the request the last wait took. Refilled here
+    /// rather than as soon as a request completes, a new request's kernel work stays off
+    /// the path between a command and its answer: FunctionFS allocates a buffer of the
+    /// request's size for it, which a kernel with `init_on_alloc` (Debian's default)
+    /// zeroes, 128 KiB per request (docs/BENCHMARKS.md, "Where the time goes").
+    fn fill(&mut self) -> Result<(), TransportError> {
         let g = self.link.check()?;
-        if self.primed == Some(g) {
-            return Ok(());
+        if self.primed != Some(g) {
+            let _ = blocking(|| self.ep.cancel());
+            self.primed = Some(g);
         }
-        let _ = blocking(|| self.ep.cancel());
         while self.ep.is_ready() {
             self.ep
                 .try_recv(BytesMut::with_capacity(self.buffer))
                 .map_err(io_err)?;
         }
-        self.primed = Some(g);
         Ok(())
     }
 }
 
 impl BulkOut for FfsBulkOut {
     async fn recv(&mut self) -> Result<(Bytes, bool), TransportError> {
-        if let Err(e) = self.prime() {
+        if let Err(e) = self.fill() {
             self.primed = None;
             return Err(e);
         }
@@ -152,10 +157,6 @@ impl BulkOut for FfsBulkOut {
                 return Err(io_err(e));
             }
         };
-        if let Err(e) = self.ep.try_recv(BytesMut::with_capacity(self.buffer)) {
-            self.primed = None;
-            return Err(io_err(e));
-        }
         let end = got.len() < self.buffer;
         Ok((got.freeze(), end))
     }
