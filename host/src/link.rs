@@ -41,7 +41,8 @@ pub trait Link {
     /// As [`Link::read`], or `sink` failed.
     fn read_to(&mut self, sink: &mut dyn Write) -> io::Result<usize>;
 
-    /// After [`Link::read`] returned 0: starts reading the next IN transfer.
+    /// After [`Link::read`] or [`Link::read_to`] returned 0: starts reading the next IN
+    /// transfer.
     ///
     /// # Errors
     /// The current transfer has not ended.

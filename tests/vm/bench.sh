@@ -48,7 +48,7 @@ if [ "${BENCH_REPORT_ONLY:-0}" != 1 ] && { [ "$SCALE_MB" -gt 0 ] || [ "${BENCH_S
     export VM_DISK=$VM_OUT/scale.img
 fi
 printf 'BENCH_PROFILE=%s\n' "${BENCH_PROFILE:-0}" >> "$VM_OUT/bench.env"
-if [ "${BENCH_PROFILE:-0}" != 0 ]; then
+if [ "${BENCH_PROFILE:-0}" != 0 ] && [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
     command -v perf > /dev/null || { apt-get install -y linux-perf > /dev/null || exit 1; }
     VM_EXTRA_FILES="$VM_EXTRA_FILES $(command -v perf)=/usr/bin/perf"
 fi
@@ -130,10 +130,11 @@ awk '
             printf "%-34s %10s %12s %10s %s\n", "  set bytes, daemon peak RSS (KiB)", v["scale backup_big_bytes"], v["scale backup_big_rss_kib"], "", (v["scale backup_big_rss_kib"] < 32768) ? "< 32768: met" : "< 32768: MISSED"
         }
     }' files="${BENCH_FILES:-1000}" "$CONSOLE"
-# BENCH_PROFILE=1: where the scale backups spend the two CPUs (perf, both ends and the kernel)
+# BENCH_PROFILE: where the listings, the first ceiling round and the scale backups spend
+# the two CPUs (perf, both ends and the kernel)
 if grep -q '^PROFILE ' "$CONSOLE"; then
     echo
-    echo "===== profiles of the scale backups (share of all samples on both CPUs)"
+    echo "===== profiles, BENCH_PROFILE (share of all samples on both CPUs)"
     sed -n 's/^PROFILE //p' "$CONSOLE"
 fi
 exit $rc

@@ -109,7 +109,7 @@ impl BulkIn for FfsBulkIn {
     }
 }
 
-/// Bulk OUT over FunctionFS: keeps its queue of read requests full.
+/// Bulk OUT over FunctionFS: keeps a queue of read requests, refilled before each wait.
 #[derive(Debug)]
 pub struct FfsBulkOut {
     ep: EndpointReceiver,
@@ -120,11 +120,11 @@ pub struct FfsBulkOut {
 
 impl FfsBulkOut {
     /// Fills the queue of read requests: after a new link (the old queue cancelled
-    /// first) and, before each wait, for the request the last wait took. Refilled here
-    /// rather than as soon as a request completes, a new request's kernel work stays off
-    /// the path between a command and its answer: FunctionFS allocates a buffer of the
-    /// request's size for it, which a kernel with `init_on_alloc` (Debian's default)
-    /// zeroes, 128 KiB per request (docs/BENCHMARKS.md, "Where the time goes").
+    /// first) and, before each wait, for the request the last wait took. Refilling here,
+    /// not when a request completes, keeps a new request's kernel work off the path
+    /// between a command and its answer: FunctionFS allocates a buffer of the request's
+    /// size (the profile's, 128 KiB by default), which a kernel with `init_on_alloc`
+    /// (Debian's default) zeroes (docs/BENCHMARKS.md, "Where the time goes").
     fn fill(&mut self) -> Result<(), TransportError> {
         let g = self.link.check()?;
         if self.primed != Some(g) {
@@ -157,6 +157,11 @@ impl BulkOut for FfsBulkOut {
                 return Err(io_err(e));
             }
         };
+        // A queue of one would leave nothing to take the host's next packet while this
+        // piece is handled: refill it now. An error here is reported by the next wait.
+        if self.ep.is_empty() {
+            let _ = self.fill();
+        }
         let end = got.len() < self.buffer;
         Ok((got.freeze(), end))
     }
