@@ -7,14 +7,19 @@
 #        BENCH_REPEAT=N: the streamed backup and raw N times each, alternating, the best
 #        of each compared; BENCH_QUICK=1: only those two; BENCH_TRACE=1: tool runs, CPU
 #        per firmware thread and the big unit's captured/copied bytes each second;
-#        BENCH_PIN=N: the engine's threads on CPU N only)
+#        BENCH_PIN=N: the engine's threads on CPU N only; BENCH_PROFILE=1|callers: the
+#        first plain and encrypted mtpbur-host backups under perf, see bench/profile.sh)
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export VM_OUT=${VM_OUT:-$VM_DIR/out/bench-backup}
 mkdir -p "$VM_OUT"
-printf 'BENCH_MB=%s\nBENCH_POLL=%s\nBENCH_COMPRESS=%s\nBENCH_TRACE=%s\nBENCH_QUICK=%s\nBENCH_REPEAT=%s\nBENCH_PIN=%s\n' "${BENCH_MB:-256}" \
-    "${BENCH_POLL:-2}" "${BENCH_COMPRESS:-true}" "${BENCH_TRACE:-0}" "${BENCH_QUICK:-0}" "${BENCH_REPEAT:-1}" "${BENCH_PIN:-}" > "$VM_OUT/bench.env"
-export VM_EXTRA_FILES="$VM_DIR/bench/backup-guest.sh=/scenarios/96-bench-backup.sh $VM_OUT/bench.env=/etc/bench.env ${VM_EXTRA_FILES:-}"
+printf 'BENCH_MB=%s\nBENCH_POLL=%s\nBENCH_COMPRESS=%s\nBENCH_TRACE=%s\nBENCH_QUICK=%s\nBENCH_REPEAT=%s\nBENCH_PIN=%s\nBENCH_PROFILE=%s\n' "${BENCH_MB:-256}" \
+    "${BENCH_POLL:-2}" "${BENCH_COMPRESS:-true}" "${BENCH_TRACE:-0}" "${BENCH_QUICK:-0}" "${BENCH_REPEAT:-1}" "${BENCH_PIN:-}" "${BENCH_PROFILE:-0}" > "$VM_OUT/bench.env"
+export VM_EXTRA_FILES="$VM_DIR/bench/backup-guest.sh=/scenarios/96-bench-backup.sh $VM_DIR/bench/profile.sh=/scenarios/bench-profile.sh $VM_OUT/bench.env=/etc/bench.env ${VM_EXTRA_FILES:-}"
+if [ "${BENCH_PROFILE:-0}" != 0 ]; then
+    command -v perf > /dev/null || apt-get install -y linux-perf > /dev/null || exit 1
+    VM_EXTRA_FILES="$VM_EXTRA_FILES $(command -v perf)=/usr/bin/perf"
+fi
 export VM_TIMEOUT=${VM_TIMEOUT:-3000}
 set +e
 "$VM_DIR/run.sh" bench-backup
@@ -62,4 +67,5 @@ awk '
             }
         }
     }' "$VM_OUT/console.log"
+grep -q '^PROFILE ' "$VM_OUT/console.log" && { echo; echo "===== profiles, BENCH_PROFILE (share of all samples on both CPUs)"; sed -n 's/^PROFILE //p' "$VM_OUT/console.log"; }
 exit $rc

@@ -29,7 +29,7 @@ if [ ! -x "$UMTP" ]; then
 fi
 
 export VM_OUT=${VM_OUT:-$VM_DIR/out/bench}
-export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh $VM_DIR/bench/scale.sh=/scenarios/bench-scale.sh ${VM_EXTRA_FILES:-}"
+export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh $VM_DIR/bench/scale.sh=/scenarios/bench-scale.sh $VM_DIR/bench/profile.sh=/scenarios/bench-profile.sh ${VM_EXTRA_FILES:-}"
 export VM_APPEND="${VM_APPEND:-} "
 export VM_TIMEOUT=${VM_TIMEOUT:-7200}
 # BENCH_ROUNDS (default 3): alternating rounds of mtpbur-host bench-mtp and bench-raw

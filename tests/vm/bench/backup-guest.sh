@@ -17,7 +17,8 @@
 #                   while captured, every unit checked, atomic set in the repository,
 #                   set deleted from the device)
 # backup+stream, mtpbur-host and raw alternate BENCH_REPEAT times, each reported as the
-# best of its runs. BENCH_QUICK=1 runs only those three. Then, once: `mtpbur-host restore`
+# best of its runs (with BENCH_PROFILE, the first mtpbur-host runs, plain and encrypted,
+# under perf: bench/profile.sh). BENCH_QUICK=1 runs only those three. Then, once: `mtpbur-host restore`
 # of that set (upload + restore on the device) against raw mtp-sendfile of the same size.
 # Prints BENCH lines: `BENCH backup <metric> <value>`; the host computes the ratios.
 # timeout: 3000
@@ -30,6 +31,8 @@ MB=${BENCH_MB:-256}
 BK_POLL=${BENCH_POLL:-2}
 C=${BENCH_COMPRESS:-true}
 bench() { echo "BENCH backup $1 $2"; say "BENCH backup $1 $2"; }
+# profile_start / profile_stop LABEL (BENCH_PROFILE): bench/profile.sh
+. /scenarios/bench-profile.sh
 # BENCH_TRACE=1: CPU ticks per firmware thread (name utime stime minflt) and of the VM
 cpu_snap() {
     for _t in /proc/$DAEMON_PID/task/*; do
@@ -153,10 +156,12 @@ raw_once() {
 # 5. the host program: one command, one session
 host_once() {
     rm -rf /tmp/work/repo
+    [ "$1" = 1 ] && profile_start
     t=$(now)
     /usr/local/bin/mtpbur-host --json backup --full /tmp/work/repo > /tmp/work/host.json 2>> "$LOG" ||
         fail "mtpbur-host backup failed: $(cat /tmp/work/host.json)"
     host_s=$(elapsed $t)
+    profile_stop plain
     say "mtpbur-host: $(cat /tmp/work/host.json)"
     hb=$(sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' /tmp/work/host.json)
     [ "$hb" = "$SET_BYTES" ] || note "mtpbur-host copied $hb bytes, the first set $SET_BYTES"
@@ -168,10 +173,12 @@ host_once() {
 host_enc_once() {
     echo "bench password" | /usr/local/bin/mtpbur-host encryption on >> "$LOG" 2>&1 || fail "encryption on failed"
     rm -rf /tmp/work/repo-enc
+    [ "$1" = 1 ] && profile_start
     t=$(now)
     /usr/local/bin/mtpbur-host --json backup --full /tmp/work/repo-enc > /tmp/work/host-enc.json 2>> "$LOG" ||
         fail "encrypted mtpbur-host backup failed: $(cat /tmp/work/host-enc.json)"
     enc_s=$(elapsed $t)
+    profile_stop encrypted
     echo "bench password" | /usr/local/bin/mtpbur-host encryption off >> "$LOG" 2>&1 || fail "encryption off failed"
     head -c 22 "$(find /tmp/work/repo-enc -name passive-base.unit | head -1)" | grep -q age-encryption ||
         fail "the encrypted backup's units are not age files"
