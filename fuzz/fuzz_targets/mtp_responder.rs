@@ -21,6 +21,8 @@
 //! retry (else the shell would spin); after a disconnect a fresh OpenSession answers OK;
 //! nothing outside the writable storage changes (a read-only storage, a sibling
 //! directory a symlink in the storage points to); no temporary upload file is left.
+//! The host reads at most [`IN_BUDGET`] bytes of bulk IN per input, so that an input
+//! which grows a sparse file and reads it back is not a timeout.
 #![no_main]
 
 use std::fs;
@@ -37,6 +39,10 @@ use mtp::{ControlRequest, OperationCode, Responder, ResponderConfig, ResponseCod
 const CONTROL: u16 = 0xFFFF;
 /// Most bulk IN writes drained after one step (a step yields far fewer).
 const DRAIN_BUDGET: usize = 1024;
+/// Most bulk IN bytes one input reads (and the final check again): a host may stream a
+/// large sparse file the input made with TruncateObject, and reading gigabytes of zeros
+/// finds nothing but a timeout. Past it the host reads no more, as a stalled host would.
+const IN_BUDGET: usize = 4 << 20;
 /// Most retries of a not-ready source in one drain.
 const RETRIES: usize = 8;
 const VICTIM: &[u8] = b"outside the storage";
@@ -147,6 +153,8 @@ struct Host {
     next_len: Option<usize>,
     no_end: bool,
     hold: bool,
+    /// Bulk IN bytes the host still reads (see [`IN_BUDGET`]).
+    in_budget: usize,
 }
 
 impl Host {
@@ -158,6 +166,7 @@ impl Host {
             next_len: None,
             no_end: false,
             hold: false,
+            in_budget: IN_BUDGET,
         };
         h.r.set_max_packet_size(h.mps);
         h
@@ -262,9 +271,13 @@ impl Host {
                 writes.clear();
                 self.r.handle_abort_done();
             }
+            if self.in_budget == 0 {
+                break;
+            }
             let had = self.r.has_bulk_in();
             match self.r.poll_bulk_in() {
                 Some(b) => {
+                    self.in_budget = self.in_budget.saturating_sub(b.len());
                     if trace() {
                         trace_write(&b);
                     }
@@ -295,6 +308,7 @@ impl Host {
     fn check_still_answers(&mut self) {
         self.r.handle_disconnect();
         self.r.set_max_packet_size(512);
+        self.in_budget = IN_BUDGET;
         let open = Container::new(
             ContainerKind::Command,
             OperationCode::OpenSession.to_u16(),
