@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Each backup runs twice as fast as the machine allows (no pace), and on a link paced at
-//! `BENCH_LINK_MBS` MB/s (default 40: what USB 2.0 high speed carries in bulk; 0: none), where
+//! `BENCH_LINK_MBS` MB/s (default 40: what USB 2.0 high speed carries in bulk; 0: none;
+//! `BENCH_ONLY=plain|encrypted` runs one kind, for a profile), where
 //! the question is whether the device keeps up with the link. CPU seconds are the
 //! process's (both ends: the PC's copy and checks, the device's capture, encryption and
 //! serving), read from `/proc/self/stat`. The VM benchmark (`tests/vm/bench-backup.sh`)
@@ -105,6 +106,8 @@ fn main() {
     let mib = env_or("BENCH_MIB", 256.0) as usize;
     let rounds = env_or("BENCH_ROUNDS", 3.0) as usize;
     let link_mbs = env_or("BENCH_LINK_MBS", 40.0);
+    // For a profile of one kind: BENCH_ONLY=plain or encrypted.
+    let only = std::env::var("BENCH_ONLY").ok().map(|v| v == "encrypted");
     let each = (mib << 20) / FILES;
     let rig = rig_with(|cage| {
         for i in 0..FILES {
@@ -131,6 +134,9 @@ fn main() {
         let mut bytes = 0;
         for _ in 0..rounds {
             for (i, on) in [false, true].into_iter().enumerate() {
+                if only.is_some_and(|o| o != on) {
+                    continue;
+                }
                 if on {
                     encryption(&rig, true, &pw);
                 }
@@ -153,14 +159,22 @@ fn main() {
         }
         let link = pace.map_or("no pace".to_owned(), |p| format!("{:.0} MB/s", p / 1e6));
         let mibs = bytes as f64 / f64::from(1 << 20);
+        let ran = |x: f64, digits: usize| {
+            if x < f64::MAX {
+                format!("{x:.digits$}")
+            } else {
+                "-".to_owned()
+            }
+        };
+        let both = only.is_none();
         println!(
-            "| {link} | {:.2} | {:.2} | {:.3} | {:.2} | {:.2} | {:.1} |",
-            best[0],
-            best[1],
-            best[0] / best[1],
-            cpu[0],
-            cpu[1],
-            (cpu[1] - cpu[0]) * 1e3 / mibs
+            "| {link} | {} | {} | {} | {} | {} | {} |",
+            ran(best[0], 2),
+            ran(best[1], 2),
+            ran(if both { best[0] / best[1] } else { f64::MAX }, 3),
+            ran(cpu[0], 2),
+            ran(cpu[1], 2),
+            ran(if both { (cpu[1] - cpu[0]) * 1e3 / mibs } else { f64::MAX }, 1),
         );
     }
 }
