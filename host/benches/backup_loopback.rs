@@ -174,7 +174,14 @@ fn main() {
             ran(if both { best[0] / best[1] } else { f64::MAX }, 3),
             ran(cpu[0], 2),
             ran(cpu[1], 2),
-            ran(if both { (cpu[1] - cpu[0]) * 1e3 / mibs } else { f64::MAX }, 1),
+            ran(
+                if both {
+                    (cpu[1] - cpu[0]) * 1e3 / mibs
+                } else {
+                    f64::MAX
+                },
+                1
+            ),
         );
     }
 }

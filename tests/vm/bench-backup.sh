@@ -8,9 +8,19 @@
 #        of each compared; BENCH_QUICK=1: only those two; BENCH_TRACE=1: tool runs, CPU
 #        per firmware thread and the big unit's captured/copied bytes each second;
 #        BENCH_PIN=N: the engine's threads on CPU N only; BENCH_PROFILE=1|callers: the
-#        first plain and encrypted mtpbur-host backups under perf, see bench/profile.sh)
+#        first plain and encrypted mtpbur-host backups under perf, see bench/profile.sh;
+#        BENCH_CIPHER=portable: the guest's binaries built with the chacha20 and poly1305
+#        crates' portable code, the code they run on ARM boards, in target/portable-cipher)
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+case ${BENCH_CIPHER:-auto} in
+auto) ;;
+portable)
+    export VM_RUSTFLAGS="--cfg chacha20_force_soft --cfg poly1305_force_soft ${VM_RUSTFLAGS:-}"
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$VM_DIR/../../target}/portable-cipher
+    ;;
+*) echo "BENCH_CIPHER: auto or portable" >&2; exit 2 ;;
+esac
 export VM_OUT=${VM_OUT:-$VM_DIR/out/bench-backup}
 mkdir -p "$VM_OUT"
 printf 'BENCH_MB=%s\nBENCH_POLL=%s\nBENCH_COMPRESS=%s\nBENCH_TRACE=%s\nBENCH_QUICK=%s\nBENCH_REPEAT=%s\nBENCH_PIN=%s\nBENCH_PROFILE=%s\n' "${BENCH_MB:-256}" \
@@ -26,7 +36,7 @@ set +e
 rc=$?
 set -e
 echo
-echo "===== backup benchmark (same boot, BENCH_MB=${BENCH_MB:-256})"
+echo "===== backup benchmark (same boot, BENCH_MB=${BENCH_MB:-256}, cipher code ${BENCH_CIPHER:-auto})"
 awk '
     /^BENCH backup / { v[$3] = $4 }
     /^BENCH backup (stream_total|raw_getfile)_s_[0-9]+ / { n = $3; sub(/.*_/, "", n); if (n > rounds) rounds = n }

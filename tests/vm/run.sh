@@ -17,6 +17,8 @@
 #                       (default: the build's release directory, or MTPBUR_BIN's directory
 #                       if it holds ref-data; otherwise the image has no owners)
 #   CARGO_TARGET_DIR    honoured when building (default <repo>/target)
+#   VM_RUSTFLAGS="..."  more rustc flags for the guest's binaries (use a CARGO_TARGET_DIR
+#                       of their own: a flag change rebuilds everything)
 #   MTPBUR_CMD="..."    daemon command line inside the guest
 #                       (default: /bin/mtpbur --profile /etc/mtpbur/profile.toml)
 #   VM_MEM=MiB          guest RAM (default 3072: the 1 GiB scenario keeps two 1 GiB files in tmpfs)
@@ -51,11 +53,11 @@ if [ -n "${MTPBUR_BIN:-}" ]; then
     log "firmware: prebuilt $FW"
 else
     log "building static mtpbur and the reference owners"
-    (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
+    (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static ${VM_RUSTFLAGS:-}" \
         cargo build --release --target x86_64-unknown-linux-gnu -p firmware --bin mtpbur \
             -p reference-owners --bins -p mtpbur-host --bin mtpbur-host)
     # The C library on its own: with --bin/--bins above, cargo would build no library.
-    (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
+    (cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static ${VM_RUSTFLAGS:-}" \
         cargo build --release --target x86_64-unknown-linux-gnu -p mtpbur-owner --lib)
     RELEASE=${CARGO_TARGET_DIR:-$REPO/target}/x86_64-unknown-linux-gnu/release
     log "building the C reference owner against libmtpbur_owner.a (static)"
