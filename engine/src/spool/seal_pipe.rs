@@ -14,30 +14,53 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::hash_pipe::HashPipe;
 
 /// Batches in flight between the reading thread and this one.
 const DEPTH: usize = 4;
 
-/// Where the age stream writes: the file, and the hashing thread.
+/// Ciphertext gathered before it is written and hashed: one write and one hand-over to
+/// the hashing thread per batch, not per 64 KiB age chunk.
+const BATCH: usize = 1024 * 1024;
+
+/// Where the age stream writes: batches of ciphertext, each written to the file and then
+/// handed to the hashing thread (the same buffer: no copy for the hash).
 struct Sink {
     file: File,
     hasher: HashPipe,
+    batch: BytesMut,
+    /// Bytes the stream has written into the sink (on disk once flushed).
     written: Arc<AtomicU64>,
+}
+
+impl Sink {
+    /// Writes the gathered ciphertext to the file and hands it to the hashing thread.
+    fn flush_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = self.batch.split().freeze();
+        self.file.write_all(&batch)?;
+        self.hasher.update(vec![batch]);
+        self.batch.reserve(BATCH);
+        Ok(())
+    }
 }
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write_all(buf)?;
-        self.hasher.update(vec![Bytes::copy_from_slice(buf)]);
+        self.batch.extend_from_slice(buf);
         self.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        if self.batch.len() >= BATCH {
+            self.flush_batch()?;
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.flush_batch()
     }
 }
 
@@ -54,7 +77,8 @@ pub(super) struct SealPipe {
 }
 
 impl SealPipe {
-    /// Writes the age header for `recipients` into `file` and starts the thread.
+    /// Starts the age stream for `recipients` into `file` (its header goes out with the
+    /// first batch) and the thread.
     ///
     /// # Errors
     /// The header cannot be written or the thread cannot start.
@@ -66,6 +90,7 @@ impl SealPipe {
         let sink = Sink {
             file,
             hasher: HashPipe::new(),
+            batch: BytesMut::with_capacity(BATCH),
             written: written.clone(),
         };
         let mut stream = crate::crypto::encrypt(recipients, sink)?;
@@ -79,7 +104,8 @@ impl SealPipe {
                         stream.write_all(&segment)?;
                     }
                 }
-                let sink = stream.finish()?;
+                let mut sink = stream.finish()?;
+                sink.flush_batch()?;
                 let size = sink.written.load(Ordering::Relaxed);
                 let sha = sink
                     .hasher
