@@ -7,10 +7,10 @@
 //! BENCH_MIB=256 BENCH_ROUNDS=3 BENCH_LINK_MBS=40 cargo bench -p mtpbur-host --bench backup_loopback
 //! ```
 //!
-//! Each backup runs twice as fast as the machine allows (no pace), and on a link paced at
-//! `BENCH_LINK_MBS` MB/s (default 40: what USB 2.0 high speed carries in bulk; 0: none;
-//! `BENCH_ONLY=plain|encrypted` runs one kind, for a profile), where
-//! the question is whether the device keeps up with the link. CPU seconds are the
+//! Each kind of backup runs twice: as fast as the machine allows (no pace), and on a
+//! link paced at `BENCH_LINK_MBS` MB/s (default 40: what USB 2.0 high speed carries in
+//! bulk; 0: no paced run), where the question is whether the device keeps up with the
+//! link. `BENCH_ONLY=plain|encrypted` runs one kind, for a profile. CPU seconds are the
 //! process's (both ends: the PC's copy and checks, the device's capture, encryption and
 //! serving), read from `/proc/self/stat`. The VM benchmark (`tests/vm/bench-backup.sh`)
 //! measures the same on the real gadget stack, on emulated CPUs.

@@ -24,6 +24,9 @@ const DEPTH: usize = 4;
 /// Ciphertext gathered before it is written and hashed: one write and one hand-over to
 /// the hashing thread per batch, not per 64 KiB age chunk.
 const BATCH: usize = 1024 * 1024;
+/// The most age writes at once: a 64 KiB chunk and its 16-byte tag. A batch holds up to
+/// `BATCH` and one more such write, so it never grows (and copies itself) in place.
+const CHUNK: usize = 64 * 1024 + 16;
 
 /// Where the age stream writes: batches of ciphertext, each written to the file and then
 /// handed to the hashing thread (the same buffer: no copy for the hash).
@@ -44,18 +47,19 @@ impl Sink {
         let batch = self.batch.split().freeze();
         self.file.write_all(&batch)?;
         self.hasher.update(vec![batch]);
-        self.batch.reserve(BATCH);
+        self.batch.reserve(BATCH + CHUNK);
         Ok(())
     }
 }
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.batch.extend_from_slice(buf);
-        self.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        // A full batch goes out first, so an error comes before `buf` is taken.
         if self.batch.len() >= BATCH {
             self.flush_batch()?;
         }
+        self.batch.extend_from_slice(buf);
+        self.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
         Ok(buf.len())
     }
 
@@ -72,7 +76,7 @@ pub(super) type Sealed = (File, u64, [u8; 32]);
 pub(super) struct SealPipe {
     tx: Option<SyncSender<Vec<Bytes>>>,
     handle: Option<JoinHandle<io::Result<Sealed>>>,
-    /// Bytes of the age header (and payload nonce), written before any data.
+    /// Bytes of the age header (and payload nonce), which come before any data.
     pub(super) header: u64,
 }
 
@@ -81,7 +85,7 @@ impl SealPipe {
     /// first batch) and the thread.
     ///
     /// # Errors
-    /// The header cannot be written or the thread cannot start.
+    /// The age stream (its recipients' stanzas) or the thread cannot start.
     pub(super) fn start(
         recipients: &[Box<dyn age::Recipient + Send>],
         file: File,
@@ -90,7 +94,7 @@ impl SealPipe {
         let sink = Sink {
             file,
             hasher: HashPipe::new(),
-            batch: BytesMut::with_capacity(BATCH),
+            batch: BytesMut::with_capacity(BATCH + CHUNK),
             written: written.clone(),
         };
         let mut stream = crate::crypto::encrypt(recipients, sink)?;

@@ -174,8 +174,8 @@ impl UnitWriter {
         };
         let plain = crate::stream::uncompressed_len(raw_len);
         let size = match &self.seal {
-            // An age file's length follows from its plaintext's: the header written
-            // already, then each 64 KiB chunk and its tag.
+            // An age file's length follows from its plaintext's: the header (its length
+            // known once the stream starts), then each 64 KiB chunk and its tag.
             Some(seal) => crate::crypto::sealed_len(seal.header, plain),
             None => plain,
         };

@@ -66,9 +66,10 @@ impl Pace {
         if due > now {
             std::thread::sleep(due - now);
         } else if now - due > Duration::from_millis(50) {
-            // A link that was idle does not save up: the pace starts again from now.
+            // A link that was idle does not save up: the pace starts again from now,
+            // with this piece charged to it.
             self.since = now;
-            self.bytes = 0;
+            self.bytes = n as u64;
         }
     }
 }
