@@ -235,13 +235,7 @@ pub(crate) fn rig_with(fill: impl FnOnce(&Path)) -> Rig {
         serial: "LOOP0001".into(),
     });
     let responder = Responder::new(device, vec![Box::new(provider)], ResponderConfig::default());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (endpoints, port) = mtp::transport::loopback(512, 8);
-    rt.spawn(mtp::driver::serve(responder, endpoints));
+    let (rt, port) = spawn_served(|ep| mtp::driver::serve(responder, ep));
     Rig {
         spool: spool.clone(),
         repo: tmp.path().join("repo"),
@@ -291,13 +285,7 @@ where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (endpoints, port) = mtp::transport::loopback(512, 8);
-    rt.spawn(serve(endpoints));
+    let (rt, port) = spawn_served(serve);
     assert!(rt.block_on(port.control.send(ControlEvent::Enabled)));
     let link = LoopLink {
         port,
@@ -308,4 +296,22 @@ where
         pace: None,
     };
     (rt, link)
+}
+
+/// A runtime running `serve` on a fresh loopback, and the host's port of it.
+fn spawn_served<F>(
+    serve: impl FnOnce(mtp::transport::LoopbackEndpoints) -> F,
+) -> (tokio::runtime::Runtime, HostPort)
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (endpoints, port) = mtp::transport::loopback(512, 8);
+    rt.spawn(serve(endpoints));
+    (rt, port)
 }
