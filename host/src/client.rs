@@ -12,7 +12,7 @@ use mtp::codec::container::{
     Container, ContainerKind, HEADER_LEN, LENGTH_UNKNOWN, data_header, parse_container,
     parse_header,
 };
-use mtp::codec::dataset::{DeviceInfo, ObjectInfo, StorageInfo};
+use mtp::codec::dataset::{DeviceInfo, ObjectInfo, ObjectPropList, StorageInfo};
 use mtp::codec::parse_all;
 use mtp::{OperationCode, ResponseCode};
 
@@ -137,6 +137,20 @@ impl<L: Link> Client<L> {
     pub fn object_info(&mut self, handle: u32) -> Result<ObjectInfo> {
         let data = self.call_in(OperationCode::GetObjectInfo, &[handle])?;
         decode(&data, ObjectInfo::parse)
+    }
+
+    /// GetObjectPropList of every property of one object (format 0, property
+    /// 0xFFFFFFFF, group 0, depth 0): the single-object query libmtp sends after each
+    /// GetObjectInfo when the device supports the operation.
+    ///
+    /// # Errors
+    /// As every transaction.
+    pub fn object_prop_list(&mut self, handle: u32) -> Result<ObjectPropList> {
+        let data = self.call_in(
+            OperationCode::GetObjectPropList,
+            &[handle, 0, 0xFFFF_FFFF, 0, 0],
+        )?;
+        decode(&data, ObjectPropList::parse)
     }
 
     /// GetObject, streamed into `sink`; returns the object's length.

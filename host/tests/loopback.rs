@@ -277,11 +277,27 @@ fn bench_mtp_lists_reads_and_sends_through_the_responder() {
     let mut client = Client::connect(link).unwrap();
     let f = mtpbur_host::cmd::bench::run(&mut client, "get.bin", (1 << 20) + 5).unwrap();
     assert_eq!((f.listed, f.list_transactions), (31, 32));
+    assert_eq!(f.pair_list_transactions, 63);
     assert_eq!(f.get_bytes, big.len() as u64);
     assert_eq!(f.send_bytes, (1 << 20) + 5);
     assert!(
         !tmp.path().join("bench-send.bin").exists(),
         "sent file not deleted"
+    );
+    // The single-object property list the pair listing asks for names that object.
+    let storage = client.storage_ids().unwrap()[0];
+    let h = *client
+        .handles(storage, 0xFFFF_FFFF)
+        .unwrap()
+        .first()
+        .unwrap();
+    let name = client.object_info(h).unwrap().filename;
+    let props = client.object_prop_list(h).unwrap();
+    assert!(props.0.iter().all(|e| e.handle == h));
+    assert!(
+        props.0.iter().any(|e| e.code == 0xDC07
+            && e.value == mtp::codec::value::PropValue::Str(name.clone())),
+        "no ObjectFileName {name} in {props:?}"
     );
     let err = mtpbur_host::cmd::bench::run(&mut client, "missing.bin", 1).unwrap_err();
     assert!(err.contains("no missing.bin"), "{err}");

@@ -95,6 +95,14 @@ awk '
                 printf "%-26s %10.2f %10.2f %10.3f %s\n", "  SendObject (s)", v["host send_s"], v["raw send_s"], v["raw send_s"] / v["host send_s"], ">= 0.9"
                 htx = v["host list_s"] * 1e6 / v["host list_tx"]
                 printf "%-26s %10.0f %10.0f %10.2f %s\n", "  listing, us per transaction", htx, v["raw rtt_us"], htx / v["raw rtt_us"], "<= 1.2 x raw round trip"
+                # The listing as mtp-files asks for it (GetObjectInfo + a single-object
+                # GetObjectPropList per file): what the device spends on the libmtp listing.
+                if (v["host pair_tx"] > 0) {
+                    ptx = v["host pair_s"] * 1e6 / v["host pair_tx"]
+                    printf "%-26s %10.0f %10.0f %10.2f %s\n", "  as mtp-files, us per tx", ptx, v["raw rtt_us"], ptx / v["raw rtt_us"], "<= 1.2 x raw round trip"
+                    if (v["umtprd list_s"] > 0)
+                        printf "%-26s %10.2f %10.2f %10.3f %s\n", "  as mtp-files, s (umtprd)", v["host pair_s"], v["umtprd list_s"], v["host pair_s"] / v["umtprd list_s"], "<= 1 x umtprd mtp-files"
+                }
                 if (v["copy read_s"] > 0)
                     printf "%-26s %10s %10.2f %10s %s\n", "  file read into 128 KiB (s)", "", v["copy read_s"], "", "(dd: the copy GetObject adds to the raw path)"
             }

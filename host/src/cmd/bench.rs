@@ -1,7 +1,8 @@
 //! `bench-mtp`: the bench workload (tests/vm/bench.sh) through this program's own MTP
 //! client, where we control both ends: a listing of the first storage's root (one
-//! GetObjectHandles, one GetObjectInfo per object), a GetObject into nothing and a
-//! SendObject from memory. Set against `bench-raw` on the same path, it shows what the
+//! GetObjectHandles, one GetObjectInfo per object), the same listing as libmtp's
+//! `mtp-files` asks for it (a GetObjectInfo and a single-object GetObjectPropList per
+//! object), a GetObject into nothing and a SendObject from memory. Set against `bench-raw` on the same path, it shows what the
 //! device costs per byte and per transaction when the host tool is not the limit (libmtp
 //! reads 16 KiB per synchronous USB transfer).
 
@@ -23,6 +24,11 @@ pub struct Figures {
     pub list_transactions: u64,
     /// Seconds of the listing.
     pub list_s: f64,
+    /// Transactions of the listing as `mtp-files` asks for it (GetObjectHandles, then a
+    /// GetObjectInfo and a GetObjectPropList per object).
+    pub pair_list_transactions: u64,
+    /// Seconds of that listing.
+    pub pair_list_s: f64,
     /// Bytes of the object read.
     pub get_bytes: u64,
     /// Seconds of its GetObject.
@@ -86,6 +92,17 @@ pub fn run<L: Link>(client: &mut Client<L>, get: &str, send_bytes: u64) -> Resul
     let target = target.ok_or_else(|| format!("no {get} in the first storage's root"))?;
 
     let t = Instant::now();
+    let again = client.handles(storage, ROOT).map_err(err)?;
+    for h in &again {
+        client.object_info(*h).map_err(err)?;
+        let props = client.object_prop_list(*h).map_err(err)?;
+        if props.0.iter().any(|e| e.handle != *h) {
+            return Err(format!("the property list of {h:#x} names another object"));
+        }
+    }
+    let pair_list_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
     let get_bytes = client.get_object(target, &mut io::sink()).map_err(err)?;
     let get_s = t.elapsed().as_secs_f64();
 
@@ -112,6 +129,8 @@ pub fn run<L: Link>(client: &mut Client<L>, get: &str, send_bytes: u64) -> Resul
         listed: handles.len() as u64,
         list_transactions: handles.len() as u64 + 1,
         list_s,
+        pair_list_transactions: 2 * again.len() as u64 + 1,
+        pair_list_s,
         get_bytes,
         get_s,
         send_bytes,
@@ -124,11 +143,15 @@ pub fn text(f: &Figures) -> String {
     let mib = |b: u64| b as f64 / 1048576.0;
     format!(
         "listing: {} objects, {} transactions in {:.2} s ({:.0} us each)\n\
+         listing as mtp-files asks: {} transactions in {:.2} s ({:.0} us each)\n\
          GetObject: {:.0} MiB in {:.2} s\nSendObject: {:.0} MiB in {:.2} s\n",
         f.listed,
         f.list_transactions,
         f.list_s,
         f.list_s * 1e6 / f.list_transactions.max(1) as f64,
+        f.pair_list_transactions,
+        f.pair_list_s,
+        f.pair_list_s * 1e6 / f.pair_list_transactions.max(1) as f64,
         mib(f.get_bytes),
         f.get_s,
         mib(f.send_bytes),

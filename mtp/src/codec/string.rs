@@ -42,11 +42,11 @@ pub fn put_string(buf: &mut impl BufMut, s: &str) {
         buf.put_u8(0);
         return;
     }
-    let units = truncated_units(s);
-    // units.len() <= 254, so the count with the terminator fits in a u8.
-    buf.put_u8((units.len() + 1) as u8);
-    for u in &units {
-        buf.put_u16_le(*u);
+    let (kept, units) = cut(s);
+    // units <= 254, so the count with the terminator fits in a u8.
+    buf.put_u8((units + 1) as u8);
+    for u in kept.encode_utf16() {
+        buf.put_u16_le(u);
     }
     buf.put_u16_le(0);
 }
@@ -56,21 +56,22 @@ pub fn string_len(s: &str) -> usize {
     if s.is_empty() {
         1
     } else {
-        1 + 2 * (truncated_units(s).len() + 1)
+        1 + 2 * (cut(s).1 + 1)
     }
 }
 
-fn truncated_units(s: &str) -> Vec<u16> {
-    let mut units = Vec::with_capacity(s.len().min(MAX_UNITS));
-    for c in s.chars() {
-        let mut pair = [0u16; 2];
-        let enc = c.encode_utf16(&mut pair);
-        if units.len() + enc.len() > MAX_UNITS - 1 {
-            break;
+/// The longest prefix of `s` that fits in 254 code units, and its length in units
+/// (counted without a buffer: names and dates are encoded for every object listed).
+fn cut(s: &str) -> (&str, usize) {
+    let mut units = 0;
+    for (at, c) in s.char_indices() {
+        let n = c.len_utf16();
+        if units + n > MAX_UNITS - 1 {
+            return (&s[..at], units);
         }
-        units.extend_from_slice(enc);
+        units += n;
     }
-    units
+    (s, units)
 }
 
 #[cfg(test)]
@@ -109,6 +110,14 @@ mod tests {
         let mut b = Vec::new();
         put_string(&mut b, &s);
         assert_eq!(parse_all(&b, parse_string).unwrap().len(), 254);
+        assert_eq!(string_len(&s), b.len());
+        // A pair that would cross the limit is left out whole.
+        let s = format!("{}😀b", "a".repeat(253));
+        let mut b = Vec::new();
+        put_string(&mut b, &s);
+        assert_eq!(b[0], 254);
+        assert_eq!(parse_all(&b, parse_string).unwrap(), "a".repeat(253));
+        assert_eq!(string_len(&s), b.len());
     }
 
     #[test]

@@ -128,8 +128,9 @@ stop_daemon
 # Both ends ours, against the ceiling of the same path, in alternating rounds (best of
 # BENCH_ROUNDS each; the emulated machine's speed drifts over minutes):
 # - mtpbur-host bench-mtp: the workload through mtpbur-host's own MTP client (a listing
-#   of the root, GetObject, SendObject); libmtp reads 16 KiB per synchronous transfer,
-#   so its GetObject shows the tool, not the device;
+#   of the root, the same listing with mtp-files' two transactions per object,
+#   GetObject, SendObject); libmtp reads 16 KiB per synchronous transfer, so its
+#   GetObject shows the tool, not the device;
 # - mtpbur ceiling + mtpbur-host bench-raw: the same gadget, endpoints, buffers and queue
 #   with a raw source and sink instead of MTP: BENCH_MB each way, the round trip of a
 #   command, ROUND_DATA bytes (about a GetObjectInfo) and a response, and of a command and
@@ -149,6 +150,8 @@ while [ $round -lt "${BENCH_ROUNDS:-3}" ]; do
     stop_daemon
     bench host list_s "$(num list_s /tmp/work/host.json)"
     bench host list_tx "$(num list_transactions /tmp/work/host.json)"
+    bench host pair_s "$(num pair_list_s /tmp/work/host.json)"
+    bench host pair_tx "$(num pair_list_transactions /tmp/work/host.json)"
     bench host get_s "$(num get_s /tmp/work/host.json)"
     bench host send_s "$(num send_s /tmp/work/host.json)"
     MTPBUR_CMD="/bin/mtpbur ceiling --profile $MTPBUR_PROFILE"

@@ -6,7 +6,9 @@
 //! once to learn its encoded length (the container header states the whole length before
 //! the first byte), the second takes the record again while the data phase is sent and
 //! encodes a few objects at a time. Between the passes only the handles and one `u16`
-//! length per object are kept (6 bytes per object).
+//! length per object are kept (6 bytes per object), and the first pass's bytes of the
+//! first 64 KiB of objects, which the second pass then skips: a short list (libmtp asks
+//! for one object's list after every GetObjectInfo) is encoded once.
 //!
 //! Within one transaction an object's encoded length cannot change: its name comes from
 //! the provider's table, which only a listing changes, and every other value has a fixed
@@ -73,28 +75,46 @@ impl PropListStream {
         let mut handles = Vec::with_capacity(listed.len());
         let mut lens = Vec::with_capacity(listed.len());
         let mut scratch = BytesMut::new();
+        // The element count comes first; it is known after the pass.
+        let mut ready = BytesMut::with_capacity(AHEAD);
+        ready.put_u32_le(0);
+        // Objects whose entries the pass kept for the data phase: the first ones, up to
+        // AHEAD bytes (a whole list of a few hundred objects, or a single object, is
+        // then encoded once).
+        let mut kept = 0;
+        // One object asked for by its handle: its record is the only check that it exists.
+        let single = h != 0 && h != u32::MAX && depth == 0;
         for h in listed {
-            let Ok(rec) = record(ctx, h) else {
-                continue; // gone since it was listed
+            let rec = match record(ctx, h) {
+                Ok(rec) => rec,
+                Err(code) if single => return Err(code),
+                Err(_) => continue, // gone since it was listed
             };
             if format.is_some_and(|f| f != rec.format) {
                 continue;
             }
-            scratch.clear();
-            encode_object(&rec, &props, &mut scratch);
+            let len = if kept == handles.len() && ready.len() < AHEAD {
+                let before = ready.len();
+                encode_object(&rec, &props, &mut ready);
+                kept += 1;
+                ready.len() - before
+            } else {
+                scratch.clear();
+                encode_object(&rec, &props, &mut scratch);
+                scratch.len()
+            };
             handles.push(h.0);
-            lens.push(u16::try_from(scratch.len()).map_err(|_| ResponseCode::GeneralError)?);
+            lens.push(u16::try_from(len).map_err(|_| ResponseCode::GeneralError)?);
         }
         let entries = handles.len().saturating_mul(props.len());
         let count = u32::try_from(entries).map_err(|_| ResponseCode::GeneralError)?;
-        let mut ready = BytesMut::with_capacity(AHEAD);
-        ready.put_u32_le(count);
+        ready[..4].copy_from_slice(&count.to_le_bytes());
         let total = 4 + lens.iter().map(|l| u64::from(*l)).sum::<u64>();
         Ok(Self {
             handles,
             lens,
             props,
-            next: 0,
+            next: kept,
             ready,
             total,
         })
@@ -164,10 +184,9 @@ fn objects_for_list(
         list_handles(ctx, u32::MAX, 0, u32::MAX)?
     } else {
         let start = handle(h)?;
-        record(ctx, start)?;
         out.push(start);
         if depth == 0 {
-            return Ok(out);
+            return Ok(out); // the first pass's record checks it
         }
         list_children(ctx, start)?
     };

@@ -95,3 +95,62 @@ fn an_object_deleted_while_its_list_is_sent_ends_the_transfer_incomplete() {
         1999
     );
 }
+
+#[test]
+fn one_object_list_is_whole_and_a_short_list_is_sent_as_the_pass_found_it() {
+    let mut h = Harness::in_session();
+    let records = fill(&h, 3);
+    let props = crate::responder::ops::props::OBJECT_PROPS;
+    let rec = &records[1];
+    h.cmd(Op::GetObjectPropList, &[rec.handle.0, 0, u32::MAX, 0, 0]);
+    let (payload, resp) = h.data_in();
+    assert_eq!(code(&resp), ResponseCode::Ok);
+    let list = parse_all(&payload, ObjectPropList::parse).unwrap();
+    let want: Vec<_> = props
+        .iter()
+        .map(|p| {
+            (
+                rec.handle.0,
+                p.to_u16(),
+                crate::responder::ops::props::value(rec, *p),
+            )
+        })
+        .collect();
+    let got: Vec<_> = list
+        .0
+        .into_iter()
+        .map(|e| (e.handle, e.code, e.value))
+        .collect();
+    assert_eq!(got, want);
+    // A short list is encoded whole before its data phase: an object deleted after the
+    // command is still in it, and the list stays consistent (OK, not a short transfer).
+    h.cmd(Op::GetObjectPropList, &[u32::MAX, 0, 0xDC07, 0, 0]);
+    h.shared
+        .lock()
+        .unwrap()
+        .objects
+        .remove(&records[2].handle.0);
+    let (payload, resp) = h.data_in();
+    assert_eq!(code(&resp), ResponseCode::Ok);
+    assert_eq!(
+        parse_all(&payload, ObjectPropList::parse).unwrap().0.len(),
+        3
+    );
+}
+
+#[test]
+fn the_list_of_an_unknown_object_is_refused_at_any_depth() {
+    let mut h = Harness::in_session();
+    let records = fill(&h, 2);
+    let gone = records[1].handle.0;
+    h.shared.lock().unwrap().objects.remove(&gone);
+    for depth in [0, 1, u32::MAX] {
+        h.cmd(Op::GetObjectPropList, &[gone, 0, u32::MAX, 0, depth]);
+        let resp = h.response();
+        assert_eq!(
+            code(&resp),
+            ResponseCode::InvalidObjectHandle,
+            "depth {depth}"
+        );
+    }
+}
