@@ -47,7 +47,8 @@ enum Command {
         data: u64,
     },
     /// Benchmark: the bench workload through this program's MTP client (a listing of the
-    /// first storage's root, a GetObject, a SendObject that is deleted again).
+    /// first storage's root, again as `mtp-files` asks for it, a GetObject, a SendObject
+    /// that is deleted again).
     BenchMtp {
         /// The object in the first storage's root to read.
         #[arg(long)]
@@ -55,6 +56,9 @@ enum Command {
         /// MiB to send.
         #[arg(long, default_value_t = 64)]
         send_mb: u64,
+        /// Only the listings (no GetObject, no SendObject).
+        #[arg(long)]
+        list_only: bool,
     },
     /// Show a device: storages, status, data owners.
     Info,
@@ -203,12 +207,23 @@ fn run(cli: &Cli, ui: &Ui) -> Outcome<Exit> {
             ui.print(&mtpbur_host::cmd::ceiling::text(&figures), &json(&figures));
             Ok(Exit::Ok)
         }
-        Command::BenchMtp { get, send_mb } => {
+        Command::BenchMtp {
+            get,
+            send_mb,
+            list_only,
+        } => {
             let found = mtpbur_host::usb::find_all().map_err(fail(Exit::Device))?;
             let dev = mtpbur_host::usb::choose(found, serial).map_err(fail(Exit::Device))?;
             let link = UsbLink::open(&dev).map_err(fail(Exit::Device))?;
             let mut client = Client::connect(link).map_err(link_failure)?;
-            let figures = mtpbur_host::cmd::bench::run(&mut client, get, send_mb << 20)
+            let transfers = if *list_only {
+                mtpbur_host::cmd::bench::Transfers::None
+            } else {
+                mtpbur_host::cmd::bench::Transfers::Both {
+                    send_bytes: send_mb << 20,
+                }
+            };
+            let figures = mtpbur_host::cmd::bench::run(&mut client, get, transfers)
                 .map_err(|e| Failure::new(Exit::Failed, e))?;
             client.close();
             ui.print(&mtpbur_host::cmd::bench::text(&figures), &json(&figures));

@@ -275,7 +275,11 @@ fn bench_mtp_lists_reads_and_sends_through_the_responder() {
     let responder = Responder::new(device, vec![Box::new(files)], ResponderConfig::default());
     let (_rt, link) = served(|ep| mtp::driver::serve(responder, ep));
     let mut client = Client::connect(link).unwrap();
-    let f = mtpbur_host::cmd::bench::run(&mut client, "get.bin", (1 << 20) + 5).unwrap();
+    use mtpbur_host::cmd::bench::Transfers;
+    let both = Transfers::Both {
+        send_bytes: (1 << 20) + 5,
+    };
+    let f = mtpbur_host::cmd::bench::run(&mut client, "get.bin", both).unwrap();
     assert_eq!((f.listed, f.list_transactions), (31, 32));
     assert_eq!(f.pair_list_transactions, 63);
     assert_eq!(f.get_bytes, big.len() as u64);
@@ -299,6 +303,10 @@ fn bench_mtp_lists_reads_and_sends_through_the_responder() {
             && e.value == mtp::codec::value::PropValue::Str(name.clone())),
         "no ObjectFileName {name} in {props:?}"
     );
-    let err = mtpbur_host::cmd::bench::run(&mut client, "missing.bin", 1).unwrap_err();
+    // Listings only: nothing read or sent.
+    let f = mtpbur_host::cmd::bench::run(&mut client, "get.bin", Transfers::None).unwrap();
+    assert_eq!((f.list_transactions, f.pair_list_transactions), (32, 63));
+    assert_eq!((f.get_bytes, f.send_bytes), (0, 0));
+    let err = mtpbur_host::cmd::bench::run(&mut client, "missing.bin", both).unwrap_err();
     assert!(err.contains("no missing.bin"), "{err}");
 }

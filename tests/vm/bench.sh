@@ -101,7 +101,16 @@ awk '
                     ptx = v["host pair_s"] * 1e6 / v["host pair_tx"]
                     printf "%-26s %10.0f %10.0f %10.2f %s\n", "  as mtp-files, us per tx", ptx, v["raw rtt_us"], ptx / v["raw rtt_us"], "<= 1.2 x raw round trip"
                     if (v["umtprd list_s"] > 0)
-                        printf "%-26s %10.2f %10.2f %10.3f %s\n", "  as mtp-files, s (umtprd)", v["host pair_s"], v["umtprd list_s"], v["host pair_s"] / v["umtprd list_s"], "<= 1 x umtprd mtp-files"
+                        printf "%-26s %10.2f %10.2f %10.3f %s\n", "  as mtp-files, s (umtprd)", v["host pair_s"], v["umtprd list_s"], v["host pair_s"] / v["umtprd list_s"], "(comparison: umtprd through libmtp)"
+                }
+                # umtprd through the same client (listings only): device against device.
+                if (v["uhost list_tx"] > 0) {
+                    utx = v["uhost list_s"] * 1e6 / v["uhost list_tx"]
+                    printf "%-26s %10.0f %10.0f %10.3f %s\n", "  umtprd listing, us per tx", utx, htx, htx / utx, "(mtpbur / umtprd, 1 per file each)"
+                    if (v["host pair_tx"] > 0)
+                        printf "%-26s %10.2f %10.2f %10.3f %s\n", "  2 per file / umtprd 1, s", v["host pair_s"], v["uhost list_s"], v["host pair_s"] / v["uhost list_s"], "(mtpbur as mtp-files asks / umtprd as it gets asked)"
+                    if (v["uhost pair_tx"] > 0)
+                        printf "%-26s %10.2f %10.2f %10.3f %s\n", "  2 per file each, s", v["host pair_s"], v["uhost pair_s"], v["host pair_s"] / v["uhost pair_s"], "(mtpbur / umtprd)"
                 }
                 if (v["copy read_s"] > 0)
                     printf "%-26s %10s %10.2f %10s %s\n", "  file read into 128 KiB (s)", "", v["copy read_s"], "", "(dd: the copy GetObject adds to the raw path)"

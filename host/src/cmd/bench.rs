@@ -2,9 +2,12 @@
 //! client, where we control both ends: a listing of the first storage's root (one
 //! GetObjectHandles, one GetObjectInfo per object), the same listing as libmtp's
 //! `mtp-files` asks for it (a GetObjectInfo and a single-object GetObjectPropList per
-//! object), a GetObject into nothing and a SendObject from memory. Set against `bench-raw` on the same path, it shows what the
-//! device costs per byte and per transaction when the host tool is not the limit (libmtp
-//! reads 16 KiB per synchronous USB transfer).
+//! object), a GetObject into nothing and a SendObject from memory. Set against
+//! `bench-raw` on the same path, it shows what the device costs per byte and per
+//! transaction when the host tool is not the limit (libmtp reads 16 KiB per synchronous
+//! USB transfer, and makes three synchronous transfers per transaction). With
+//! [`Transfers::None`] it lists only, which is how the bench sets umtprd's transactions
+//! against ours with the same client.
 
 use std::io::{self, Read};
 use std::time::Instant;
@@ -14,6 +17,7 @@ use serde::Serialize;
 use crate::client::Client;
 use crate::link::Link;
 use crate::storage::ROOT;
+use mtp::OperationCode;
 
 /// What `bench-mtp` measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,18 +71,41 @@ impl Read for Pattern {
     }
 }
 
-/// Lists the first storage's root, reads the object called `get`, sends `send_bytes`
-/// as `bench-send.bin` and deletes it again.
+/// What `run` does after the listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfers {
+    /// Read the object and send this many bytes (then delete them again).
+    Both {
+        /// Bytes to send.
+        send_bytes: u64,
+    },
+    /// Only the listings: for a device whose upload spoils later runs (umtprd).
+    None,
+}
+
+/// Lists the first storage's root (a second time with `mtp-files`' two transactions
+/// per object, when the device supports GetObjectPropList), then, as `transfers` says,
+/// reads the object called `get`, sends bytes as `bench-send.bin` and deletes it again.
 ///
 /// # Errors
-/// A failed transaction, or no object called `get`.
-pub fn run<L: Link>(client: &mut Client<L>, get: &str, send_bytes: u64) -> Result<Figures, String> {
+/// A failed transaction, a property list that is empty or names another object, or no
+/// object called `get`.
+pub fn run<L: Link>(
+    client: &mut Client<L>,
+    get: &str,
+    transfers: Transfers,
+) -> Result<Figures, String> {
     let err = |e: crate::client::ClientError| e.to_string();
     let storage = *client
         .storage_ids()
         .map_err(err)?
         .first()
         .ok_or("the device has no storage")?;
+    let lists = client
+        .device_info()
+        .map_err(err)?
+        .operations
+        .contains(&OperationCode::GetObjectPropList.to_u16());
     let t = Instant::now();
     let handles = client.handles(storage, ROOT).map_err(err)?;
     let mut target = None;
@@ -91,20 +118,40 @@ pub fn run<L: Link>(client: &mut Client<L>, get: &str, send_bytes: u64) -> Resul
     let list_s = t.elapsed().as_secs_f64();
     let target = target.ok_or_else(|| format!("no {get} in the first storage's root"))?;
 
-    let t = Instant::now();
-    let again = client.handles(storage, ROOT).map_err(err)?;
-    for h in &again {
-        client.object_info(*h).map_err(err)?;
-        let props = client.object_prop_list(*h).map_err(err)?;
-        if props.0.iter().any(|e| e.handle != *h) {
-            return Err(format!("the property list of {h:#x} names another object"));
+    let (mut pair_list_transactions, mut pair_list_s) = (0, 0.0);
+    if lists {
+        let t = Instant::now();
+        let again = client.handles(storage, ROOT).map_err(err)?;
+        for h in &again {
+            client.object_info(*h).map_err(err)?;
+            let props = client.object_prop_list(*h).map_err(err)?;
+            if props.0.is_empty() || props.0.iter().any(|e| e.handle != *h) {
+                return Err(format!(
+                    "the property list of {h:#x} is empty or names another object"
+                ));
+            }
         }
+        pair_list_s = t.elapsed().as_secs_f64();
+        pair_list_transactions = 2 * again.len() as u64 + 1;
     }
-    let pair_list_s = t.elapsed().as_secs_f64();
+    let mut figures = Figures {
+        listed: handles.len() as u64,
+        list_transactions: handles.len() as u64 + 1,
+        list_s,
+        pair_list_transactions,
+        pair_list_s,
+        get_bytes: 0,
+        get_s: 0.0,
+        send_bytes: 0,
+        send_s: 0.0,
+    };
+    let Transfers::Both { send_bytes } = transfers else {
+        return Ok(figures);
+    };
 
     let t = Instant::now();
-    let get_bytes = client.get_object(target, &mut io::sink()).map_err(err)?;
-    let get_s = t.elapsed().as_secs_f64();
+    figures.get_bytes = client.get_object(target, &mut io::sink()).map_err(err)?;
+    figures.get_s = t.elapsed().as_secs_f64();
 
     let info = mtp::codec::dataset::ObjectInfo {
         storage_id: storage,
@@ -123,19 +170,10 @@ pub fn run<L: Link>(client: &mut Client<L>, get: &str, send_bytes: u64) -> Resul
             &mut Pattern::new(send_bytes),
         )
         .map_err(err)?;
-    let send_s = t.elapsed().as_secs_f64();
+    figures.send_s = t.elapsed().as_secs_f64();
+    figures.send_bytes = send_bytes;
     client.delete_object(sent).map_err(err)?;
-    Ok(Figures {
-        listed: handles.len() as u64,
-        list_transactions: handles.len() as u64 + 1,
-        list_s,
-        pair_list_transactions: 2 * again.len() as u64 + 1,
-        pair_list_s,
-        get_bytes,
-        get_s,
-        send_bytes,
-        send_s,
-    })
+    Ok(figures)
 }
 
 /// The figures in words.

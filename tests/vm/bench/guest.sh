@@ -176,6 +176,24 @@ done
 MTPBUR_CMD=$MTPBUR_CMD_MTP
 
 start_umtprd
+# The same client against umtprd (listings only: an upload spoils its later listings):
+# its transactions against ours with libmtp taken out. One daemon for all rounds.
+r=0
+while [ $r -lt "${BENCH_ROUNDS:-3}" ]; do
+    r=$((r + 1))
+    if /usr/local/bin/mtpbur-host --json bench-mtp --get get.bin --list-only \
+        > /tmp/work/uhost.json 2> /tmp/work/uhost.err; then
+        bench uhost list_s "$(num list_s /tmp/work/uhost.json)"
+        bench uhost list_tx "$(num list_transactions /tmp/work/uhost.json)"
+        if [ "$(num pair_list_transactions /tmp/work/uhost.json)" != 0 ]; then
+            bench uhost pair_s "$(num pair_list_s /tmp/work/uhost.json)"
+            bench uhost pair_tx "$(num pair_list_transactions /tmp/work/uhost.json)"
+        fi
+    else
+        note "mtpbur-host against umtprd: $(cat /tmp/work/uhost.err /tmp/work/uhost.json)"
+        break
+    fi
+done
 workload umtprd
 stop_umtprd
 
