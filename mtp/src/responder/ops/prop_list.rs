@@ -12,9 +12,9 @@
 //!
 //! Within one transaction an object's encoded length cannot change: its name comes from
 //! the provider's table, which only a listing changes, and every other value has a fixed
-//! size. An object that a local program deletes during the data phase has no record in the
-//! second pass: the transfer then ends short and the response is IncompleteTransfer (the
-//! host asks again; the next list leaves the object out). Objects that vanish between the
+//! size. An object beyond the first 64 KiB that a local program deletes during the data
+//! phase has no record in the second pass: the transfer then ends short and the response
+//! is IncompleteTransfer (the host asks again; the next list leaves the object out). Objects that vanish between the
 //! listing and the first pass are left out of the list.
 //!
 //! # Spec
