@@ -12,7 +12,7 @@ use mtpbur_host::output::{Exit, Failure, Outcome, Ui, fail};
 use mtpbur_host::remote::{Remote, link_failure};
 use mtpbur_host::repo::Repo;
 use mtpbur_host::storage::BackupStorage;
-use mtpbur_host::usb::UsbLink;
+use mtpbur_host::usb::{Queue, UsbLink};
 
 /// Back up, restore, list, verify and extract the private data of an mtpbur device.
 #[derive(Debug, Parser)]
@@ -45,6 +45,10 @@ enum Command {
         /// Data bytes in each round trip.
         #[arg(long, default_value_t = 0)]
         data: u64,
+        /// One 16 KiB transfer at a time, as libmtp moves every phase (the path's limit
+        /// for a libmtp tool), instead of four 256 KiB transfers queued.
+        #[arg(long)]
+        lockstep: bool,
     },
     /// Benchmark: the bench workload through this program's MTP client (a listing of the
     /// first storage's root, again as `mtp-files` asks for it, a GetObject, a SendObject
@@ -198,10 +202,20 @@ fn run(cli: &Cli, ui: &Ui) -> Outcome<Exit> {
             );
             Ok(Exit::Ok)
         }
-        Command::BenchRaw { mb, rounds, data } => {
+        Command::BenchRaw {
+            mb,
+            rounds,
+            data,
+            lockstep,
+        } => {
             let found = mtpbur_host::usb::find_all().map_err(fail(Exit::Device))?;
             let dev = mtpbur_host::usb::choose(found, serial).map_err(fail(Exit::Device))?;
-            let mut link = UsbLink::open(&dev).map_err(fail(Exit::Device))?;
+            let queue = if *lockstep {
+                Queue::Lockstep
+            } else {
+                Queue::Ahead
+            };
+            let mut link = UsbLink::open_queued(&dev, queue).map_err(fail(Exit::Device))?;
             let figures = mtpbur_host::cmd::ceiling::run(&mut link, mb << 20, *rounds, *data)
                 .map_err(fail(Exit::Failed))?;
             ui.print(&mtpbur_host::cmd::ceiling::text(&figures), &json(&figures));

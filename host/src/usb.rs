@@ -16,6 +16,8 @@ const MTP_CLASS: (u8, u8, u8) = (6, 1, 1);
 const TRANSFER_SIZE: usize = 256 * 1024;
 /// Transfers queued per direction.
 const TRANSFERS: usize = 4;
+/// libmtp's largest bulk transfer (`CONTEXT_BLOCK_SIZE` in its `libusb1-glue.c`).
+const LIBMTP_TRANSFER_SIZE: usize = 16 * 1024;
 /// How long one read or write may wait: a device copying a unit that is still being
 /// written can be quiet for a while.
 const PIPE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -120,6 +122,32 @@ pub fn pick<T>(
     }
 }
 
+/// How the host keeps its bulk transfers in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Queue {
+    /// Four 256 KiB transfers each way, the next already queued while one completes:
+    /// this program's own way, so a data phase and its response arrive in one pass of
+    /// the controller.
+    #[default]
+    Ahead,
+    /// One 16 KiB transfer at a time, submitted only when the caller waits for it, as
+    /// libmtp moves every phase (a synchronous `libusb_bulk_transfer` of at most
+    /// `CONTEXT_BLOCK_SIZE` in its `libusb1-glue.c`). For `bench-raw --lockstep`: the
+    /// limit of the path for a libmtp tool.
+    Lockstep,
+}
+
+impl Queue {
+    /// Bytes per transfer and transfers in flight, each way.
+    #[must_use]
+    pub fn transfers(self) -> (usize, usize) {
+        match self {
+            Self::Ahead => (TRANSFER_SIZE, TRANSFERS),
+            Self::Lockstep => (LIBMTP_TRANSFER_SIZE, 1),
+        }
+    }
+}
+
 /// The claimed MTP interface of one device.
 pub struct UsbLink {
     interface: nusb::Interface,
@@ -140,11 +168,20 @@ impl std::fmt::Debug for UsbLink {
 
 impl UsbLink {
     /// Opens the device and claims its MTP interface (detaching a kernel driver that
-    /// holds it, where the system has one).
+    /// holds it, where the system has one), with transfers queued ahead.
     ///
     /// # Errors
     /// The device cannot be opened (permissions, gone) or lacks the MTP endpoints.
     pub fn open(found: &Found) -> io::Result<Self> {
+        Self::open_queued(found, Queue::Ahead)
+    }
+
+    /// [`UsbLink::open`] with the bulk transfers kept in flight as `queue` says.
+    ///
+    /// # Errors
+    /// As [`UsbLink::open`].
+    pub fn open_queued(found: &Found, queue: Queue) -> io::Result<Self> {
+        let (size, count) = queue.transfers();
         let device = found.info.open().wait().map_err(io::Error::other)?;
         let interface = device
             .detach_and_claim_interface(found.interface)
@@ -171,14 +208,14 @@ impl UsbLink {
         let out = interface
             .endpoint::<Bulk, Out>(bulk_out.ok_or_else(missing)?)
             .map_err(io::Error::other)?
-            .writer(TRANSFER_SIZE)
-            .with_num_transfers(TRANSFERS)
+            .writer(size)
+            .with_num_transfers(count)
             .with_write_timeout(PIPE_TIMEOUT);
         let inp = interface
             .endpoint::<Bulk, In>(bulk_in.ok_or_else(missing)?)
             .map_err(io::Error::other)?
-            .reader(TRANSFER_SIZE)
-            .with_num_transfers(TRANSFERS)
+            .reader(size)
+            .with_num_transfers(count)
             .with_read_timeout(PIPE_TIMEOUT);
         let mut events = interface
             .endpoint::<Interrupt, In>(int_in.ok_or_else(missing)?)
