@@ -282,7 +282,7 @@ pub(crate) async fn run(path: &Path) -> Result<(), Error> {
         None => board::gadget::create(&spec),
     }
     .map_err(Error::Gadget)?;
-    let (endpoints, ep0) = board::ffs::split(function, spec.buffer_size);
+    let (endpoints, ep0) = board::ffs::split(function, spec.buffer_size, spec.queue_depth as usize);
     let mut ep0_task = tokio::spawn(board::ffs::run_ep0(ep0));
     let mut serve_task = tokio::spawn(mtp::driver::serve(responder, endpoints));
     info!(profile = %path.display(), "serving MTP");
@@ -324,7 +324,7 @@ pub(crate) async fn ceiling(path: &Path) -> Result<(), Error> {
         None => board::gadget::create(&spec),
     }
     .map_err(Error::Gadget)?;
-    let (endpoints, ep0) = board::ffs::split(function, spec.buffer_size);
+    let (endpoints, ep0) = board::ffs::split(function, spec.buffer_size, spec.queue_depth as usize);
     let mut ep0_task = tokio::spawn(board::ffs::run_ep0(ep0));
     let mut serve_task = tokio::spawn(board::ceiling::serve(endpoints, spec.buffer_size));
     info!(profile = %path.display(), buffer = spec.buffer_size, "serving the raw ceiling benchmark");

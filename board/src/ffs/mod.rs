@@ -8,6 +8,7 @@
 //! capacity ended with a short packet; the FunctionFS never adds zero-length packets (the
 //! responder decides them); `cancel()` on an endpoint blocks until every request is back.
 
+mod aio;
 mod ep0;
 
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use mtp::transport::{
     BulkIn, BulkOut, ControlEvent, ControlIn, Endpoints, InterruptIn, StatusCell, TransportError,
 };
 use tokio::sync::mpsc;
-use usb_gadget::function::custom::{EndpointReceiver, EndpointSender};
+use usb_gadget::function::custom::{EndpointControl, EndpointReceiver, EndpointSender};
+
+use aio::{Buf, Queue};
 
 pub use ep0::{Ep0, run_ep0};
 
@@ -74,12 +77,41 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Bulk IN over FunctionFS.
+/// `slot`'s request queue on the endpoint file usb-gadget opened (`control`'s): made at
+/// first use, and made anew if the file is another one.
+fn queue_on<'a>(
+    slot: &'a mut Option<Queue>,
+    control: std::io::Result<EndpointControl<'_>>,
+    depth: usize,
+) -> Result<&'a mut Queue, TransportError> {
+    let fd = control.and_then(|mut c| c.fd()).map_err(io_err)?;
+    if slot.as_ref().is_some_and(|q| q.fd() != fd) {
+        *slot = None;
+    }
+    match slot {
+        Some(q) => Ok(q),
+        None => Ok(slot.insert(Queue::new(fd, depth).map_err(io_err)?)),
+    }
+}
+
+/// Bulk IN over FunctionFS. Requests go through [`aio::Queue`]; usb-gadget's endpoint
+/// is used for its descriptor and file only.
 #[derive(Debug)]
 pub struct FfsBulkIn {
     ep: EndpointSender,
     link: Arc<Link>,
     generation: u64,
+    depth: usize,
+    queue: Option<Queue>,
+}
+
+impl FfsBulkIn {
+    fn queue(&mut self) -> Result<&mut Queue, TransportError> {
+        match self.queue {
+            Some(ref mut q) => Ok(q),
+            None => queue_on(&mut self.queue, self.ep.control(), self.depth),
+        }
+    }
 }
 
 impl BulkIn for FfsBulkIn {
@@ -87,24 +119,36 @@ impl BulkIn for FfsBulkIn {
         let g = self.link.check()?;
         if g != self.generation {
             // Requests of an earlier connection: throw them away.
-            let _ = blocking(|| self.ep.cancel());
+            let q = queue_on(&mut self.queue, self.ep.control(), self.depth)?;
+            blocking(|| q.cancel());
             self.generation = g;
         }
         self.ep.max_packet_size().map_err(io_err)
     }
 
     async fn ready(&mut self) -> Result<(), TransportError> {
-        self.ep.wait_ready().await.map_err(io_err)
+        let q = self.queue()?;
+        while q.is_full() {
+            if let Some(Err(e)) = q.next().await {
+                return Err(io_err(e));
+            }
+        }
+        Ok(())
     }
 
     fn submit(&mut self, data: Bytes) -> Result<(), TransportError> {
         self.link.check()?;
-        self.ep.try_send(data).map_err(io_err)
+        let q = self.queue()?;
+        // Errors of requests sent earlier first (a cut mapped file: EFAULT).
+        while let Some(done) = q.try_next() {
+            done.map_err(io_err)?;
+        }
+        q.submit(Buf::In(data)).map_err(io_err)
     }
 
     async fn abort(&mut self) {
-        if let Err(e) = blocking(|| self.ep.cancel()) {
-            tracing::debug!(error = %e, "bulk IN cancel");
+        if let Some(q) = &mut self.queue {
+            blocking(|| q.cancel());
         }
     }
 }
@@ -115,6 +159,8 @@ pub struct FfsBulkOut {
     ep: EndpointReceiver,
     link: Arc<Link>,
     buffer: usize,
+    depth: usize,
+    queue: Option<Queue>,
     primed: Option<u64>,
 }
 
@@ -127,13 +173,16 @@ impl FfsBulkOut {
     /// (Debian's default) zeroes (docs/BENCHMARKS.md, "Where the time goes").
     fn fill(&mut self) -> Result<(), TransportError> {
         let g = self.link.check()?;
-        if self.primed != Some(g) {
-            let _ = blocking(|| self.ep.cancel());
+        if self.primed != Some(g) || self.queue.is_none() {
+            let q = queue_on(&mut self.queue, self.ep.control(), self.depth)?;
+            blocking(|| q.cancel());
             self.primed = Some(g);
         }
-        while self.ep.is_ready() {
-            self.ep
-                .try_recv(BytesMut::with_capacity(self.buffer))
+        let Some(q) = self.queue.as_mut() else {
+            return Err(TransportError::Disconnected);
+        };
+        while !q.is_full() {
+            q.submit(Buf::Out(BytesMut::with_capacity(self.buffer)))
                 .map_err(io_err)?;
         }
         Ok(())
@@ -146,20 +195,24 @@ impl BulkOut for FfsBulkOut {
             self.primed = None;
             return Err(e);
         }
-        let got = match self.ep.fetch_async().await {
-            Ok(Some(b)) => b,
-            Ok(None) => {
+        let Some(q) = self.queue.as_mut() else {
+            self.primed = None;
+            return Err(TransportError::Disconnected);
+        };
+        let got = match q.next().await {
+            Some(Ok(Buf::Out(b))) => b,
+            Some(Ok(Buf::In(_))) | None => {
                 self.primed = None;
                 return Err(TransportError::Disconnected);
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 self.primed = None;
                 return Err(io_err(e));
             }
         };
         // A queue of one would leave nothing to take the host's next packet while this
         // piece is handled: refill it now. An error here is reported by the next wait.
-        if self.ep.is_empty() {
+        if q.is_empty() {
             let _ = self.fill();
         }
         let end = got.len() < self.buffer;
@@ -194,7 +247,7 @@ impl ControlIn for FfsControl {
 pub type FfsEndpoints = Endpoints<FfsBulkIn, FfsBulkOut, FfsInterrupt, FfsControl>;
 
 /// Splits a gadget function into the driver's endpoints and the ep0 task's parts.
-pub fn split(f: Function, buffer: usize) -> (FfsEndpoints, ep0::Ep0) {
+pub fn split(f: Function, buffer: usize, depth: usize) -> (FfsEndpoints, ep0::Ep0) {
     let link = Arc::new(Link::default());
     let status = StatusCell::default();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -203,11 +256,15 @@ pub fn split(f: Function, buffer: usize) -> (FfsEndpoints, ep0::Ep0) {
             ep: f.bulk_in,
             link: link.clone(),
             generation: 0,
+            depth,
+            queue: None,
         },
         bulk_out: FfsBulkOut {
             ep: f.bulk_out,
             link: link.clone(),
             buffer,
+            depth,
+            queue: None,
             primed: None,
         },
         interrupt: FfsInterrupt {
