@@ -16,7 +16,8 @@
 #        the scale disk image is removed after the boot unless BENCH_KEEP_DISK=1;
 #        BENCH_PROFILE=1: the listings, the first round against the ceiling and each
 #        scale backup under `perf record`, their profiles printed; =callers: with the
-#        kernel's call chains)
+#        kernel's call chains; BENCH_QUIET=1: only the listing beside other load,
+#        bench/quiet.sh)
 set -euo pipefail
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=$VM_DIR/cache
@@ -29,7 +30,7 @@ if [ ! -x "$UMTP" ]; then
 fi
 
 export VM_OUT=${VM_OUT:-$VM_DIR/out/bench}
-export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh $VM_DIR/bench/scale.sh=/scenarios/bench-scale.sh $VM_DIR/bench/profile.sh=/scenarios/bench-profile.sh ${VM_EXTRA_FILES:-}"
+export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh $VM_DIR/bench/scale.sh=/scenarios/bench-scale.sh $VM_DIR/bench/profile.sh=/scenarios/bench-profile.sh $VM_DIR/bench/usbmon.sh=/scenarios/bench-usbmon.sh $VM_DIR/bench/quiet.sh=/scenarios/bench-quiet.sh ${VM_EXTRA_FILES:-}"
 export VM_APPEND="${VM_APPEND:-} "
 export VM_TIMEOUT=${VM_TIMEOUT:-7200}
 # BENCH_ROUNDS (default 3): alternating rounds of mtpbur-host bench-mtp and bench-raw
@@ -48,6 +49,7 @@ if [ "${BENCH_REPORT_ONLY:-0}" != 1 ] && { [ "$SCALE_MB" -gt 0 ] || [ "${BENCH_S
     export VM_DISK=$VM_OUT/scale.img
 fi
 printf 'BENCH_PROFILE=%s\n' "${BENCH_PROFILE:-0}" >> "$VM_OUT/bench.env"
+printf 'BENCH_QUIET=%s\n' "${BENCH_QUIET:-0}" >> "$VM_OUT/bench.env"
 if [ "${BENCH_PROFILE:-0}" != 0 ] && [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
     command -v perf > /dev/null || { apt-get install -y linux-perf > /dev/null || exit 1; }
     VM_EXTRA_FILES="$VM_EXTRA_FILES $(command -v perf)=/usr/bin/perf"
@@ -84,9 +86,10 @@ awk '
             printf "%-26s %10s %10s %10s %s\n", "against the raw USB path", "mtpbur", "raw", "fraction", "target"
             printf "%-26s %10s %10s %10.3f %s\n", "GetObject (s)", v["mtpbur get_s"], v["raw get_s"], v["raw get_s"] / v["mtpbur get_s"], ">= 0.9"
             printf "%-26s %10s %10s %10.3f %s\n", "SendObject (s)", v["mtpbur send_s"], v["raw send_s"], v["raw send_s"] / v["mtpbur send_s"], ">= 0.9"
-            # mtp-files: GetObjectHandles, then GetObjectInfo per file (libmtp without
-            # GetObjectPropList) plus its per-file property reads: counted as 2 per file.
-            tx = v["mtpbur list_s"] * 1e6 / (2 * files)
+            # mtp-files: its requests as the USB debug of libmtp counted them (an untimed second
+            # run), else 2 per file (GetObjectInfo and a single-object GetObjectPropList).
+            ntx = (v["mtpbur list_requests"] > 0) ? v["mtpbur list_requests"] : 2 * files
+            tx = v["mtpbur list_s"] * 1e6 / ntx
             printf "%-26s %10.0f %10.0f %10.2f %s\n", "listing, us per transaction", tx, v["raw rtt_us"], tx / v["raw rtt_us"], "<= 1.2 x raw round trip"
             printf "%-26s %10s %10.0f\n", "raw round trip, no data (us)", "", v["raw rtt0_us"]
             if (v["host get_s"] > 0) {
@@ -115,8 +118,33 @@ awk '
                 if (v["copy read_s"] > 0)
                     printf "%-26s %10s %10.2f %10s %s\n", "  file read into 128 KiB (s)", "", v["copy read_s"], "", "(dd: the copy GetObject adds to the raw path)"
             }
+            # The same listing again with the daemon warm (its second run).
+            if (v["mtpbur list2_s"] > 0 && v["umtprd list2_s"] > 0)
+                printf "%-26s %10.2f %10.2f %10.3f %s\n", "mtp-files again (s)", v["mtpbur list2_s"], v["umtprd list2_s"], v["mtpbur list2_s"] / v["umtprd list2_s"], "(mtpbur / umtprd: the second run of each)"
+            untx = (v["umtprd list_requests"] > 0) ? v["umtprd list_requests"] : files
+            utx_lib = v["umtprd list_s"] * 1e6 / untx
             if (v["umtprd list_s"] > 0)
-                printf "%-26s %10.0f %10s %10.2f %s\n", "umtprd, us per transaction", v["umtprd list_s"] * 1e6 / files, "", v["umtprd list_s"] * 1e6 / files / v["raw rtt_us"], "(1 per file: no GetObjectPropList)"
+                printf "%-26s %10.0f %10s %10.2f %s\n", "umtprd, us per transaction", utx_lib, "", utx_lib / v["raw rtt_us"], "(" untx " requests, counted)"
+            # The same path with the host in the lockstep of libmtp (bench-raw --lockstep: one
+            # 16 KiB transfer at a time): the limit for a libmtp tool, whatever the device.
+            if (v["lock get_s"] > 0) {
+                printf "%-26s %10s %10s %10s %s\n", "libmtp against lockstep raw", "libmtp", "lockstep", "fraction", ""
+                printf "%-26s %10.2f %10.2f %10.3f %s\n", "  mtp-getfile (s)", v["mtpbur get_s"], v["lock get_s"], v["lock get_s"] / v["mtpbur get_s"], "(the tool walk included)"
+                printf "%-26s %10.2f %10.2f %10.3f %s\n", "  mtp-sendfile (s)", v["mtpbur send_s"], v["lock send_s"], v["lock send_s"] / v["mtpbur send_s"], "(the tool walk included)"
+                printf "%-26s %10.0f %10.0f %10.2f %s\n", "  mtp-files, us per request", tx, v["lock rtt_us"], tx / v["lock rtt_us"], "(x lockstep round trip, " ntx " requests)"
+                if (v["umtprd list_s"] > 0)
+                    printf "%-26s %10.0f %10.0f %10.2f %s\n", "  umtprd, us per request", utx_lib, v["lock rtt_us"], utx_lib / v["lock rtt_us"], "(x lockstep round trip, " untx " requests)"
+            }
+        }
+        # One mtp-files transaction on the wire (bench/usbmon.sh): where the time of a
+        # libmtp transaction goes, for each daemon.
+        if (v["mtpbur wire_tx"] > 0) {
+            print ""
+            printf "%-34s %10s %10s\n", "mtp-files on the wire (usbmon)", "mtpbur", "umtprd"
+            split("tx in cmd_us gap1_us data_us gap2_us resp_us gap3_us total_us ctrl pre_ms post_ms", w, " ")
+            split("transactions|IN transfers per transaction|command: submitted to taken (us)|tool: command to next IN (us)|data: submitted to done (us)|tool: data to next IN (us)|response: submitted to done (us)|tool: response to next command|all, per transaction (us)|control transfers|first URB to first command (ms)|last completion to last URB (ms)", label, "|")
+            for (i = 1; i <= 12; i++)
+                printf "  %-32s %10s %10s\n", label[i], v["mtpbur wire_" w[i]], v["umtprd wire_" w[i]]
         }
         # The scale rows (bench/scale.sh): the same tools over 100 000 objects, per object
         # against the 1000-file listing above (1.0: linear), and the big backups.
@@ -147,6 +175,26 @@ awk '
             printf "%-34s %10s %12s %10s %s\n", "  set bytes, daemon peak RSS (KiB)", v["scale backup_big_bytes"], v["scale backup_big_rss_kib"], "", (v["scale backup_big_rss_kib"] < 32768) ? "< 32768: met" : "< 32768: MISSED"
         }
     }' files="${BENCH_FILES:-1000}" "$CONSOLE"
+# BENCH_QUIET=1: the listing beside other load (bench/quiet.sh), best of two each
+if grep -q '^BENCH [a-z]* quiet_' "$CONSOLE"; then
+    echo
+    echo "===== mtp-files beside other load (BENCH_QUIET=1), s"
+    awk '/^BENCH [a-z]* quiet_/ { k = $2 " " $3; if (!(k in v) || $4 + 0 < v[k] + 0) v[k] = $4 }
+        END {
+            printf "%-12s %8s %8s %8s\n", "condition", "mtpbur", "umtprd", "ratio"
+            split("alone usbmon busy apart together", c, " ")
+            for (i = 1; i <= 5; i++) {
+                a = v["mtpbur quiet_" c[i] "_s"]; b = v["umtprd quiet_" c[i] "_s"]
+                printf "%-12s %8s %8s %8s\n", c[i], a, b, (b > 0) ? sprintf("%.3f", a / b) : "n/a"
+            }
+        }' "$CONSOLE"
+fi
+# What each daemon's mtp-files listing asked (libmtp's USB debug, the untimed run)
+if grep -q 'mtp-files sent' "$CONSOLE"; then
+    echo
+    echo "===== mtp-files requests (LIBMTP_DEBUG=4)"
+    sed -n 's/^ *note [^:]*: \(.*mtp-files sent .*\)/\1/p' "$CONSOLE" | tr -d '\r' | sort -u
+fi
 # BENCH_PROFILE: where the listings, the first ceiling round and the scale backups spend
 # the two CPUs (perf, both ends and the kernel)
 if grep -q '^PROFILE ' "$CONSOLE"; then

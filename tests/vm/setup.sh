@@ -26,8 +26,9 @@ mkdir -p "$CACHE"
 # Host packages: emulator, guest userland, host-side MTP tools and their runtime files.
 PACKAGES=(qemu-system-x86 busybox-static cpio gzip mtp-tools jmtpfs fuse3 libmagic-mgc xz-utils zstd age)
 # Kernel modules the guest loads, in load order (file names without .ko).
-# The virtio disk and ext4 modules are for the power-cut test (tests/vm/powercut.sh).
-MODULES=(configfs usb-common usbcore udc-core dummy_hcd libcomposite usb_f_fs fuse
+# The virtio disk and ext4 modules are for the power-cut test (tests/vm/powercut.sh);
+# usbmon traces the bus for tests/vm/bench.sh (bench/usbmon.sh).
+MODULES=(configfs usb-common usbcore usbmon udc-core dummy_hcd libcomposite usb_f_fs fuse
     virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
     crc16 mbcache jbd2 crc32c_generic ext4)
 

@@ -27,6 +27,10 @@ rss_peak_kib() { awk '/^VmHWM:/ { print $2 }' /proc/"$1"/status; }
 
 # profile_start / profile_stop LABEL (BENCH_PROFILE): bench/profile.sh
 . /scenarios/bench-profile.sh
+# usbmon_listing DAEMON: one mtp-files transaction on the wire, phase by phase
+. /scenarios/bench-usbmon.sh
+# quiet_experiment DAEMON: the listing timed beside other load (BENCH_QUIET=1)
+. /scenarios/bench-quiet.sh
 
 start_umtprd() {
     mkdir -p /etc/umtprd
@@ -91,6 +95,17 @@ workload() {
     profile_stop "$1-list"
     n=$(tr '\r' '\n' < /tmp/work/out | grep -c '^File ID:')
     [ "$n" -ge "$FILES" ] || fail "$1: mtp-files listed $n files, expected at least $FILES"
+    # The same listing again, the daemon warm.
+    t0=$(now)
+    run mtp-files || fail "$1: mtp-files (second run) failed"
+    bench "$1" list2_s "$(elapsed "$t0")"
+    # What that listing asked, counted (untimed): libmtp's USB debug names each request.
+    LIBMTP_DEBUG=4 timeout 300 mtp-files > /tmp/work/requests 2>&1 || fail "$1: mtp-files (debug) failed"
+    bench "$1" list_requests "$(grep -c 'REQUEST: 0x' /tmp/work/requests)"
+    grep -o 'REQUEST: 0x[0-9a-f]*, [A-Za-z]*' /tmp/work/requests | sort | uniq -c | sort -rn | head -n 6 \
+        > /tmp/work/requests.count
+    while read -r c _ code name; do note "$1: mtp-files sent $c x ${code%,} $name"; done < /tmp/work/requests.count
+    usbmon_listing "$1"
     # A cached open (what mtp-getfile, mtp-sendfile, mtp-folders... do first) walks the
     # whole tree: with GetObjectPropList in one request, without it one per object.
     t0=$(now)
@@ -121,6 +136,16 @@ cp /tmp/work/get.bin "$STORE/get.bin"
 # The listing is flat so that mtp-files finds every file with either daemon.
 mv "$STORE"/many/* "$STORE"/ && rmdir "$STORE/many"
 
+if [ "${BENCH_QUIET:-0}" = 1 ]; then
+    start_daemon
+    quiet_experiment mtpbur
+    stop_daemon
+    start_umtprd
+    quiet_experiment umtprd
+    stop_umtprd
+    pass
+fi
+
 start_daemon
 workload mtpbur
 stop_daemon
@@ -134,7 +159,7 @@ stop_daemon
 # - mtpbur ceiling + mtpbur-host bench-raw: the same gadget, endpoints, buffers and queue
 #   with a raw source and sink instead of MTP: BENCH_MB each way, the round trip of a
 #   command, ROUND_DATA bytes (about a GetObjectInfo) and a response, and of a command and
-#   a response.
+#   a response; then the same with the host in libmtp's lockstep (--lockstep).
 ROUND_DATA=${BENCH_ROUND_DATA:-200}
 MTPBUR_CMD_MTP=$MTPBUR_CMD
 num() { sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p" "$2"; }
@@ -162,11 +187,19 @@ while [ $round -lt "${BENCH_ROUNDS:-3}" ]; do
     profile_stop bench-raw
     /usr/local/bin/mtpbur-host --json bench-raw --mb 1 --rounds 2000 --data 0 \
         > /tmp/work/raw0.json 2> /tmp/work/raw.err || fail "bench-raw (no data) failed: $(cat /tmp/work/raw.err)"
+    # The same path moved as libmtp moves it: one 16 KiB transfer at a time, each
+    # submitted when the tool waits for it (the limit of the path for mtp-getfile,
+    # mtp-sendfile and each of mtp-files' transactions).
+    /usr/local/bin/mtpbur-host --json bench-raw --lockstep --mb "$MB" --rounds 1000 --data "$ROUND_DATA" \
+        > /tmp/work/lraw.json 2> /tmp/work/raw.err || fail "bench-raw --lockstep failed: $(cat /tmp/work/raw.err)"
     stop_daemon
     bench raw get_s "$(num source_s /tmp/work/raw.json)"
     bench raw send_s "$(num sink_s /tmp/work/raw.json)"
     bench raw rtt_us "$(num round_trip_us /tmp/work/raw.json)"
     bench raw rtt0_us "$(num round_trip_us /tmp/work/raw0.json)"
+    bench lock get_s "$(num source_s /tmp/work/lraw.json)"
+    bench lock send_s "$(num sink_s /tmp/work/lraw.json)"
+    bench lock rtt_us "$(num round_trip_us /tmp/work/lraw.json)"
     # What GetObject does that the raw source does not: copy the file from the page cache
     # into its buffers (128 KiB reads, as the files provider does).
     t0=$(now)
