@@ -30,7 +30,7 @@ if [ ! -x "$UMTP" ]; then
 fi
 
 export VM_OUT=${VM_OUT:-$VM_DIR/out/bench}
-export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh $VM_DIR/bench/scale.sh=/scenarios/bench-scale.sh $VM_DIR/bench/profile.sh=/scenarios/bench-profile.sh $VM_DIR/bench/usbmon.sh=/scenarios/bench-usbmon.sh $VM_DIR/bench/quiet.sh=/scenarios/bench-quiet.sh ${VM_EXTRA_FILES:-}"
+export VM_EXTRA_FILES="$UMTP=/usr/bin/umtprd $VM_DIR/bench/guest.sh=/scenarios/95-bench.sh $VM_DIR/bench/scale.sh=/scenarios/bench-scale.sh $VM_DIR/bench/profile.sh=/scenarios/bench-profile.sh $VM_DIR/bench/usbmon.sh=/scenarios/bench-usbmon.sh $VM_DIR/bench/quiet.sh=/scenarios/bench-quiet.sh $VM_DIR/bench/sched.sh=/scenarios/bench-sched.sh ${VM_EXTRA_FILES:-}"
 export VM_APPEND="${VM_APPEND:-} "
 export VM_TIMEOUT=${VM_TIMEOUT:-7200}
 # BENCH_ROUNDS (default 3): alternating rounds of mtpbur-host bench-mtp and bench-raw
@@ -188,6 +188,25 @@ if grep -q '^BENCH [a-z]* quiet_' "$CONSOLE"; then
                 printf "%-12s %8s %8s %8s\n", c[i], a, b, (b > 0) ? sprintf("%.3f", a / b) : "n/a"
             }
         }' "$CONSOLE"
+fi
+# BENCH_QUIET=1: one listing traced by the kernel (bench/sched.sh), per transaction
+if grep -q '^BENCH [a-z]* sched_' "$CONSOLE"; then
+    echo
+    echo "===== mtp-files traced by ftrace, per transaction (bench/sched.sh)"
+    tr -d '\r' < "$CONSOLE" | awk '/^BENCH [a-z]* sched_/ { v[$2 " " $3] = $4; if (!($3 in seen)) { seen[$3] = 1; m[++n] = $3 } }
+        END {
+            printf "%-16s %10s %10s %8s\n", "figure", "mtpbur", "umtprd", "ratio"
+            for (i = 1; i <= n; i++) {
+                a = v["mtpbur " m[i]]; b = v["umtprd " m[i]]
+                printf "%-16s %10s %10s %8s\n", m[i], a, b, (b > 0) ? sprintf("%.2f", a / b) : ""
+            }
+        }'
+    echo "task, per transaction: run µs, wake-ups, mean wake-up latency µs"
+    tr -d '\r' < "$CONSOLE" | awk '/^SCHED / { printf "  %-8s %-18s %8s %6s %6s\n", $2, $3, $4, $5, $6 }'
+    echo "system calls per transaction: task, call, calls, µs from entry to exit (sleeps included)"
+    tr -d '\r' < "$CONSOLE" | awk '/^SYSCALL / { printf "  %-8s %-10s %-14s %6s %6s\n", $2, $3, $4, $5, $6 }' | sort -k1,2 -k5,5nr
+    echo "one transaction in the middle of the listing: µs since the command arrived, CPU, task, event"
+    tr -d '\r' < "$CONSOLE" | sed -n 's/^SCHEDLINE /  /p'
 fi
 # What each daemon's mtp-files listing asked (libmtp's USB debug, the untimed run)
 if grep -q 'mtp-files sent' "$CONSOLE"; then

@@ -31,6 +31,8 @@ rss_peak_kib() { awk '/^VmHWM:/ { print $2 }' /proc/"$1"/status; }
 . /scenarios/bench-usbmon.sh
 # quiet_experiment DAEMON: the listing timed beside other load (BENCH_QUIET=1)
 . /scenarios/bench-quiet.sh
+# sched_listing DAEMON: the listing traced by the kernel (scheduler, UDC requests, timer)
+. /scenarios/bench-sched.sh
 
 start_umtprd() {
     mkdir -p /etc/umtprd

@@ -8,6 +8,7 @@
 #   BENCH DAEMON quiet_busy_s      a busy loop taking one CPU
 #   BENCH DAEMON quiet_apart_s     the daemon's main thread on CPU 1, the tool on CPU 0
 #   BENCH DAEMON quiet_together_s  both on CPU 0
+# and, between the first two conditions, one listing traced by the kernel (bench/sched.sh).
 # What it tells (docs/BENCHMARKS.md, "One libmtp transaction on the wire"): whether a
 # daemon's listing uses the second CPU, and whether it waits on something other than its
 # own work when it runs alone with the tool.
@@ -21,6 +22,7 @@ quiet_timed() { # LABEL DAEMON [PREFIX...]: two timed listings
 }
 quiet_experiment() { # DAEMON (running, its pid in DAEMON_PID)
     quiet_timed alone "$1"
+    sched_listing "$1"
     grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug
     cat /sys/kernel/debug/usb/usbmon/0u > /dev/null &
     _c=$!
