@@ -32,6 +32,13 @@ where
     let mut published = responder.device_status();
     let mut tick = tokio::time::interval(EVENT_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One timer for the retry, armed when a source first says it is not ready: `select!`
+    // builds every branch's future at every turn, even a disabled one, and a fresh
+    // `sleep` reads the clock, a system call on boards whose clock source has no vDSO
+    // reader (docs/BENCHMARKS.md, "One libmtp transaction on the wire").
+    let retry_timer = tokio::time::sleep(RETRY);
+    tokio::pin!(retry_timer);
+    let mut retry_armed = false;
     loop {
         if responder.poll_abort() {
             ep.bulk_in.abort().await;
@@ -43,6 +50,12 @@ where
         }
         let sending = enabled && responder.has_bulk_in();
         let retry = enabled && responder.wants_retry();
+        if retry && !retry_armed {
+            retry_timer
+                .as_mut()
+                .reset(tokio::time::Instant::now() + RETRY);
+        }
+        retry_armed = retry;
         tokio::select! {
             biased;
             ev = ep.control.recv() => match ev {
@@ -81,7 +94,10 @@ where
                 Ok((data, end)) => responder.handle_bulk_out(data, end),
                 Err(e) => disconnect(&mut responder, &mut enabled, &e),
             },
-            () = tokio::time::sleep(RETRY), if retry => responder.handle_retry(),
+            () = &mut retry_timer, if retry => {
+                retry_armed = false;
+                responder.handle_retry();
+            }
             _ = tick.tick() => {}
         }
         while let Some(ev) = responder.poll_event() {

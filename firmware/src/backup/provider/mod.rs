@@ -57,11 +57,15 @@ use super::readme::README_TEXT;
 use super::session::{GrowingUnit, News, Output, Session, UnitState};
 use super::status::Status;
 
-/// Returns the current Unix time in seconds.
+/// Returns the current Unix time in seconds, from the kernel's coarse clock.
+///
+/// The driver asks for it at every turn of its loop (`pump`, through `poll_event`), several
+/// times per transaction. The coarse clock is read from the vDSO page on every clock
+/// source; `SystemTime::now` falls back to a system call where the clock source has no
+/// vDSO reader (the emulated board's HPET, docs/BENCHMARKS.md "One libmtp transaction on
+/// the wire"). Its few milliseconds of lag do not matter to times kept in seconds.
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
 }
 
 /// The Backup storage provider (see the module documentation).

@@ -192,3 +192,21 @@ mod requests;
 mod restore;
 mod security;
 mod sessions;
+
+#[test]
+fn unix_now_reads_the_wall_clock_in_seconds() {
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let now = super::unix_now();
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    // The coarse clock lags by at most a few ticks, never by a whole second more.
+    assert!(
+        (before - 1..=after).contains(&now),
+        "{before} <= {now} <= {after}"
+    );
+}
