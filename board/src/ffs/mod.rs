@@ -153,6 +153,10 @@ impl BulkIn for FfsBulkIn {
     }
 }
 
+/// The size of a read request queued while the host is between transfers: one page
+/// holds any command container and the small datasets that follow some.
+const BETWEEN_TRANSFERS: usize = 4096;
+
 /// Bulk OUT over FunctionFS: keeps a queue of read requests, refilled before each wait.
 #[derive(Debug)]
 pub struct FfsBulkOut {
@@ -162,6 +166,8 @@ pub struct FfsBulkOut {
     depth: usize,
     queue: Option<Queue>,
     primed: Option<u64>,
+    /// The last piece ended a transfer: the host's next bytes are most likely a command.
+    between: bool,
 }
 
 impl FfsBulkOut {
@@ -169,20 +175,32 @@ impl FfsBulkOut {
     /// first) and, before each wait, for the request the last wait took. Refilling here,
     /// not when a request completes, keeps a new request's kernel work off the path
     /// between a command and its answer: FunctionFS allocates a buffer of the request's
-    /// size (the profile's, 128 KiB by default), which a kernel with `init_on_alloc`
-    /// (Debian's default) zeroes (docs/BENCHMARKS.md, "Where the time goes").
+    /// size, which a kernel with `init_on_alloc` (Debian's default) zeroes
+    /// (docs/BENCHMARKS.md, "Where the time goes").
+    ///
+    /// The size: after a piece that ended a transfer, one page (a command comes next in
+    /// most cases: a listing's 2000 commands would otherwise cost 2000 buffers of 128
+    /// KiB allocated and zeroed); after a full piece, the profile's buffer size (the
+    /// transfer goes on). A large transfer that starts while page-sized requests are
+    /// queued fills those first, and every refill from then on is full-sized.
     fn fill(&mut self) -> Result<(), TransportError> {
         let g = self.link.check()?;
         if self.primed != Some(g) || self.queue.is_none() {
             let q = queue_on(&mut self.queue, self.ep.control(), self.depth)?;
             blocking(|| q.cancel());
             self.primed = Some(g);
+            self.between = true;
         }
         let Some(q) = self.queue.as_mut() else {
             return Err(TransportError::Disconnected);
         };
+        let size = if self.between {
+            BETWEEN_TRANSFERS.min(self.buffer)
+        } else {
+            self.buffer
+        };
         while !q.is_full() {
-            q.submit(Buf::Out(BytesMut::with_capacity(self.buffer)))
+            q.submit(Buf::Out(BytesMut::with_capacity(size)))
                 .map_err(io_err)?;
         }
         Ok(())
@@ -210,12 +228,15 @@ impl BulkOut for FfsBulkOut {
                 return Err(io_err(e));
             }
         };
+        // The request asked for its whole capacity (`aio::Queue::submit`): fewer bytes
+        // mean a short packet ended the transfer.
+        let end = got.len() < got.capacity();
+        self.between = end;
         // A queue of one would leave nothing to take the host's next packet while this
         // piece is handled: refill it now. An error here is reported by the next wait.
         if q.is_empty() {
             let _ = self.fill();
         }
-        let end = got.len() < self.buffer;
         Ok((got.freeze(), end))
     }
 }
@@ -266,6 +287,7 @@ pub fn split(f: Function, buffer: usize, depth: usize) -> (FfsEndpoints, ep0::Ep
             depth,
             queue: None,
             primed: None,
+            between: true,
         },
         interrupt: FfsInterrupt {
             ep: f.interrupt,
