@@ -17,16 +17,22 @@ list=$(dpkg-deb -c "$DEB")
 for f in ./usr/bin/mtpbur ./lib/systemd/system/mtpbur.service ./etc/mtpbur/profile.toml \
          ./usr/lib/mtpbur/owners/ ./usr/share/doc/mtpbur/security.md \
          ./usr/share/doc/mtpbur/examples/dummy_hcd.toml; do
-    echo "$list" | grep -q " $f\$" || fail "$DEB lacks $f"
+    grep -q " $f\$" <<< "$list" || fail "$DEB lacks $f"
 done
-echo "$list" | grep -q "root/root" || fail "files are not root's"
-dpkg-deb -f "$DEB" Depends | grep -q . && fail "mtpbur depends on something: $(dpkg-deb -f "$DEB" Depends)"
-dpkg-deb --info "$DEB" | grep -q "conffiles" || fail "no conffiles"
+grep -q "root/root" <<< "$list" || fail "files are not root's"
+# Each command's output is captured before grep reads it: under pipefail, grep -q
+# leaving at its first match can kill the writer with SIGPIPE and fail the pipeline.
+depends=$(dpkg-deb -f "$DEB" Depends)
+[ -z "$depends" ] || fail "mtpbur depends on something: $depends"
+info=$(dpkg-deb --info "$DEB")
+grep -q "conffiles" <<< "$info" || fail "no conffiles"
 
 $SUDO dpkg -i "$DEB" "$HOSTDEB"
-/usr/bin/mtpbur --version | grep -q mtpbur || fail "mtpbur --version"
+version=$(/usr/bin/mtpbur --version)
+grep -q mtpbur <<< "$version" || fail "mtpbur --version"
 /usr/bin/mtpbur --profile /etc/mtpbur/profile.toml --check > /dev/null || fail "the installed profile does not check"
-/usr/bin/mtpbur-host --help | grep -q "backup" || fail "mtpbur-host --help"
+help=$(/usr/bin/mtpbur-host --help)
+grep -q "backup" <<< "$help" || fail "mtpbur-host --help"
 getent group mtpbur-owners > /dev/null || fail "no group mtpbur-owners"
 $SUDO dpkg -r mtpbur mtpbur-host
 [ -e /usr/bin/mtpbur ] && fail "mtpbur still installed after removal"

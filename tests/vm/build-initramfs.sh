@@ -91,9 +91,15 @@ echo "root:x:0:" > "$ROOT/etc/group"
 # kernel modules in load order
 cp "$KERNEL_MODULES"/*.ko "$KERNEL_MODULES/order" "$ROOT/lib/modules/vm/"
 
-# the firmware (static; if it is not, its libraries come along)
+# the firmware (static; if it is not, its libraries come along). ldd's output is
+# captured first: it exits 1 on a static binary, which pipefail would count as a failure.
+is_static() {
+    local out
+    out=$(ldd "$1" 2>&1 || true)
+    grep -qE 'not a dynamic|statically linked' <<< "$out"
+}
 put "$FW" /bin/mtpbur; chmod 755 "$ROOT/bin/mtpbur"
-if ! ldd "$FW" 2>&1 | grep -qE 'not a dynamic|statically linked'; then
+if ! is_static "$FW"; then
     echo "warning: $FW is dynamically linked; copying its libraries" >&2
     put_libs "$FW"
 fi
@@ -105,7 +111,7 @@ if [ -n "${OWNERS_BIN_DIR:-}" ]; then
         dst=/usr/lib/mtpbur/owners/$b
         [ $b = ref-data ] && dst=/usr/local/bin/ref-data
         put "$OWNERS_BIN_DIR/$b" "$dst"; chmod 755 "$ROOT$dst"
-        if ! ldd "$OWNERS_BIN_DIR/$b" 2>&1 | grep -qE 'not a dynamic|statically linked'; then
+        if ! is_static "$OWNERS_BIN_DIR/$b"; then
             echo "warning: $OWNERS_BIN_DIR/$b is dynamically linked; copying its libraries" >&2
             put_libs "$OWNERS_BIN_DIR/$b"
         fi
