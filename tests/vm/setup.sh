@@ -63,7 +63,7 @@ fi
 kernel_candidate() {
     local pkg
     pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-        sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n1)
+        sed -n 's/^ *Depends: \(linux-image-6\.1\.0-[0-9]*-amd64\)$/\1/p' | sed -n 1p)
     if [ -z "$pkg" ]; then
         pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
             awk '{print $1}' | sort -V | tail -n1)
@@ -98,7 +98,7 @@ apt_download() {
 }
 
 if [ ! -f "$KDIR/modules/order" ] || [ ! -f "$KDIR/vmlinuz" ]; then
-    deb=$(ls "$CACHE"/"${KPKG}"_*.deb 2>/dev/null | head -n1 || true)
+    deb=$(ls "$CACHE"/"${KPKG}"_*.deb 2>/dev/null | sed -n 1p || true)
     if [ -z "$deb" ]; then
         t0=$SECONDS
         log "downloading $KPKG"
@@ -108,7 +108,7 @@ if [ ! -f "$KDIR/modules/order" ] || [ ! -f "$KDIR/vmlinuz" ]; then
             KPKG=${VM_KERNEL_PKG:-$(kernel_candidate)}; KVER=${KPKG#linux-image-}; KDIR=$CACHE/kernel-$KVER
             apt_download "$KPKG"
         fi
-        deb=$(ls "$CACHE"/"${KPKG}"_*.deb | head -n1)
+        deb=$(ls "$CACHE"/"${KPKG}"_*.deb | sed -n 1p)
         log "downloaded $(basename "$deb") ($(du -h "$deb" | cut -f1)) in $((SECONDS - t0)) s"
     fi
 
@@ -125,7 +125,7 @@ if [ ! -f "$KDIR/modules/order" ] || [ ! -f "$KDIR/vmlinuz" ]; then
     done
     : > "$KDIR/modules/order.tmp"
     for m in "${MODULES[@]}"; do
-        src=$(find "$x/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n1)
+        src=$(find "$x/lib/modules" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | sed -n 1p)
         if [ -z "$src" ]; then
             # Not shipped as a module: the guest init skips it (fine if built in).
             log "warning: module $m not found in $KPKG (built in?)"

@@ -27,7 +27,7 @@ case "$TARGET" in
     *) ARCH_OF_TARGET=$(dpkg --print-architecture) ;;
 esac
 ARCH=${DEB_ARCH:-$ARCH_OF_TARGET}
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n1)
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | sed -n 1p)
 log() { echo "[deb] $*" >&2; }
 
 if [ -n "${MTPBUR_BIN_DIR:-}" ]; then
