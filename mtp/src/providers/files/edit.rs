@@ -5,7 +5,7 @@ use crate::codec::{EventCode, ResponseCode};
 use crate::provider::{ObjectHandle, ObjectSink, ProviderResult};
 
 use super::FilesProvider;
-use super::fsops::{self, map_io};
+use super::fsops::map_io;
 use super::listing::Found;
 use super::sink::PartialSink;
 
@@ -19,6 +19,14 @@ impl FilesProvider {
         }
         let found = self.find(local)?;
         Ok((local, found))
+    }
+
+    /// Opens the file of an edit session for writing in place.
+    fn open_edited(&self, f: &Found) -> ProviderResult<std::fs::File> {
+        let root = self.root(f.storage);
+        root.open_file_write(&f.rel)
+            .map(|(file, _)| file)
+            .map_err(|e| map_io(&e, &root.display(&f.rel)))
     }
 
     /// Fails with StoreFull if growing the file from `size` to `end` does not fit.
@@ -50,14 +58,15 @@ impl FilesProvider {
     ) -> ProviderResult<Box<dyn ObjectSink>> {
         let (_, f) = self.edited(handle)?;
         self.ensure_writable(f.storage)?;
-        if offset > f.meta.len() {
+        if offset > f.meta.size {
             return Err(ResponseCode::InvalidParameter);
         }
         let end = offset.saturating_add(u64::from(len));
-        self.ensure_room(f.storage, f.meta.len(), end)?;
-        let file = fsops::open_write(&f.path).map_err(|e| map_io(&e, &f.path))?;
+        self.ensure_room(f.storage, f.meta.size, end)?;
+        let file = self.open_edited(&f)?;
         let storage = self.storages[f.storage].id;
-        let sink = PartialSink::new(file, f.path, offset, storage, self.inbox.clone());
+        let path = self.root(f.storage).display(&f.rel);
+        let sink = PartialSink::new(file, path, offset, storage, self.inbox.clone());
         Ok(Box::new(sink))
     }
 
@@ -65,19 +74,19 @@ impl FilesProvider {
     pub(super) fn truncate_to(&mut self, handle: ObjectHandle, size: u64) -> ProviderResult<()> {
         let (_, f) = self.edited(handle)?;
         self.ensure_writable(f.storage)?;
-        self.ensure_room(f.storage, f.meta.len(), size)?;
-        fsops::open_write(&f.path)
-            .and_then(|file| file.set_len(size))
-            .map_err(|e| map_io(&e, &f.path))
+        self.ensure_room(f.storage, f.meta.size, size)?;
+        let file = self.open_edited(&f)?;
+        file.set_len(size)
+            .map_err(|e| map_io(&e, &self.root(f.storage).display(&f.rel)))
     }
 
     /// Implements EndEditObject: flushes the file and reports the change.
     pub(super) fn end(&mut self, handle: ObjectHandle) -> ProviderResult<()> {
         let (local, f) = self.edited(handle)?;
         self.edits.remove(&local);
-        fsops::open_write(&f.path)
-            .and_then(|file| file.sync_all())
-            .map_err(|e| map_io(&e, &f.path))?;
+        let file = self.open_edited(&f)?;
+        file.sync_all()
+            .map_err(|e| map_io(&e, &self.root(f.storage).display(&f.rel)))?;
         self.events.push(EventCode::ObjectInfoChanged, handle.0);
         Ok(())
     }

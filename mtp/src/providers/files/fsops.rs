@@ -1,15 +1,20 @@
-//! File-system helpers: the io-error mapping, symlink-safe path resolution, free space,
-//! persistent ids, and recursive delete and copy.
+//! The files provider's file operations, all through [`confined::Dir`]: the io-error
+//! mapping, free space, persistent ids, listings, and recursive delete, size and copy.
 //!
-//! Symlinks are never followed below a storage root: every component of a resolved path
-//! must be a real folder, files are opened with `O_NOFOLLOW`, and listings show only
-//! regular files and folders (symlinks, devices, sockets and FIFOs are not objects).
+//! Every path the provider touches is resolved beneath the descriptor of its storage's
+//! root (or of a folder opened beneath it) without following a symbolic link at any
+//! component and without entering another mounted file system. A check and the use that
+//! follows it therefore see the same folder: a local user who swaps a folder for a link
+//! between the two (`mtp/src/providers/files/tests/races.rs`) makes the operation fail,
+//! never reach outside the root. Files are opened with `O_NOFOLLOW` and only if regular;
+//! listings show only regular files and folders (symlinks, devices, sockets and FIFOs are
+//! not objects).
 
-use std::ffi::OsString;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::ffi::{OsStr, OsString};
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use confined::{Dir, Kind, Meta};
 
 use crate::codec::ResponseCode;
 
@@ -21,12 +26,24 @@ pub(super) fn map_io(err: &io::Error, path: &Path) -> ResponseCode {
         ErrorKind::NotFound => ResponseCode::InvalidObjectHandle,
         ErrorKind::PermissionDenied => ResponseCode::AccessDenied,
         ErrorKind::ReadOnlyFilesystem => ResponseCode::StoreReadOnly,
+        // The confined layer refused a symbolic link or a mount point on the way.
+        ErrorKind::InvalidInput => {
+            tracing::warn!(path = %path.display(), error = %err, "refused");
+            ResponseCode::AccessDenied
+        }
         _ if is_full(err) => ResponseCode::StoreFull,
         _ => {
             tracing::error!(path = %path.display(), error = %err, "file operation failed");
             ResponseCode::GeneralError
         }
     }
+}
+
+/// Returns true if `err` means that the object is not there, or not reachable without
+/// following a link or entering another file system: for the host, it is gone.
+pub(super) fn is_gone(err: &io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput)
+        || err.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 /// Returns true if `err` means the file system (or the quota) is full.
@@ -37,7 +54,7 @@ pub(super) fn is_full(err: &io::Error) -> bool {
     ) || matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
-/// Total and available bytes of the file system holding `path`.
+/// Total and available bytes of the file system holding a storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Space {
     /// Capacity in bytes.
@@ -46,9 +63,9 @@ pub(super) struct Space {
     pub(super) free: u64,
 }
 
-/// Returns the space of the file system holding `path` (statvfs).
-pub(super) fn space(path: &Path) -> io::Result<Space> {
-    let st = rustix::fs::statvfs(path)?;
+/// Returns the space of the file system holding `root` (`fstatvfs` on its descriptor).
+pub(super) fn space(root: &Dir) -> io::Result<Space> {
+    let st = rustix::fs::fstatvfs(root)?;
     Ok(Space {
         total: st.f_blocks.saturating_mul(st.f_frsize),
         free: st.f_bavail.saturating_mul(st.f_frsize),
@@ -57,52 +74,24 @@ pub(super) fn space(path: &Path) -> io::Result<Space> {
 
 /// Returns the PersistentUniqueObjectIdentifier of an object: storage id, device and
 /// inode, so it survives restarts and renames.
-pub(super) fn puid(storage: u32, meta: &Metadata) -> u128 {
-    (u128::from(storage) << 96) | (u128::from(meta.dev() as u32) << 64) | u128::from(meta.ino())
+pub(super) fn puid(storage: u32, meta: &Meta) -> u128 {
+    let (dev, ino) = meta.dev_ino;
+    (u128::from(storage) << 96) | (u128::from(dev as u32) << 64) | u128::from(ino)
 }
 
-/// Returns `root` joined with `rel` after checking that every component below the root
-/// is a real folder (not a symlink, not a file).
-pub(super) fn resolve_dir(root: &Path, rel: &Path) -> io::Result<PathBuf> {
-    let mut path = root.to_path_buf();
-    for part in rel.components() {
-        path.push(part);
-        if !fs::symlink_metadata(&path)?.is_dir() {
-            return Err(io::Error::new(ErrorKind::NotFound, "not a real folder"));
-        }
-    }
-    Ok(path)
-}
-
-/// Returns the metadata of a regular file or folder at `path` (symlinks count as absent).
-pub(super) fn object_meta(path: &Path) -> io::Result<Metadata> {
-    let meta = fs::symlink_metadata(path)?;
-    if meta.is_file() || meta.is_dir() {
-        Ok(meta)
-    } else {
-        Err(io::Error::new(ErrorKind::NotFound, "not a file or folder"))
+/// Returns the metadata of the regular file or folder `rel` beneath `root`; anything else
+/// (a link, a FIFO, a device) counts as absent.
+pub(super) fn object_meta(root: &Dir, rel: &Path) -> io::Result<Meta> {
+    match root.stat(rel)? {
+        Some(meta) if meta.is_file() || meta.is_dir() => Ok(meta),
+        _ => Err(io::Error::new(ErrorKind::NotFound, "not a file or folder")),
     }
 }
 
-/// Returns true if anything (even a dangling symlink) exists at `path`.
-pub(super) fn exists(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok()
-}
-
-/// Opens a regular file for reading without following a symlink.
-pub(super) fn open_read(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-}
-
-/// Opens an existing regular file for writing in place without following a symlink.
-pub(super) fn open_write(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+/// Returns true if anything (even a link) is at `rel` beneath `dir`, or if that cannot
+/// be told (a link on the way).
+pub(super) fn exists(dir: &Dir, rel: impl AsRef<OsStr>) -> bool {
+    !matches!(dir.stat(rel), Ok(None))
 }
 
 /// The modes new files and folders are created with (before the umask).
@@ -114,38 +103,19 @@ pub(super) struct Modes {
     pub dir: u32,
 }
 
-/// Creates a new file (never replacing anything, never through a symlink).
-pub(super) fn create_new(path: &Path, modes: Modes) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(modes.file)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-}
-
-/// Creates a new folder.
-pub(super) fn create_dir(path: &Path, modes: Modes) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().mode(modes.dir).create(path)
-}
-
 /// Lists a folder: (name, is folder) of its regular files and folders, without the
 /// provider's temporary files.
 ///
 /// With `sweep`, temporary upload files left by an earlier run (`names::is_stale_temp`
 /// against that token) are removed on the way: the host cannot see or delete them, so
 /// without this the space an interrupted upload took would be lost for good.
-pub(super) fn list(path: &Path, sweep: Option<u64>) -> io::Result<Vec<(OsString, bool)>> {
+pub(super) fn list(dir: &Dir, sweep: Option<u64>) -> io::Result<Vec<(OsString, bool)>> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(path)? {
-        let entry = entry?;
-        let ty = entry.file_type()?;
-        let name = entry.file_name();
+    for (name, kind) in dir.list()? {
         if names::is_temp(&name) {
-            if sweep.is_some_and(|t| ty.is_file() && names::is_stale_temp(&name, t)) {
-                let stale = path.join(&name);
-                match fs::remove_file(&stale) {
+            if sweep.is_some_and(|t| kind == Kind::File && names::is_stale_temp(&name, t)) {
+                let stale = dir.display(&name);
+                match dir.remove_file(&name) {
                     Ok(()) => {
                         tracing::info!(path = %stale.display(), "removed an interrupted upload")
                     }
@@ -156,32 +126,17 @@ pub(super) fn list(path: &Path, sweep: Option<u64>) -> io::Result<Vec<(OsString,
             }
             continue;
         }
-        if ty.is_file() || ty.is_dir() {
-            out.push((name, ty.is_dir()));
+        if matches!(kind, Kind::File | Kind::Dir) {
+            out.push((name, kind == Kind::Dir));
         }
     }
     Ok(out)
 }
 
-/// Renames `from` to `to`, failing with `AlreadyExists` instead of replacing anything.
-pub(super) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(()),
-        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-            if exists(to) {
-                return Err(io::Error::from(ErrorKind::AlreadyExists));
-            }
-            fs::rename(from, to)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Flushes a folder's entries (after a rename into it); failures are only logged.
-pub(super) fn sync_dir(path: &Path) {
-    if let Err(e) = File::open(path).and_then(|d| d.sync_all()) {
-        tracing::warn!(path = %path.display(), error = %e, "folder sync failed");
+pub(super) fn sync_dir(dir: &Dir) {
+    if let Err(e) = dir.sync() {
+        tracing::warn!(path = %dir.path().display(), error = %e, "folder sync failed");
     }
 }
 
@@ -194,36 +149,37 @@ pub(super) struct Removal {
     pub(super) error: Option<io::Error>,
 }
 
-/// Deletes `path` and, for a folder, everything in it (symlinks inside are removed, never
-/// followed); continues past failures.
-pub(super) fn remove_tree(path: &Path, out: &mut Removal) {
-    let result = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => {
-            remove_children(path, out);
-            fs::remove_dir(path)
+/// Deletes `rel` beneath `dir` and, for a folder, everything in it, through descriptors
+/// (symlinks inside are removed, never followed); continues past failures.
+pub(super) fn remove_tree(dir: &Dir, rel: &Path, out: &mut Removal) {
+    let result = match dir.stat(rel) {
+        Ok(Some(m)) if m.is_dir() => {
+            match dir.open_dir(rel) {
+                Ok(sub) => remove_children(&sub, out),
+                Err(e) => {
+                    out.error.get_or_insert(e);
+                }
+            }
+            dir.remove_dir(rel)
         }
-        Ok(_) => fs::remove_file(path),
+        Ok(Some(_)) => dir.remove_file(rel),
+        Ok(None) => Err(io::Error::from(ErrorKind::NotFound)),
         Err(e) => Err(e),
     };
     match result {
         Ok(()) => out.removed += 1,
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "delete failed");
+            tracing::warn!(path = %dir.display(rel).display(), error = %e, "delete failed");
             out.error.get_or_insert(e);
         }
     }
 }
 
-fn remove_children(path: &Path, out: &mut Removal) {
-    match fs::read_dir(path) {
+fn remove_children(dir: &Dir, out: &mut Removal) {
+    match dir.list() {
         Ok(entries) => {
-            for entry in entries {
-                match entry {
-                    Ok(e) => remove_tree(&e.path(), out),
-                    Err(e) => {
-                        out.error.get_or_insert(e);
-                    }
-                }
+            for (name, _) in entries {
+                remove_tree(dir, Path::new(&name), out);
             }
         }
         Err(e) => {
@@ -232,63 +188,90 @@ fn remove_children(path: &Path, out: &mut Removal) {
     }
 }
 
-/// Returns the bytes of regular files in `path` and below (symlinks not followed).
-pub(super) fn tree_size(path: &Path) -> io::Result<u64> {
-    let meta = fs::symlink_metadata(path)?;
+/// Returns the bytes of regular files at `rel` beneath `dir` and below (links not
+/// followed).
+pub(super) fn tree_size(dir: &Dir, rel: &Path) -> io::Result<u64> {
+    let Some(meta) = dir.stat(rel)? else {
+        return Err(io::Error::from(ErrorKind::NotFound));
+    };
     if !meta.is_dir() {
-        return Ok(if meta.is_file() { meta.len() } else { 0 });
+        return Ok(if meta.is_file() { meta.size } else { 0 });
     }
+    let sub = dir.open_dir(rel)?;
     let mut sum = 0u64;
-    for entry in fs::read_dir(path)? {
-        sum = sum.saturating_add(tree_size(&entry?.path())?);
+    for (name, _) in sub.list()? {
+        sum = sum.saturating_add(tree_size(&sub, Path::new(&name))?);
     }
     Ok(sum)
 }
 
-/// Copies `from` to the new name `to` (folders recursively; symlinks, special files and
-/// temporary files are skipped). Each file is written to a temporary name and renamed, so
-/// no partial file appears; on failure the caller removes `to`.
+/// Copies `rel` beneath `from` to the new name `name` in `to` (folders recursively;
+/// symlinks, special files and temporary files are skipped). Each file is written to a
+/// temporary name and renamed, so no partial file appears; on failure the caller removes
+/// `name`.
 pub(super) fn copy_tree(
-    from: &Path,
-    to: &Path,
+    from: &Dir,
+    rel: &Path,
+    to: &Dir,
+    name: &OsStr,
     modes: Modes,
     temp: &mut impl FnMut() -> OsString,
 ) -> io::Result<()> {
-    let meta = fs::symlink_metadata(from)?;
+    let Some(meta) = from.stat(rel)? else {
+        return Err(io::Error::from(ErrorKind::NotFound));
+    };
     if meta.is_file() {
-        return copy_file(from, to, &meta, modes, temp);
+        return copy_file(from, rel, &meta, to, name, modes, temp);
     }
     if !meta.is_dir() {
         return Ok(());
     }
-    create_dir(to, modes)?;
-    for (name, _) in list(from, None)? {
-        copy_tree(&from.join(&name), &to.join(&name), modes, temp)?;
+    to.create_dir(name, modes.dir)?;
+    let (src, dst) = (from.open_dir(rel)?, to.open_dir(name)?);
+    for (child, _) in list(&src, None)? {
+        copy_tree(&src, Path::new(&child), &dst, &child, modes, temp)?;
     }
     Ok(())
 }
 
 fn copy_file(
-    from: &Path,
-    to: &Path,
-    meta: &Metadata,
+    from: &Dir,
+    rel: &Path,
+    meta: &Meta,
+    to: &Dir,
+    name: &OsStr,
     modes: Modes,
     temp: &mut impl FnMut() -> OsString,
 ) -> io::Result<()> {
-    let dir = to.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(temp());
+    let tmp = temp();
     let result = (|| {
-        let mut src = open_read(from)?;
-        let mut dst = create_new(&tmp, modes)?;
+        let (mut src, _) = from.open_file(rel)?;
+        let mut dst = to.create_new(&tmp, modes.file)?;
         io::copy(&mut src, &mut dst)?;
-        if let Ok(t) = meta.modified() {
-            dst.set_modified(t)?;
-        }
+        dst.set_modified(mtime(meta))?;
         dst.sync_all()?;
-        rename_noreplace(&tmp, to)
+        to.rename_noreplace(&tmp, to, name)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = to.remove_file(&tmp);
     }
     result
+}
+
+/// Returns the modification time of `meta` as seconds since the epoch.
+pub(super) fn mtime_secs(meta: &Meta) -> i64 {
+    meta.mtime_ns.div_euclid(1_000_000_000)
+}
+
+/// Returns the modification time of `meta` as a time.
+fn mtime(meta: &Meta) -> std::time::SystemTime {
+    use std::time::{Duration, UNIX_EPOCH};
+    let (secs, nanos) = (
+        meta.mtime_ns.div_euclid(1_000_000_000),
+        meta.mtime_ns.rem_euclid(1_000_000_000) as u32,
+    );
+    match u64::try_from(secs) {
+        Ok(s) => UNIX_EPOCH + Duration::new(s, nanos),
+        Err(_) => UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + Duration::new(0, nanos),
+    }
 }

@@ -1,11 +1,9 @@
 //! Reading: StorageInfo, handle listings, object records and data sources, plus the path
 //! resolution every other operation builds on.
 
-use std::fs::Metadata;
-use std::io::ErrorKind;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::time::UNIX_EPOCH;
+
+use confined::Meta;
 
 use crate::codec::dataset::{AccessCapability, FilesystemType, StorageInfo, StorageType};
 use crate::codec::{ObjectFormat, ResponseCode};
@@ -18,21 +16,22 @@ use super::source::FileSource;
 use super::tree::Dir;
 use super::{FilesProvider, formats};
 
-/// A resolved object: storage index, absolute path and current metadata.
+/// A resolved object: storage index, path below the storage's root and current metadata.
 pub(super) struct Found {
     /// Storage index.
     pub(super) storage: usize,
-    /// Absolute path.
-    pub(super) path: PathBuf,
+    /// The path below the root of the storage.
+    pub(super) rel: PathBuf,
     /// Metadata (not following symlinks).
-    pub(super) meta: Metadata,
+    pub(super) meta: Meta,
 }
 
 impl FilesProvider {
     /// Returns StorageInfo with the root's real capacity and free space.
     pub(super) fn storage_info_of(&mut self, id: StorageId) -> ProviderResult<StorageInfo> {
-        let s = &self.storages[self.storage_index(id)?];
-        let space = fsops::space(&s.root).map_err(|e| {
+        let index = self.storage_index(id)?;
+        let s = &self.storages[index];
+        let space = fsops::space(&self.roots[index]).map_err(|e| {
             tracing::error!(path = %s.root.display(), error = %e, "statvfs failed");
             ResponseCode::StoreNotAvailable
         })?;
@@ -55,42 +54,47 @@ impl FilesProvider {
 
     /// Returns the bytes available in storage `index`.
     pub(super) fn free_space(&self, index: usize) -> ProviderResult<u64> {
-        let root = &self.storages[index].root;
-        fsops::space(root)
+        fsops::space(&self.roots[index])
             .map(|s| s.free)
-            .map_err(|e| map_io(&e, root))
+            .map_err(|e| map_io(&e, &self.storages[index].root))
     }
 
-    /// Resolves a folder to its storage index and absolute path (every component a real
-    /// folder, no symlinks).
-    pub(super) fn dir_abs(&self, dir: Dir) -> ProviderResult<(usize, PathBuf)> {
+    /// Returns the open root folder of storage `index`.
+    pub(super) fn root(&self, index: usize) -> &confined::Dir {
+        &self.roots[index]
+    }
+
+    /// Opens a folder beneath its storage's root (no link and no mount point on the way):
+    /// its storage index and descriptor.
+    pub(super) fn open_folder(&self, dir: Dir) -> ProviderResult<(usize, confined::Dir)> {
         let (s, rel) = self
             .tree
             .dir_path(dir)
             .ok_or(ResponseCode::InvalidObjectHandle)?;
-        let root = &self.storages[s].root;
-        let path = fsops::resolve_dir(root, &rel).map_err(|e| map_io(&e, root))?;
-        Ok((s, path))
+        match self.roots[s].open_dir(&rel) {
+            Ok(d) => Ok((s, d)),
+            Err(e) if fsops::is_gone(&e) => Err(ResponseCode::InvalidObjectHandle),
+            Err(e) => Err(map_io(&e, &self.roots[s].display(&rel))),
+        }
     }
 
-    /// Resolves and stats object `local`; a vanished object is forgotten.
+    /// Resolves and stats object `local`; a vanished object (or one only reachable through
+    /// a link) is forgotten.
     pub(super) fn find(&mut self, local: u32) -> ProviderResult<Found> {
         let node = self
             .tree
             .node(local)
             .ok_or(ResponseCode::InvalidObjectHandle)?;
-        let found = self.dir_abs(node.parent).and_then(|(storage, dir)| {
-            let path = dir.join(node.name);
-            match fsops::object_meta(&path) {
-                Ok(meta) => Ok(Found {
-                    storage,
-                    path,
-                    meta,
-                }),
-                Err(e) if e.kind() == ErrorKind::NotFound => Err(ResponseCode::InvalidObjectHandle),
-                Err(e) => Err(map_io(&e, &path)),
-            }
-        });
+        let (storage, dir) = self
+            .tree
+            .dir_path(node.parent)
+            .ok_or(ResponseCode::InvalidObjectHandle)?;
+        let rel = dir.join(node.name);
+        let found = match fsops::object_meta(&self.roots[storage], &rel) {
+            Ok(meta) => Ok(Found { storage, rel, meta }),
+            Err(e) if fsops::is_gone(&e) => Err(ResponseCode::InvalidObjectHandle),
+            Err(e) => Err(map_io(&e, &self.roots[storage].display(&rel))),
+        };
         match &found {
             Err(ResponseCode::InvalidObjectHandle) => self.tree.forget(local),
             Ok(f) => self.refresh_kind(local, f.meta.is_dir()),
@@ -129,7 +133,7 @@ impl FilesProvider {
 
     /// Lists `dir` on disk and brings the table in line with it.
     pub(super) fn list_dir(&mut self, dir: Dir) -> ProviderResult<Vec<u32>> {
-        let (index, path) = match self.dir_abs(dir) {
+        let (index, folder) = match self.open_folder(dir) {
             Ok(found) => found,
             Err(code) => {
                 if let (Dir::Folder(h), ResponseCode::InvalidObjectHandle) = (dir, code) {
@@ -144,7 +148,7 @@ impl FilesProvider {
             .get(index)
             .is_some_and(|s| s.writable)
             .then_some(self.temp_token);
-        let mut entries = fsops::list(&path, sweep).map_err(|e| map_io(&e, &path))?;
+        let mut entries = fsops::list(&folder, sweep).map_err(|e| map_io(&e, folder.path()))?;
         if let Some(hidden) = self.hidden {
             entries.retain(|(name, _)| !hidden(name));
         }
@@ -217,13 +221,9 @@ impl FilesProvider {
             .node(local)
             .ok_or(ResponseCode::InvalidObjectHandle)?;
         let cfg = &self.storages[f.storage];
-        let modified = f.meta.mtime();
-        let created = f
-            .meta
-            .created()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(modified, |d| i64::try_from(d.as_secs()).unwrap_or(modified));
+        // Linux's stat has no creation time: DateCreated is the modification time.
+        let modified = fsops::mtime_secs(&f.meta);
+        let created = modified;
         Ok(ObjectRecord {
             handle,
             storage: cfg.id,
@@ -232,7 +232,7 @@ impl FilesProvider {
                 Dir::Root(_) => None,
             },
             format: self.format_of(local).unwrap_or(ObjectFormat::Undefined),
-            size: if f.meta.is_dir() { 0 } else { f.meta.len() },
+            size: if f.meta.is_dir() { 0 } else { f.meta.size },
             name: node.name.to_string_lossy().into_owned(),
             created,
             modified,
@@ -253,12 +253,14 @@ impl FilesProvider {
         if f.meta.is_dir() {
             return Err(ResponseCode::InvalidObjectFormatCode);
         }
-        let file = fsops::open_read(&f.path).map_err(|e| map_io(&e, &f.path))?;
-        let size = file.metadata().map_err(|e| map_io(&e, &f.path))?.len();
+        let root = &self.roots[f.storage];
+        let path = root.display(&f.rel);
+        let (file, meta) = root.open_file(&f.rel).map_err(|e| map_io(&e, &path))?;
+        let size = meta.size;
         if offset > size {
             return Err(ResponseCode::InvalidParameter);
         }
         let len = max_len.min(size - offset);
-        Ok(Box::new(FileSource::new(file, f.path, offset, len)))
+        Ok(Box::new(FileSource::new(file, path, offset, len)))
     }
 }

@@ -1,8 +1,8 @@
 //! DeleteObject, MoveObject, CopyObject and renames (SetObjectPropValue ObjectFileName).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, ErrorKind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::codec::{EventCode, ResponseCode};
 use crate::provider::{ObjectHandle, Placement, ProviderResult};
@@ -25,15 +25,16 @@ impl FilesProvider {
         let f = self.find(local)?;
         self.ensure_writable(f.storage)?;
         let mut removal = Removal::default();
-        fsops::remove_tree(&f.path, &mut removal);
-        let result = if fsops::exists(&f.path) {
+        let root = self.root(f.storage);
+        fsops::remove_tree(root, &f.rel, &mut removal);
+        let result = if fsops::exists(root, &f.rel) {
             for h in self.tree.descendants(local) {
                 if self.tree.node(h).is_some() {
                     let _ = self.find(h);
                 }
             }
             match (removal.removed, &removal.error) {
-                (0, Some(e)) => Err(map_io(e, &f.path)),
+                (0, Some(e)) => Err(map_io(e, &self.root(f.storage).display(&f.rel))),
                 _ => Err(ResponseCode::PartialDeletion),
             }
         } else {
@@ -64,48 +65,64 @@ impl FilesProvider {
         if parent == dir {
             return Ok(());
         }
-        let (_, dir_path) = self.dir_abs(dir)?;
-        let dest = dir_path.join(&name);
-        match fsops::rename_noreplace(&f.path, &dest) {
+        let (_, source) = self.open_folder(parent)?;
+        let (_, target) = self.open_folder(dir)?;
+        match source.rename_noreplace(&name, &target, &name) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 return Err(ResponseCode::AccessDenied);
             }
-            Err(e) if crosses_devices(&e) => self.move_across(&f.path, &dest, index)?,
-            Err(e) => return Err(map_io(&e, &f.path)),
+            Err(e) if crosses_devices(&e) => self.move_across(&source, &target, &name, index)?,
+            Err(e) => return Err(map_io(&e, &source.display(&name))),
         }
-        fsops::sync_dir(&dir_path);
+        fsops::sync_dir(&target);
         self.tree.relocate(local, dir, &name);
         self.events.push(EventCode::ObjectInfoChanged, handle.0);
         Ok(())
     }
 
-    /// Moves `from` to `to` on another file system: copy, then delete the original.
-    fn move_across(&mut self, from: &Path, to: &Path, storage: usize) -> ProviderResult<()> {
-        if fsops::exists(to) {
+    /// Moves `name` from folder `from` to folder `to` on another file system: copy, then
+    /// delete the original.
+    fn move_across(
+        &mut self,
+        from: &confined::Dir,
+        to: &confined::Dir,
+        name: &OsStr,
+        storage: usize,
+    ) -> ProviderResult<()> {
+        if fsops::exists(to, name) {
             return Err(ResponseCode::AccessDenied);
         }
-        self.copy_checked(from, to, storage)?;
+        self.copy_checked(from, Path::new(name), to, name, storage)?;
         let mut removal = Removal::default();
-        fsops::remove_tree(from, &mut removal);
+        fsops::remove_tree(from, Path::new(name), &mut removal);
         if let Some(e) = removal.error {
-            tracing::warn!(path = %from.display(), error = %e, "moved, but the original stays");
+            let path = from.display(name);
+            tracing::warn!(path = %path.display(), error = %e, "moved, but the original stays");
         }
         Ok(())
     }
 
-    /// Copies `from` to `to` after checking the space; removes a partial copy on failure.
-    fn copy_checked(&mut self, from: &Path, to: &Path, storage: usize) -> ProviderResult<()> {
-        let size = fsops::tree_size(from).map_err(|e| map_io(&e, from))?;
+    /// Copies `rel` beneath `from` to `name` in `to` after checking the space; removes a
+    /// partial copy on failure.
+    fn copy_checked(
+        &mut self,
+        from: &confined::Dir,
+        rel: &Path,
+        to: &confined::Dir,
+        name: &OsStr,
+        storage: usize,
+    ) -> ProviderResult<()> {
+        let size = fsops::tree_size(from, rel).map_err(|e| map_io(&e, &from.display(rel)))?;
         if size > self.free_space(storage)? {
             return Err(ResponseCode::StoreFull);
         }
         let modes = self.storages[storage].modes();
-        let result = fsops::copy_tree(from, to, modes, &mut || self.next_temp());
+        let result = fsops::copy_tree(from, rel, to, name, modes, &mut || self.next_temp());
         if let Err(e) = result {
             let mut removal = Removal::default();
-            fsops::remove_tree(to, &mut removal);
-            return Err(map_io(&e, to));
+            fsops::remove_tree(to, Path::new(name), &mut removal);
+            return Err(map_io(&e, &to.display(name)));
         }
         Ok(())
     }
@@ -128,10 +145,14 @@ impl FilesProvider {
             .node(local)
             .map(|n| n.name.to_owned())
             .ok_or(ResponseCode::InvalidObjectHandle)?;
-        let (_, dir_path) = self.dir_abs(dir)?;
-        let (name, dest) = free_name(&dir_path, name)?;
-        self.copy_checked(&f.path, &dest, index)?;
-        fsops::sync_dir(&dir_path);
+        let (_, target) = self.open_folder(dir)?;
+        let name = free_name(&target, name)?;
+        let source = self
+            .root(f.storage)
+            .try_clone()
+            .map_err(|e| map_io(&e, &f.rel))?;
+        self.copy_checked(&source, &f.rel, &target, &name, index)?;
+        fsops::sync_dir(&target);
         let new = self
             .tree
             .insert(dir, &name, f.meta.is_dir())
@@ -147,21 +168,20 @@ impl FilesProvider {
         let f = self.find(local)?;
         self.ensure_writable(f.storage)?;
         let new = names::sanitise(name).ok_or(ResponseCode::InvalidObjectPropValue)?;
-        let parent = match self.tree.node(local) {
+        let (parent, old) = match self.tree.node(local) {
             Some(n) if n.name == new => return Ok(()),
-            Some(n) => n.parent,
+            Some(n) => (n.parent, n.name.to_owned()),
             None => return Err(ResponseCode::InvalidObjectHandle),
         };
-        let dir_path = f.path.parent().ok_or(ResponseCode::GeneralError)?;
-        let dest = dir_path.join(&new);
-        match fsops::rename_noreplace(&f.path, &dest) {
+        let (_, folder) = self.open_folder(parent)?;
+        match folder.rename_noreplace(&old, &folder, &new) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 return Err(ResponseCode::InvalidObjectPropValue);
             }
-            Err(e) => return Err(map_io(&e, &f.path)),
+            Err(e) => return Err(map_io(&e, &folder.display(&old))),
         }
-        fsops::sync_dir(dir_path);
+        fsops::sync_dir(&folder);
         self.tree.relocate(local, parent, &new);
         self.events.push(EventCode::ObjectInfoChanged, handle.0);
         Ok(())
@@ -169,17 +189,12 @@ impl FilesProvider {
 }
 
 /// Returns `name` or its first free `name (n)` alternative in `dir`.
-fn free_name(dir: &Path, name: OsString) -> ProviderResult<(OsString, PathBuf)> {
-    let path = dir.join(&name);
-    if !fsops::exists(&path) {
-        return Ok((name, path));
+fn free_name(dir: &confined::Dir, name: OsString) -> ProviderResult<OsString> {
+    if !fsops::exists(dir, &name) {
+        return Ok(name);
     }
     (1..=MAX_COPY_NUMBER)
         .map(|n| names::numbered(&name, n))
-        .map(|alt| {
-            let p = dir.join(&alt);
-            (alt, p)
-        })
-        .find(|(_, p)| !fsops::exists(p))
+        .find(|alt| !fsops::exists(dir, alt))
         .ok_or(ResponseCode::AccessDenied)
 }

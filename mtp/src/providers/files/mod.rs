@@ -3,7 +3,10 @@
 //! Each [`StorageConfig`] names a directory that becomes one storage, read-only or
 //! writable. Objects are the regular files and folders below it; symlinks, device files,
 //! sockets, FIFOs and the provider's own temporary upload files are not listed, and no
-//! path is ever resolved through a symlink below a root.
+//! path is ever resolved through a symlink below a root or into another mounted file
+//! system: every root is held open and every object resolved beneath it through the
+//! [`confined`] crate (`fsops`), so a local user who swaps a folder for a link while the
+//! host works in it makes the operation fail, never reach outside.
 //!
 //! # Behaviour hosts rely on
 //! - Handles stay the same for an object for the provider's lifetime (across sessions);
@@ -60,7 +63,7 @@ mod tree;
 mod upload;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::disallowed_methods)]
 mod tests;
 
 use std::collections::HashSet;
@@ -125,6 +128,8 @@ impl StorageConfig {
 pub struct FilesProvider {
     id: ProviderId,
     storages: Vec<StorageConfig>,
+    /// The storages' root folders, open: every path is resolved beneath one of these.
+    roots: Vec<confined::Dir>,
     tree: Tree,
     pending: Option<Pending>,
     edits: HashSet<u32>,
@@ -145,21 +150,27 @@ impl FilesProvider {
     pub fn new(storages: Vec<StorageConfig>) -> io::Result<Self> {
         let mut seen = HashSet::new();
         let mut checked = Vec::with_capacity(storages.len());
+        let mut roots = Vec::with_capacity(storages.len());
         for mut s in storages {
             if s.id.0 & 0xFFFF == 0 || !seen.insert(s.id) {
                 let msg = format!("bad or duplicate storage id 0x{:08X}", s.id.0);
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
             }
-            s.root = s.root.canonicalize()?;
-            if !s.root.is_dir() {
-                let msg = format!("{} is not a directory", s.root.display());
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
-            }
+            // The profile's path, trusted (links in it are followed, once, here).
+            #[allow(clippy::disallowed_methods)]
+            let canonical = s.root.canonicalize()?;
+            s.root = canonical;
+            let root = confined::Dir::open_root(&s.root).map_err(|e| {
+                let msg = format!("{}: not a directory ({e})", s.root.display());
+                io::Error::new(io::ErrorKind::InvalidInput, msg)
+            })?;
+            roots.push(root);
             checked.push(s);
         }
         Ok(Self {
             id: ProviderId(0),
             storages: checked,
+            roots,
             tree: Tree::default(),
             pending: None,
             edits: HashSet::new(),
@@ -404,6 +415,8 @@ fn random_token() -> u64 {
     match rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()) {
         Ok(8) => u64::from_le_bytes(b),
         _ => {
+            // Only if getrandom fails: the clock, read once at start.
+            #[allow(clippy::disallowed_methods)]
             let t = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos());

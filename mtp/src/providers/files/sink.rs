@@ -6,7 +6,7 @@
 //! every operation.
 
 use std::ffi::OsString;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -72,10 +72,13 @@ fn write_error(
 }
 
 /// Where an upload goes and what it must satisfy.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct UploadTarget {
-    /// The final path.
-    pub(super) path: PathBuf,
+    /// The destination folder, open since SendObject began: the upload lands in it
+    /// whatever happens to the names on its way from the storage's root meanwhile.
+    pub(super) folder: confined::Dir,
+    /// The final name in it.
+    pub(super) name: OsString,
     /// The announced size (`None`: 4 GiB or more, accept what arrives).
     pub(super) size: Option<u64>,
     /// DateModified from the ObjectInfo.
@@ -90,15 +93,16 @@ pub(super) struct UploadTarget {
 #[derive(Debug)]
 pub(super) struct UploadSink {
     file: File,
-    temp: Option<PathBuf>,
+    /// The temporary file's name in the destination folder, until it is renamed.
+    temp: Option<OsString>,
     target: UploadTarget,
     written: u64,
     inbox: Inbox,
 }
 
 impl UploadSink {
-    /// Creates the sink over an open temporary file at `temp`.
-    pub(super) fn new(file: File, temp: PathBuf, target: UploadTarget, inbox: Inbox) -> Self {
+    /// Creates the sink over an open temporary file named `temp` in the target's folder.
+    pub(super) fn new(file: File, temp: OsString, target: UploadTarget, inbox: Inbox) -> Self {
         Self {
             file,
             temp: Some(temp),
@@ -110,43 +114,48 @@ impl UploadSink {
 
     fn discard(&mut self) {
         if let Some(temp) = self.temp.take() {
-            if let Err(e) = fs::remove_file(&temp) {
-                tracing::warn!(path = %temp.display(), error = %e, "temporary file not removed");
+            if let Err(e) = self.target.folder.remove_file(&temp) {
+                tracing::warn!(error = %e, "temporary file not removed");
             }
         }
     }
 
     fn commit(&mut self, received: u64) -> ProviderResult<()> {
         let temp = self.temp.clone().ok_or(ResponseCode::GeneralError)?;
+        let folder = &self.target.folder;
+        let shown = folder.display(&temp);
         if self.target.size.is_some_and(|s| s != received) || received != self.written {
             tracing::warn!(received, expected = ?self.target.size, "upload incomplete");
             return Err(ResponseCode::IncompleteTransfer);
         }
         if let Some(t) = self.target.modified {
             if let Err(e) = self.file.set_modified(t) {
-                tracing::warn!(path = %temp.display(), error = %e, "mtime not set");
+                tracing::warn!(path = %shown.display(), error = %e, "mtime not set");
             }
         }
-        self.file.sync_all().map_err(|e| map_io(&e, &temp))?;
-        let dest = &self.target.path;
-        if fs::symlink_metadata(dest).is_ok_and(|m| !m.is_file()) {
-            tracing::warn!(path = %dest.display(), "upload target is not a regular file");
-            return Err(ResponseCode::AccessDenied);
+        self.file.sync_all().map_err(|e| map_io(&e, &shown))?;
+        let name = &self.target.name;
+        let dest = folder.display(name);
+        if let Ok(Some(m)) = folder.stat(name) {
+            if !m.is_file() {
+                tracing::warn!(path = %dest.display(), "upload target is not a regular file");
+                return Err(ResponseCode::AccessDenied);
+            }
         }
-        fs::rename(&temp, dest).map_err(|e| map_io(&e, dest))?;
+        folder
+            .rename(&temp, folder, name)
+            .map_err(|e| map_io(&e, &dest))?;
         self.temp = None;
-        if let Some(dir) = dest.parent() {
-            fsops::sync_dir(dir);
-        }
+        fsops::sync_dir(folder);
         Ok(())
     }
 }
 
 impl ObjectSink for UploadSink {
     fn write(&mut self, data: Bytes) -> ProviderResult<()> {
-        let path = self.temp.as_deref().unwrap_or(&self.target.path);
         if let Err(e) = self.file.write_all(&data) {
-            return Err(write_error(&e, path, &self.inbox, self.target.storage));
+            let path = self.target.folder.display(&self.target.name);
+            return Err(write_error(&e, &path, &self.inbox, self.target.storage));
         }
         self.written += data.len() as u64;
         Ok(())

@@ -2,7 +2,6 @@
 //! written to a temporary file and renamed into place by the sink.
 
 use std::ffi::OsString;
-use std::fs;
 use std::io::ErrorKind;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +9,7 @@ use crate::codec::dataset::{ObjectInfo, datetime};
 use crate::codec::{EventCode, ObjectFormat, ResponseCode};
 use crate::provider::{ObjectHandle, ObjectSink, Placement, ProviderResult};
 
-use super::fsops::{self, map_io};
+use super::fsops::map_io;
 use super::sink::{Note, UploadSink, UploadTarget};
 use super::tree::Dir;
 use super::{FilesProvider, names};
@@ -49,11 +48,12 @@ impl FilesProvider {
         if info.format == ObjectFormat::Association.to_u16() {
             return self.make_folder(dir, &name);
         }
-        let (_, dir_path) = self.dir_abs(dir)?;
-        let target = dir_path.join(&name);
-        if fs::symlink_metadata(&target).is_ok_and(|m| !m.is_file()) {
-            tracing::warn!(path = %target.display(), "upload over a non-file refused");
-            return Err(ResponseCode::AccessDenied);
+        let (_, folder) = self.open_folder(dir)?;
+        if let Ok(Some(m)) = folder.stat(&name) {
+            if !m.is_file() {
+                tracing::warn!(path = %folder.display(&name).display(), "upload over a non-file refused");
+                return Err(ResponseCode::AccessDenied);
+            }
         }
         let free = self.free_space(index)?;
         if size.is_some_and(|s| s > free) {
@@ -73,13 +73,16 @@ impl FilesProvider {
 
     /// Creates folder `name` in `dir`, or returns the folder already there.
     fn make_folder(&mut self, dir: Dir, name: &OsString) -> ProviderResult<ObjectHandle> {
-        let (storage, dir_path) = self.dir_abs(dir)?;
-        let path = dir_path.join(name);
+        let (storage, folder) = self.open_folder(dir)?;
+        let path = folder.display(name);
         let modes = self.storages[storage].modes();
-        let created = match fsops::create_dir(&path, modes) {
+        let created = match folder.create_dir(name, modes.dir) {
             Ok(()) => true,
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                if !folder
+                    .stat(name)
+                    .is_ok_and(|m| m.is_some_and(|m| m.is_dir()))
+                {
                     return Err(ResponseCode::AccessDenied);
                 }
                 false
@@ -113,14 +116,17 @@ impl FilesProvider {
             }
         };
         self.ensure_writable(p.storage)?;
-        let (_, dir_path) = self
-            .dir_abs(p.dir)
+        let (_, folder) = self
+            .open_folder(p.dir)
             .map_err(|_| ResponseCode::InvalidParentObject)?;
-        let temp = dir_path.join(self.next_temp());
+        let temp = self.next_temp();
         let modes = self.storages[p.storage].modes();
-        let file = fsops::create_new(&temp, modes).map_err(|e| map_io(&e, &temp))?;
+        let file = folder
+            .create_new(&temp, modes.file)
+            .map_err(|e| map_io(&e, &folder.display(&temp)))?;
         let target = UploadTarget {
-            path: dir_path.join(&p.name),
+            folder,
+            name: p.name.clone(),
             size: p.size,
             modified: p.modified,
             storage: self.storages[p.storage].id,

@@ -71,6 +71,9 @@ fn growing_a_file_beyond_free_space_is_store_full() {
     // Beyond the capacity, not the free space: other tests free space on the same file
     // system between the two calls (CI failed on free + 10 once).
     let capacity = fx.p.storage_info(RW).unwrap().max_capacity;
-    assert_eq!(fx.p.truncate(f, capacity + 10), Err(ResponseCode::StoreFull));
+    assert_eq!(
+        fx.p.truncate(f, capacity + 10),
+        Err(ResponseCode::StoreFull)
+    );
     assert_eq!(fs::metadata(fx.rw().join("f")).unwrap().len(), 1);
 }

@@ -3,6 +3,7 @@
 mod edit;
 mod lookup;
 mod manage;
+mod races;
 mod read;
 mod safety;
 mod upload;

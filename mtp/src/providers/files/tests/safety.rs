@@ -169,3 +169,33 @@ fn a_listed_folder_replaced_by_a_symlink_is_not_listed_through() {
     assert_eq!(r, Err(ResponseCode::InvalidParentObject));
     assert_eq!(fx.p.object(d), Err(ResponseCode::InvalidObjectHandle));
 }
+
+#[test]
+fn a_file_system_mounted_beneath_a_root_is_never_entered() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("NOT ROOT: mounting needs root; the mount-point refusal did NOT run here");
+        return;
+    }
+    let mut fx = fixture();
+    fs::create_dir(fx.rw().join("card")).unwrap();
+    let card = fx.find(RW, "card");
+    let at = fx.rw().join("card");
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&at)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    fs::write(at.join("f"), b"elsewhere").unwrap();
+    let listed = fx.p.object_handles(RW, None, ParentFilter::Children(card));
+    let info = fx.p.object(card);
+    let upload = fx.upload(RW, Some(card), "new", b"x");
+    let all = fx.names(RW, ParentFilter::All);
+    let left = tree_of(&at);
+    let _ = std::process::Command::new("umount").arg(&at).status();
+    assert!(listed.is_err(), "listed inside a mount point: {listed:?}");
+    assert_eq!(info, Err(ResponseCode::InvalidObjectHandle));
+    assert!(upload.is_err(), "uploaded into a mount point");
+    assert!(!all.contains(&"f".to_string()), "{all:?}");
+    assert_eq!(left, [PathBuf::from("f")]);
+}

@@ -118,10 +118,11 @@ fn announced_size_beyond_free_space_is_store_full() {
 fn write_error_on_a_full_device_is_store_full_with_an_event_and_no_file() {
     let mut fx = fixture();
     let dev_full = fs::File::options().write(true).open("/dev/full").unwrap();
-    let temp = fx.rw().join(".mtp-upload-0-0.tmp");
-    fs::write(&temp, b"").unwrap();
+    let temp = OsString::from(".mtp-upload-0-0.tmp");
+    fs::write(fx.rw().join(&temp), b"").unwrap();
     let target = UploadTarget {
-        path: fx.rw().join("x"),
+        folder: confined::Dir::open_root(&fx.rw()).unwrap(),
+        name: OsString::from("x"),
         size: Some(3),
         modified: None,
         storage: RW,

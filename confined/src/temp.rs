@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 
 use rustix::fs::{Mode, OFlags};
 
@@ -34,7 +35,7 @@ impl TempFile {
         loop {
             let name = random_name()?;
             match rustix::fs::openat(
-                dir.fd(),
+                dir.as_fd(),
                 name.as_str(),
                 OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::from_raw_mode(mode & 0o777),

@@ -1,8 +1,10 @@
 //! [`Dir`]: a directory descriptor and the operations beneath it.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, ResolveFlags};
@@ -53,6 +55,18 @@ pub struct Meta {
     pub nlink: u64,
     /// Device and inode number: which object it is (names can be swapped, these not).
     pub dev_ino: (u64, u64),
+}
+
+impl Meta {
+    /// True for a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == Kind::Dir
+    }
+
+    /// True for a regular file.
+    pub fn is_file(&self) -> bool {
+        self.kind == Kind::File
+    }
 }
 
 impl From<rfs::Stat> for Meta {
@@ -121,18 +135,19 @@ fn errno(path: &Path, e: Errno) -> io::Error {
 }
 
 /// Splits `rel` into its components; refuses absolute paths, `..` and empty components.
-fn components(rel: &str) -> io::Result<Vec<&str>> {
-    if rel.is_empty() || rel == "." {
+fn components(rel: &OsStr) -> io::Result<Vec<&OsStr>> {
+    let bytes = rel.as_bytes();
+    if bytes.is_empty() || bytes == b"." {
         return Ok(Vec::new());
     }
-    let comps: Vec<&str> = rel.split('/').collect();
+    let comps: Vec<&OsStr> = bytes.split(|b| *b == b'/').map(OsStr::from_bytes).collect();
     if comps
         .iter()
-        .any(|c| c.is_empty() || *c == "." || *c == "..")
+        .any(|c| c.is_empty() || c.as_bytes() == b"." || c.as_bytes() == b"..")
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{rel}: not a plain relative path"),
+            format!("{}: not a plain relative path", Path::new(rel).display()),
         ));
     }
     Ok(comps)
@@ -165,8 +180,7 @@ impl Dir {
     /// # Errors
     /// The open failed, the last component is a link or not a directory.
     pub fn open_leaf(path: &Path) -> io::Result<Self> {
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-        else {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Self::open_root(path);
         };
         Self::open_root(parent)?.open_dir(name)
@@ -178,7 +192,8 @@ impl Dir {
     }
 
     /// Returns the path of `rel` beneath this directory (for messages only).
-    pub fn display(&self, rel: &str) -> PathBuf {
+    pub fn display(&self, rel: impl AsRef<OsStr>) -> PathBuf {
+        let rel = rel.as_ref();
         if rel.is_empty() {
             self.path.clone()
         } else {
@@ -186,14 +201,14 @@ impl Dir {
         }
     }
 
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
     /// Opens `rel` beneath this directory, following no symbolic link.
-    fn resolve(&self, rel: &str, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+    fn resolve(&self, rel: &OsStr, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
         let comps = components(rel)?;
-        let path = if comps.is_empty() { "." } else { rel };
+        let path = if comps.is_empty() {
+            OsStr::new(".")
+        } else {
+            rel
+        };
         // `openat2` refuses `O_PATH` with any flag other than these three.
         let flags = if flags.contains(OFlags::PATH) {
             flags | OFlags::CLOEXEC
@@ -212,7 +227,7 @@ impl Dir {
 
     /// The same as [`Self::resolve`] for kernels without `openat2` (before 5.6). A mount
     /// point is detected only once it is open (by its device number), not before.
-    fn walk(&self, comps: &[&str], flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+    fn walk(&self, comps: &[&OsStr], flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
         let Some((last, parents)) = comps.split_last() else {
             return rfs::openat(&self.fd, ".", flags, mode).map_err(|e| errno(&self.path, e));
         };
@@ -252,7 +267,8 @@ impl Dir {
     ///
     /// # Errors
     /// Not found, not a directory, or a symbolic link on the way.
-    pub fn open_dir(&self, rel: &str) -> io::Result<Self> {
+    pub fn open_dir(&self, rel: impl AsRef<OsStr>) -> io::Result<Self> {
+        let rel = rel.as_ref();
         let fd = self.resolve(rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
         Ok(Self {
             fd,
@@ -261,12 +277,18 @@ impl Dir {
     }
 
     /// Opens the parent of `rel` and returns it with the last component.
-    fn parent_of<'a>(&self, rel: &'a str) -> io::Result<(Self, &'a str)> {
-        match rel.rsplit_once('/') {
-            Some((parent, name)) => Ok((self.open_dir(parent)?, name)),
-            None if components(rel)?.is_empty() => Err(io::Error::new(
+    fn parent_of<'a>(&self, rel: &'a OsStr) -> io::Result<(Self, &'a OsStr)> {
+        if components(rel)?.is_empty() {
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "an empty path names no entry",
+            ));
+        }
+        let bytes = rel.as_bytes();
+        match bytes.iter().rposition(|b| *b == b'/') {
+            Some(i) => Ok((
+                self.open_dir(OsStr::from_bytes(&bytes[..i]))?,
+                OsStr::from_bytes(&bytes[i + 1..]),
             )),
             None => Ok((self.try_clone()?, rel)),
         }
@@ -277,7 +299,8 @@ impl Dir {
     ///
     /// # Errors
     /// A symbolic link or a non-directory on the way, or another I/O error.
-    pub fn stat(&self, rel: &str) -> io::Result<Option<Meta>> {
+    pub fn stat(&self, rel: impl AsRef<OsStr>) -> io::Result<Option<Meta>> {
+        let rel = rel.as_ref();
         // An `O_PATH` descriptor, then `fstat`: the walk refuses a mount point before the
         // file system under it is asked anything, which a `stat` by name would not.
         match self.resolve(rel, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty()) {
@@ -294,8 +317,21 @@ impl Dir {
     ///
     /// # Errors
     /// Not found, not a regular file, a symbolic link on the way, or another I/O error.
-    pub fn open_file(&self, rel: &str) -> io::Result<(File, Meta)> {
-        let fd = self.resolve(rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+    pub fn open_file(&self, rel: impl AsRef<OsStr>) -> io::Result<(File, Meta)> {
+        self.open_regular(rel.as_ref(), OFlags::RDONLY)
+    }
+
+    /// Opens the existing regular file `rel` for writing in place, as [`Dir::open_file`]
+    /// opens one for reading.
+    ///
+    /// # Errors
+    /// As [`Dir::open_file`].
+    pub fn open_file_write(&self, rel: impl AsRef<OsStr>) -> io::Result<(File, Meta)> {
+        self.open_regular(rel.as_ref(), OFlags::WRONLY)
+    }
+
+    fn open_regular(&self, rel: &OsStr, access: OFlags) -> io::Result<(File, Meta)> {
+        let fd = self.resolve(rel, access | OFlags::NONBLOCK, Mode::empty())?;
         let meta = Meta::from(rfs::fstat(&fd).map_err(|e| errno(&self.display(rel), e))?);
         if meta.kind != Kind::File {
             return Err(not_regular(&self.display(rel), meta.kind));
@@ -309,8 +345,9 @@ impl Dir {
     ///
     /// # Errors
     /// As [`Dir::open_file`], or `InvalidData` naming the limit.
-    pub fn read_file(&self, rel: &str, limit: u64) -> io::Result<Vec<u8>> {
+    pub fn read_file(&self, rel: impl AsRef<OsStr>, limit: u64) -> io::Result<Vec<u8>> {
         use std::io::Read;
+        let rel = rel.as_ref();
         let (file, meta) = self.open_file(rel)?;
         let too_big = || {
             io::Error::new(
@@ -332,18 +369,35 @@ impl Dir {
         Ok(out)
     }
 
-    /// Lists this directory, sorted by name (`.` and `..` left out).
+    /// Lists this directory, sorted by name (`.` and `..` left out, and names that are
+    /// not UTF-8).
     ///
     /// # Errors
     /// An I/O error while reading.
     pub fn entries(&self) -> io::Result<Vec<Entry>> {
+        let mut out: Vec<Entry> = self
+            .list()?
+            .into_iter()
+            .filter_map(|(name, kind)| {
+                let name = name.into_string().ok()?;
+                Some(Entry { name, kind })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Lists this directory in the order the file system returns it, with every name
+    /// (`.` and `..` left out).
+    ///
+    /// # Errors
+    /// An I/O error while reading.
+    pub fn list(&self) -> io::Result<Vec<(OsString, Kind)>> {
         let mut out = Vec::new();
         let mut dir = rfs::Dir::read_from(&self.fd).map_err(|e| errno(&self.path, e))?;
         while let Some(entry) = dir.read() {
             let entry = entry.map_err(|e| errno(&self.path, e))?;
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
-            };
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
             if name == "." || name == ".." {
                 continue;
             }
@@ -354,12 +408,8 @@ impl Dir {
                 },
                 t => Kind::from_type(t),
             };
-            out.push(Entry {
-                name: name.to_owned(),
-                kind,
-            });
+            out.push((name.to_owned(), kind));
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
@@ -370,12 +420,12 @@ impl Dir {
     /// A symbolic link or a non-directory on the way, or another I/O error.
     pub fn create_dir_all(
         &self,
-        rel: &str,
+        rel: impl AsRef<OsStr>,
         mode: u32,
         owner: Option<(u32, u32)>,
     ) -> io::Result<Self> {
         let mut cur = self.try_clone()?;
-        for comp in components(rel)? {
+        for comp in components(rel.as_ref())? {
             let created = match rfs::mkdirat(&cur.fd, comp, Mode::from_raw_mode(mode)) {
                 Ok(()) => true,
                 Err(Errno::EXIST) => false,
@@ -401,13 +451,23 @@ impl Dir {
         TempFile::create(self.try_clone()?, mode)
     }
 
+    /// Creates the new folder `name` in this directory with `mode` (less the umask).
+    ///
+    /// # Errors
+    /// `AlreadyExists` (whatever is there, a link included), or another I/O error.
+    pub fn create_dir(&self, name: impl AsRef<OsStr>, mode: u32) -> io::Result<()> {
+        let name = single(name.as_ref())?;
+        rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(mode))
+            .map_err(|e| errno(&self.display(name), e))
+    }
+
     /// Creates the new file `name` in this directory; it must not exist.
     ///
     /// # Errors
     /// `AlreadyExists`, or another I/O error.
-    pub fn create_new(&self, name: &str, mode: u32) -> io::Result<File> {
+    pub fn create_new(&self, name: impl AsRef<OsStr>, mode: u32) -> io::Result<File> {
         let fd = self.resolve(
-            single(name)?,
+            single(name.as_ref())?,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW,
             Mode::from_raw_mode(mode),
         )?;
@@ -418,19 +478,60 @@ impl Dir {
     ///
     /// # Errors
     /// An I/O error.
-    pub fn rename(&self, from: &str, target: &Self, to: &str) -> io::Result<()> {
-        rfs::renameat(&self.fd, single(from)?, &target.fd, single(to)?)
+    pub fn rename(
+        &self,
+        from: impl AsRef<OsStr>,
+        target: &Self,
+        to: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let to = to.as_ref();
+        rfs::renameat(&self.fd, single(from.as_ref())?, &target.fd, single(to)?)
             .map_err(|e| errno(&target.display(to), e))
+    }
+
+    /// Renames the entry `from` of this directory to `to` in `target`, failing with
+    /// `AlreadyExists` instead of replacing anything (`RENAME_NOREPLACE`; on a file
+    /// system without it, a check before a plain rename).
+    ///
+    /// # Errors
+    /// `AlreadyExists`, `CrossesDevices`, or another I/O error.
+    pub fn rename_noreplace(
+        &self,
+        from: impl AsRef<OsStr>,
+        target: &Self,
+        to: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let (from, to) = (single(from.as_ref())?, single(to.as_ref())?);
+        let flags = rfs::RenameFlags::NOREPLACE;
+        match rfs::renameat_with(&self.fd, from, &target.fd, to, flags) {
+            Ok(()) => Ok(()),
+            Err(Errno::INVAL | Errno::NOSYS) => {
+                if target.stat(to)?.is_some() {
+                    return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+                }
+                rfs::renameat(&self.fd, from, &target.fd, to)
+                    .map_err(|e| errno(&target.display(to), e))
+            }
+            // The plain errno: EXDEV here means another file system, which a caller
+            // answers with a copy.
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Swaps the entries `a` of this directory and `b` of `target` atomically.
     ///
     /// # Errors
     /// An I/O error (nothing changed).
-    pub fn exchange(&self, a: &str, target: &Self, b: &str) -> io::Result<()> {
+    pub fn exchange(
+        &self,
+        a: impl AsRef<OsStr>,
+        target: &Self,
+        b: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let b = b.as_ref();
         rfs::renameat_with(
             &self.fd,
-            single(a)?,
+            single(a.as_ref())?,
             &target.fd,
             single(b)?,
             rfs::RenameFlags::EXCHANGE,
@@ -442,7 +543,8 @@ impl Dir {
     ///
     /// # Errors
     /// A directory, or another I/O error.
-    pub fn remove_file(&self, rel: &str) -> io::Result<()> {
+    pub fn remove_file(&self, rel: impl AsRef<OsStr>) -> io::Result<()> {
+        let rel = rel.as_ref();
         let (parent, name) = match self.parent_of(rel) {
             Ok(p) => p,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -454,19 +556,31 @@ impl Dir {
         }
     }
 
+    /// Removes the empty directory `rel`.
+    ///
+    /// # Errors
+    /// Not found, not empty, not a directory, or another I/O error.
+    pub fn remove_dir(&self, rel: impl AsRef<OsStr>) -> io::Result<()> {
+        let rel = rel.as_ref();
+        let (parent, name) = self.parent_of(rel)?;
+        rfs::unlinkat(&parent.fd, name, AtFlags::REMOVEDIR)
+            .map_err(|e| errno(&self.display(rel), e))
+    }
+
     /// Removes `rel` and everything beneath it, through descriptors (a symbolic link is
     /// removed, never followed); a missing entry is not an error.
     ///
     /// # Errors
     /// An I/O error.
-    pub fn remove_tree(&self, rel: &str) -> io::Result<()> {
+    pub fn remove_tree(&self, rel: impl AsRef<OsStr>) -> io::Result<()> {
+        let rel = rel.as_ref();
         let Some(meta) = self.stat(rel)? else {
             return Ok(());
         };
         if meta.kind == Kind::Dir {
             let dir = self.open_dir(rel)?;
-            for entry in dir.entries()? {
-                dir.remove_tree(&entry.name)?;
+            for (name, _) in dir.list()? {
+                dir.remove_tree(&name)?;
             }
             let (parent, name) = self.parent_of(rel)?;
             match rfs::unlinkat(&parent.fd, name, AtFlags::REMOVEDIR) {
@@ -532,6 +646,12 @@ impl Dir {
     }
 }
 
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// Gives the file behind `fd` to `uid`:`gid`, if it is not theirs already.
 pub(crate) fn chown_fd(fd: impl AsFd, uid: u32, gid: u32) -> Result<(), Errno> {
     let st = rfs::fstat(&fd)?;
@@ -546,12 +666,12 @@ pub(crate) fn chown_fd(fd: impl AsFd, uid: u32, gid: u32) -> Result<(), Errno> {
 }
 
 /// Checks that `name` is one path component.
-fn single(name: &str) -> io::Result<&str> {
+fn single(name: &OsStr) -> io::Result<&OsStr> {
     match components(name)?.as_slice() {
         [one] => Ok(one),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{name}: not a single file name"),
+            format!("{}: not a single file name", Path::new(name).display()),
         )),
     }
 }
