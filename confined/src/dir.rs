@@ -55,6 +55,8 @@ pub struct Meta {
     pub nlink: u64,
     /// Device and inode number: which object it is (names can be swapped, these not).
     pub dev_ino: (u64, u64),
+    /// Birth time, ns since the epoch, where the file system keeps one.
+    pub btime_ns: Option<i64>,
 }
 
 impl Meta {
@@ -89,7 +91,43 @@ impl From<rfs::Stat> for Meta {
                 .saturating_add(st.st_mtime_nsec as i64),
             nlink: st.st_nlink as u64,
             dev_ino: (st.st_dev as u64, st.st_ino as u64),
+            btime_ns: None,
         }
+    }
+}
+
+impl From<rfs::Statx> for Meta {
+    fn from(st: rfs::Statx) -> Self {
+        let mode = u32::from(st.stx_mode);
+        let ns = |t: rfs::StatxTimestamp| {
+            t.tv_sec
+                .saturating_mul(1_000_000_000)
+                .saturating_add(i64::from(t.tv_nsec))
+        };
+        let has_btime =
+            rfs::StatxFlags::from_bits_retain(st.stx_mask).contains(rfs::StatxFlags::BTIME);
+        Self {
+            kind: Kind::from_type(rfs::FileType::from_raw_mode(mode as _)),
+            mode: mode & 0o7777,
+            uid: st.stx_uid,
+            gid: st.stx_gid,
+            size: st.stx_size,
+            mtime_ns: ns(st.stx_mtime),
+            nlink: u64::from(st.stx_nlink),
+            dev_ino: (rfs::makedev(st.stx_dev_major, st.stx_dev_minor), st.stx_ino),
+            btime_ns: has_btime.then(|| ns(st.stx_btime)),
+        }
+    }
+}
+
+/// Reads the metadata of the file behind `fd`, with its birth time where the file system
+/// keeps one (`statx`; `fstat` on a kernel without it).
+fn meta_of(fd: BorrowedFd<'_>) -> Result<Meta, Errno> {
+    let mask = rfs::StatxFlags::BASIC_STATS | rfs::StatxFlags::BTIME;
+    match rfs::statx(fd, "", AtFlags::EMPTY_PATH, mask) {
+        Ok(st) => Ok(st.into()),
+        Err(Errno::NOSYS) => rfs::fstat(fd).map(Meta::from),
+        Err(e) => Err(e),
     }
 }
 
@@ -304,8 +342,8 @@ impl Dir {
         // An `O_PATH` descriptor, then `fstat`: the walk refuses a mount point before the
         // file system under it is asked anything, which a `stat` by name would not.
         match self.resolve(rel, OFlags::PATH | OFlags::NOFOLLOW, Mode::empty()) {
-            Ok(fd) => rfs::fstat(&fd)
-                .map(|st| Some(st.into()))
+            Ok(fd) => meta_of(fd.as_fd())
+                .map(Some)
                 .map_err(|e| errno(&self.display(rel), e)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -332,7 +370,7 @@ impl Dir {
 
     fn open_regular(&self, rel: &OsStr, access: OFlags) -> io::Result<(File, Meta)> {
         let fd = self.resolve(rel, access | OFlags::NONBLOCK, Mode::empty())?;
-        let meta = Meta::from(rfs::fstat(&fd).map_err(|e| errno(&self.display(rel), e))?);
+        let meta = meta_of(fd.as_fd()).map_err(|e| errno(&self.display(rel), e))?;
         if meta.kind != Kind::File {
             return Err(not_regular(&self.display(rel), meta.kind));
         }
@@ -597,9 +635,7 @@ impl Dir {
     /// # Errors
     /// An I/O error.
     pub fn meta(&self) -> io::Result<Meta> {
-        rfs::fstat(&self.fd)
-            .map(Meta::from)
-            .map_err(|e| errno(&self.path, e))
+        meta_of(self.fd.as_fd()).map_err(|e| errno(&self.path, e))
     }
 
     /// Gives this directory to `uid`:`gid`, if it is not theirs already.

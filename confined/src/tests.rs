@@ -232,3 +232,25 @@ fn a_mount_point_beneath_is_never_crossed() {
         assert!(e.to_string().contains("mount point"), "{e}");
     }
 }
+
+#[test]
+fn stat_and_an_open_file_report_the_same_object_with_its_birth_time() {
+    let (tmp, dir) = setup();
+    fs::write(tmp.path().join("root/sub/born"), b"x").expect("write");
+    let by_name = dir.stat("sub/born").expect("stat").expect("exists");
+    let (_, opened) = dir.open_file("sub/born").expect("open");
+    let std_meta = fs::symlink_metadata(tmp.path().join("root/sub/born")).expect("std");
+    assert_eq!(by_name.dev_ino, (std_meta.dev(), std_meta.ino()));
+    assert_eq!(by_name.dev_ino, opened.dev_ino);
+    assert_eq!(by_name.btime_ns, opened.btime_ns);
+    match std_meta.created() {
+        Ok(t) => {
+            let ns = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_nanos();
+            assert_eq!(by_name.btime_ns, Some(ns as i64));
+        }
+        Err(_) => assert_eq!(by_name.btime_ns, None),
+    }
+}

@@ -221,9 +221,13 @@ impl FilesProvider {
             .node(local)
             .ok_or(ResponseCode::InvalidObjectHandle)?;
         let cfg = &self.storages[f.storage];
-        // Linux's stat has no creation time: DateCreated is the modification time.
+        // DateCreated is the birth time where the file system keeps one (statx), else the
+        // modification time.
         let modified = fsops::mtime_secs(&f.meta);
-        let created = modified;
+        let created = f
+            .meta
+            .btime_ns
+            .map_or(modified, |ns| ns.div_euclid(1_000_000_000));
         Ok(ObjectRecord {
             handle,
             storage: cfg.id,

@@ -124,6 +124,34 @@ fn object_restats_size_and_time_and_a_vanished_object_is_invalid_handle() {
 }
 
 #[test]
+fn date_created_is_the_birth_time_where_the_file_system_keeps_one() {
+    let mut fx = fixture();
+    let path = fx.rw().join("old.txt");
+    fs::write(&path, b"x").unwrap();
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    let h = fx.find(RW, "old.txt");
+    let rec = fx.p.object(h).unwrap();
+    assert_eq!(rec.modified, 1_000_000_000);
+    match fs::metadata(&path).unwrap().created() {
+        Ok(born) => {
+            let born = born.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+            assert_eq!(rec.created, born.as_secs() as i64);
+            assert!(rec.created > rec.modified, "{rec:?}");
+        }
+        Err(_) => {
+            eprintln!("NOTE: this file system keeps no birth time; DateCreated = DateModified");
+            assert_eq!(rec.created, rec.modified);
+        }
+    }
+}
+
+#[test]
 fn objects_of_a_read_only_storage_are_marked_read_only() {
     let mut fx = fixture();
     fs::write(fx.ro().join("f"), b"1").unwrap();
