@@ -58,9 +58,12 @@ run_one() {
 	local t=$1
 	local work=fuzz/target/corpus/$t
 	mkdir -p "$work" "fuzz/corpus/$t"
-	# New inputs go to $work; fuzz/corpus/$t is only read. One input taking 10 s is a hang.
+	# New inputs go to $work; fuzz/corpus/$t is only read. One input taking 30 s is a hang
+	# (two sanitised targets share the machine's cores). FUZZ_SEED fixes libFuzzer's seed
+	# (tests/all.sh sets it, so a short run in CI explores the same way each time).
 	cargo +nightly fuzz run "$t" "$work" "fuzz/corpus/$t" -- \
-		-max_total_time="$secs" -timeout=10 -max_len=65536 -print_final_stats=1 \
+		-max_total_time="$secs" -timeout=30 -max_len=65536 -print_final_stats=1 \
+		${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
 		>"$logs/$t.log" 2>&1 || return 1
 	if [ "${FUZZ_UPDATE_CORPUS:-0}" = 1 ]; then
 		update_corpus "$t" >>"$logs/$t.log" 2>&1 || return 1

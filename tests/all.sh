@@ -14,7 +14,7 @@ echo "== cargo test --workspace"
 cargo test --workspace --locked
 echo "== the systemd unit (tests/check-unit.sh: systemd-analyze security and verify)"
 tests/check-unit.sh
-echo "== fuzzing, short run (fuzz/run.sh 30: every target 30 s; fuzz/run.sh 600 for a long run)"
+echo "== fuzzing, short run (FUZZ_SEED=${FUZZ_SEED:-1} fuzz/run.sh 30: every target 30 s; fuzz/run.sh 600 for a long run)"
 fuzz/run.sh 30
 echo "== VM suite (tests/vm/run.sh)"
 tests/vm/run.sh

@@ -416,8 +416,11 @@ async fn a_flood_of_silent_connections_cannot_exhaust_descriptors_or_lock_owners
     tokio::time::sleep(Duration::from_millis(300)).await;
     let grown = open_fds().saturating_sub(before);
     // 300 client ends are ours; the server holds at most its pending limit (16) more.
+    // The count is the whole process's: the other tests of this binary run beside this
+    // one (an owner rig holds about 8), hence the slack; a server that kept every silent
+    // connection would show 300 more.
     assert!(
-        grown <= 300 + 16 + 8,
+        grown <= 300 + 16 + 48,
         "the daemon side grew by {}",
         grown - 300
     );

@@ -143,10 +143,15 @@ async fn c_owners_application_writes_resume_after_an_operation() {
     rig.backup("base", None, None).await;
 
     // The owner keeps running after the session; in Normal mode it takes its inbox.
+    // The file is written and given to the owner before it appears in the inbox: an
+    // owner that took it while it was still root's could append it but not remove it,
+    // and would append it again at its next poll.
     let inbox = rig.cage(JOURNAL).join("inbox");
     fs::create_dir_all(&inbox).expect("inbox");
-    fs::write(inbox.join("1"), "second\n").expect("inbox file");
+    let staged = rig.cage(JOURNAL).join("incoming");
+    fs::write(&staged, "second\n").expect("inbox file");
     hand_cages_to_owners_again(&rig);
+    fs::rename(&staged, inbox.join("1")).expect("into the inbox");
     let deadline = Instant::now() + Duration::from_secs(10);
     while journal(&rig) != b"first\nsecond\n" && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -160,7 +165,7 @@ fn hand_cages_to_owners_again(rig: &Rig) {
     use std::os::unix::fs::MetadataExt;
     let cage = rig.cage(JOURNAL);
     let uid = fs::metadata(&cage).expect("cage").uid();
-    for p in [cage.join("inbox"), cage.join("inbox/1")] {
+    for p in [cage.join("inbox"), cage.join("incoming")] {
         std::os::unix::fs::lchown(&p, Some(uid), Some(uid)).expect("chown");
     }
 }

@@ -43,6 +43,17 @@ pub fn owner_dir(test_dir: &Path) -> PathBuf {
         .expect("chmod test dir");
     let dir = test_dir.join("owners");
     std::fs::create_dir_all(&dir).expect("owners dir");
-    std::fs::copy(built, dir.join("sbe-test-owner")).expect("copy the test owner");
+    let to = dir.join("sbe-test-owner");
+    // A link, or a copy written by a child process: a copy written here would leave a
+    // writable descriptor that a concurrent test's fork inherits until its exec, and an
+    // owner started from the copy meanwhile fails with "text file busy".
+    if std::fs::hard_link(&built, &to).is_err() {
+        let copied = std::process::Command::new("cp")
+            .arg(&built)
+            .arg(&to)
+            .status()
+            .expect("cp");
+        assert!(copied.success(), "copy the test owner");
+    }
     dir
 }

@@ -146,8 +146,16 @@ fn as_on_a_device(test_dir: &Path, c: &Drive, owners: PathBuf) -> PathBuf {
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
         if executable && !name.contains('.') {
             let to = linked.join(&name);
+            // A link, or a copy by a child process: a copy written here leaves a writable
+            // descriptor that a concurrent test's fork inherits until its exec ("text
+            // file busy" for an owner started from it meanwhile).
             if fs::hard_link(e.path(), &to).is_err() {
-                fs::copy(e.path(), &to).expect("copy owner");
+                let copied = std::process::Command::new("cp")
+                    .arg(e.path())
+                    .arg(&to)
+                    .status()
+                    .expect("cp");
+                assert!(copied.success(), "copy owner {name}");
             }
         }
     }

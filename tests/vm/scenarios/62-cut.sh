@@ -49,6 +49,19 @@ flap() {
     ( while [ ! -f /tmp/work/stop-flap ]; do
           truncate -s 0 $STORE/big.bin; truncate -s $SIZE $STORE/big.bin
       done ) > /dev/null 2>&1 &
+    echo $! > /tmp/work/flap.pid
+}
+# Stops the flapping loop and waits until it is gone (a slow guest may not have seen the
+# flag yet when the next round starts and removes it).
+stop_flap() {
+    touch /tmp/work/stop-flap
+    if [ -f /tmp/work/flap.pid ]; then
+        pid=$(cat /tmp/work/flap.pid)
+        n=0
+        while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+        kill "$pid" 2>/dev/null || true
+        rm -f /tmp/work/flap.pid
+    fi
 }
 for round in 1 2 3; do
     rm -f /tmp/work/stop-flap
@@ -56,7 +69,7 @@ for round in 1 2 3; do
     id=$(mtp_id big.bin)
     [ -n "$id" ] || fail "big.bin not listed again"
     during_transfer $((4 << 20)) flap /tmp/work/bg.out mtp-getfile "$id" /tmp/work/partial.bin
-    touch /tmp/work/stop-flap; sleep 0.2
+    stop_flap
     [ -f /tmp/work/fired ] || fail "mtp-getfile did not get going before the flapping (round $round)"
     rm -f /tmp/work/partial.bin
     works "flapping length, round $round"

@@ -35,7 +35,7 @@ grep -q existing_functionfs $PROFILE || fail_clean "profile edit"
 echo "=== $NAME: existing FunctionFS" >> "$DAEMON_LOG"
 /bin/mtpbur --profile $PROFILE >> "$DAEMON_LOG" 2>&1 &
 DAEMON_PID=$!
-n=50
+n=200
 while [ ! -e $FFS/ep1 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 [ -e $FFS/ep1 ] || fail_clean "mtpbur did not write the descriptors (no ep1)"
 ls /sys/class/udc | head -n1 > $G/UDC || fail_clean "bind UDC"
