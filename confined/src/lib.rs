@@ -25,12 +25,14 @@
 
 mod dir;
 pub mod identity;
+mod meta;
 mod temp;
 
 #[cfg(test)]
 mod tests;
 
-pub use dir::{Dir, Entry, Kind, Meta};
+pub use dir::{Dir, Entry};
+pub use meta::{Kind, Meta};
 pub use temp::TempFile;
 
 /// Reads the whole regular file at `path`, whose directory is trusted not to be a link

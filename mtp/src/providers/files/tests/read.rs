@@ -6,6 +6,16 @@ use std::time::{Duration, SystemTime};
 use super::*;
 use crate::codec::dataset::{AccessCapability, FilesystemType, StorageType};
 
+/// Sets the modification time of the file at `path` to `secs` after the epoch.
+fn set_mtime(path: &std::path::Path, secs: u64) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+        .unwrap();
+}
+
 #[test]
 fn storage_info_reports_type_access_description_and_real_space() {
     let mut fx = fixture();
@@ -106,13 +116,7 @@ fn object_restats_size_and_time_and_a_vanished_object_is_invalid_handle() {
     let h = fx.find(RW, "f.bin");
     assert_eq!(fx.p.object(h).unwrap().size, 3);
     fs::write(&path, b"123456").unwrap();
-    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
+    set_mtime(&path, 1_600_000_000);
     let rec = fx.p.object(h).unwrap();
     assert_eq!((rec.size, rec.modified), (6, 1_600_000_000));
     assert_eq!(rec.format, ObjectFormat::Undefined);
@@ -128,13 +132,7 @@ fn date_created_is_the_birth_time_where_the_file_system_keeps_one() {
     let mut fx = fixture();
     let path = fx.rw().join("old.txt");
     fs::write(&path, b"x").unwrap();
-    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-    fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
+    set_mtime(&path, 1_000_000_000);
     let h = fx.find(RW, "old.txt");
     let rec = fx.p.object(h).unwrap();
     assert_eq!(rec.modified, 1_000_000_000);
